@@ -1,0 +1,25 @@
+# Flags applied to our own targets only (third-party headers are included as SYSTEM).
+add_library(zdm_warnings INTERFACE)
+target_compile_options(zdm_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror
+  -Wno-error=deprecated-declarations)
+
+add_library(zdm_sanitizers INTERFACE)
+if(ZDM_SANITIZE)
+  target_compile_options(zdm_sanitizers INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(zdm_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()
+
+# zdm_layer(<name> DEPS <libs...>): one static library per directory under src/, sources by glob
+# so that adding a file needs no CMake edit.
+function(zdm_layer name)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  add_library(zdm_${name} STATIC ${sources})
+  target_include_directories(zdm_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(zdm_${name} PUBLIC ${ARG_DEPS} zdm_sanitizers PRIVATE zdm_warnings)
+  if(ZDM_FUZZ)
+    target_compile_options(zdm_${name} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
+endfunction()
