@@ -1,0 +1,64 @@
+# zdm: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install missing Debian packages first (scripts/install-deps.sh), then build.
+
+JOBS        ?= $(shell nproc)
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan test test-release test-asan demo bench fuzz fuzz-build format clean help
+
+all: build
+
+help:
+	@echo "make demo        install deps, build, run the demo"
+	@echo "make test        install deps, build (release + ASan/UBSan), run every test"
+	@echo "make bench       build and run the micro-benchmarks"
+	@echo "make fuzz        build libFuzzer targets with clang and run each for FUZZ_SECONDS"
+	@echo "make clean       remove build directories"
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DZDM_SANITIZE=ON -DZDM_BENCH=OFF $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-release: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -L 'unit|fuzz|golden'
+
+test: test-release test-asan
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	$(BUILD)/bench/zdm_microbench --benchmark_min_time=0.2
+
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DZDM_FUZZ=ON -DZDM_SANITIZE=ON -DZDM_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
