@@ -4,9 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "commands.hpp"
+
 int main(int argc, char** argv) {
   CLI::App app{"zdm: zero-downtime migration between Cassandra-compatible clusters"};
-  app.set_version_flag("--version", "zdm 0.1.0");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", zdm::cli::kVersion);
+  zdm::cli::add_token_command(app);
+  zdm::cli::add_frame_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -15,5 +20,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zdm: %s\n", e.what());
     return 1;
   }
-  return 0;
+  return zdm::cli::exit_code();
 }
