@@ -1,6 +1,7 @@
 // describe(): short human summaries of messages for the debugging CLI and logs.
 #include <fmt/format.h>
 
+#include "protocol/cql_type.hpp"
 #include "protocol/message_codec.hpp"
 
 namespace zdm::protocol {
@@ -28,76 +29,11 @@ std::string short_hex(ByteView bytes) {
   return out;
 }
 
-std::string type_text(const DataType& t) {
-  switch (t.id) {
-    case TypeId::Custom:
-      return fmt::format("'{}'", t.custom_class);
-    case TypeId::Ascii:
-      return "ascii";
-    case TypeId::Bigint:
-      return "bigint";
-    case TypeId::Blob:
-      return "blob";
-    case TypeId::Boolean:
-      return "boolean";
-    case TypeId::Counter:
-      return "counter";
-    case TypeId::Decimal:
-      return "decimal";
-    case TypeId::Double:
-      return "double";
-    case TypeId::Float:
-      return "float";
-    case TypeId::Int:
-      return "int";
-    case TypeId::Timestamp:
-      return "timestamp";
-    case TypeId::Uuid:
-      return "uuid";
-    case TypeId::Varchar:
-      return "text";
-    case TypeId::Varint:
-      return "varint";
-    case TypeId::Timeuuid:
-      return "timeuuid";
-    case TypeId::Inet:
-      return "inet";
-    case TypeId::Date:
-      return "date";
-    case TypeId::Time:
-      return "time";
-    case TypeId::Smallint:
-      return "smallint";
-    case TypeId::Tinyint:
-      return "tinyint";
-    case TypeId::Duration:
-      return "duration";
-    case TypeId::List:
-    case TypeId::Set:
-    case TypeId::Map:
-    case TypeId::Tuple: {
-      std::string name = t.id == TypeId::List  ? "list"
-                         : t.id == TypeId::Set ? "set"
-                         : t.id == TypeId::Map ? "map"
-                                               : "tuple";
-      std::string out = name + "<";
-      for (size_t i = 0; i < t.params.size(); ++i) {
-        if (i > 0) out += ", ";
-        out += type_text(t.params[i]);
-      }
-      return out + ">";
-    }
-    case TypeId::Udt:
-      return fmt::format("{}.{}", t.udt_keyspace, t.udt_name);
-  }
-  return fmt::format("type 0x{:04x}", static_cast<uint16_t>(t.id));
-}
-
 std::string columns_text(const std::vector<ColumnSpec>& columns) {
   std::string out = "[";
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i > 0) out += ", ";
-    out += columns[i].name + " " + type_text(columns[i].type);
+    out += columns[i].name + " " + format_cql_type(columns[i].type);
   }
   return out + "]";
 }
