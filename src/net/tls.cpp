@@ -1,0 +1,156 @@
+#include "net/tls.hpp"
+
+#include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace zdm::net {
+
+namespace ssl = boost::asio::ssl;
+
+namespace {
+
+// Separates "no such file / permission denied" from "not a valid PEM", which OpenSSL alone
+// reports in the same opaque way.
+Result<void> check_readable(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(Errc::InvalidArgument, fmt::format("TLS {} file '{}' cannot be read: {}", what,
+                                                   path, std::strerror(errno)));
+  }
+  return {};
+}
+
+std::string ssl_reason(const boost::system::error_code& ec) {
+  std::string reason = ec.message();
+  if (unsigned long e = ERR_get_error(); e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    reason = buf;
+  }
+  ERR_clear_error();
+  return reason;
+}
+
+Result<void> load_cert_and_key(ssl::context& ctx, const std::string& cert, const std::string& key) {
+  if (auto ok = check_readable(cert, "certificate"); !ok) return ok;
+  if (auto ok = check_readable(key, "private key"); !ok) return ok;
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(cert, ec);
+  if (ec) {
+    return fail(Errc::InvalidArgument,
+                fmt::format("TLS certificate file '{}' is not a valid PEM certificate chain: {}",
+                            cert, ssl_reason(ec)));
+  }
+  ctx.use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) {
+    return fail(Errc::InvalidArgument,
+                fmt::format("TLS private key file '{}' is not a valid PEM private key (or it is "
+                            "encrypted, or does not match the certificate): {}",
+                            key, ssl_reason(ec)));
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::InvalidArgument,
+                fmt::format("TLS private key '{}' does not match certificate '{}'", key, cert));
+  }
+  return {};
+}
+
+Result<void> load_ca(ssl::context& ctx, const std::string& ca) {
+  if (auto ok = check_readable(ca, "CA"); !ok) return ok;
+  boost::system::error_code ec;
+  ctx.load_verify_file(ca, ec);
+  if (ec) {
+    return fail(
+        Errc::InvalidArgument,
+        fmt::format("TLS CA file '{}' holds no valid PEM certificate: {}", ca, ssl_reason(ec)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> make_server_tls_context(const ServerTlsOptions& options) {
+  if (options.cert_file.empty() || options.key_file.empty()) {
+    return fail(Errc::InvalidArgument, "TLS server needs both a certificate and a private key");
+  }
+  if (options.client_cert == ClientCertPolicy::Required && options.ca_file.empty()) {
+    return fail(Errc::InvalidArgument,
+                "requiring client certificates needs a CA file to verify them against");
+  }
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  if (auto ok = load_cert_and_key(*ctx, options.cert_file, options.key_file); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (!options.ca_file.empty()) {
+    if (auto ok = load_ca(*ctx, options.ca_file); !ok) return tl::unexpected(ok.error());
+    ssl::verify_mode mode = ssl::verify_peer;
+    if (options.client_cert == ClientCertPolicy::Required) {
+      mode |= ssl::verify_fail_if_no_peer_cert;
+    }
+    ctx->set_verify_mode(mode);
+  } else {
+    ctx->set_verify_mode(ssl::verify_none);
+  }
+  return ctx;
+}
+
+Result<std::shared_ptr<ssl::context>> make_client_tls_context(const ClientTlsOptions& options) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (!options.ca_file.empty()) {
+    if (auto ok = load_ca(*ctx, options.ca_file); !ok) return tl::unexpected(ok.error());
+  } else {
+    boost::system::error_code ec;
+    ctx->set_default_verify_paths(ec);
+  }
+  if (!options.cert_file.empty() || !options.key_file.empty()) {
+    if (options.cert_file.empty() || options.key_file.empty()) {
+      return fail(Errc::InvalidArgument,
+                  "a TLS client certificate needs both the certificate and its private key");
+    }
+    if (auto ok = load_cert_and_key(*ctx, options.cert_file, options.key_file); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  ctx->set_verify_mode(ssl::verify_peer);
+  return ctx;
+}
+
+Result<void> prepare_client_tls_stream(ssl::stream<boost::asio::ip::tcp::socket>& s,
+                                       const std::string& host, HostnameCheck check) {
+  boost::system::error_code ec;
+  (void)boost::asio::ip::make_address(host, ec);
+  const bool is_address = !ec;
+  ec.clear();
+  // SNI carries names only, never addresses (RFC 6066).
+  if (!is_address && !host.empty()) {
+    if (SSL_set_tlsext_host_name(s.native_handle(), host.c_str()) != 1) {
+      ERR_clear_error();
+      return fail(Errc::InvalidArgument, fmt::format("cannot set TLS SNI name '{}'", host));
+    }
+  }
+  if (check == HostnameCheck::Verify) {
+    s.set_verify_callback(ssl::host_name_verification(host), ec);
+    if (ec) {
+      return fail(Errc::InvalidArgument,
+                  fmt::format("cannot enable hostname verification: {}", ec.message()));
+    }
+  } else {
+    s.set_verify_callback([](bool preverified, ssl::verify_context&) { return preverified; }, ec);
+  }
+  return {};
+}
+
+}  // namespace zdm::net
