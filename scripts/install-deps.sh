@@ -14,6 +14,8 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the TCP-proxy baseline of scripts/bench-proxy.sh
+  haproxy
   # the independent protocol implementation used for golden bytes and interop tests
   python3 python3-cassandra python3-pytest python3-lz4 python3-snappy
 )
@@ -24,8 +26,27 @@ for p in "${packages[@]}"; do
   [[ "$status" == "installed" ]] || missing+=("$p")
 done
 
+# Node.js runs the second independent driver's interop tests; a machine may already have a newer
+# Node.js than Debian's (then it is used as is).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  for p in nodejs npm; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "installed" ]] || missing+=("$p")
+  done
+fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+install_npm_packages() {
+  local dir="$root/tests/interop/nodejs"
+  if [[ ! -d "$dir/node_modules/cassandra-driver" ]]; then
+    echo "install-deps: npm packages for $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_npm_packages
   exit 0
 fi
 
@@ -38,3 +59,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_npm_packages

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", zdm::cli::kVersion);
   zdm::cli::add_token_command(app);
   zdm::cli::add_frame_command(app);
+  zdm::cli::add_node_command(app);
   zdm::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,563 @@
+#include "node/system_tables.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/md5.hpp"
+#include "common/timeuuid.hpp"
+#include "node/storage_engine.hpp"
+#include "protocol/cql_type.hpp"
+
+namespace zdm::node {
+
+namespace {
+
+constexpr std::string_view kSystem = "system";
+constexpr std::string_view kSchema = "system_schema";
+
+struct ColumnSpec {
+  const char* name;
+  const char* type;
+  ColumnKind kind = ColumnKind::Regular;
+};
+
+struct TableSpec {
+  const char* keyspace;
+  const char* table;
+  std::vector<ColumnSpec> columns;  // key columns first, in key order
+};
+
+constexpr ColumnKind PK = ColumnKind::PartitionKey;
+constexpr ColumnKind CK = ColumnKind::Clustering;
+
+// Cassandra 4.0's definitions (SystemKeyspace, SchemaKeyspace, AuthKeyspace, ...). Value columns
+// are listed alphabetically, the order Cassandra returns them for SELECT *.
+const std::vector<TableSpec>& table_specs() {
+  static const std::vector<TableSpec> specs = {
+      {"system",
+       "local",
+       {{"key", "text", PK},
+        {"bootstrapped", "text"},
+        {"broadcast_address", "inet"},
+        {"broadcast_port", "int"},
+        {"cluster_name", "text"},
+        {"cql_version", "text"},
+        {"data_center", "text"},
+        {"gossip_generation", "int"},
+        {"host_id", "uuid"},
+        {"listen_address", "inet"},
+        {"listen_port", "int"},
+        {"native_protocol_version", "text"},
+        {"partitioner", "text"},
+        {"rack", "text"},
+        {"release_version", "text"},
+        {"rpc_address", "inet"},
+        {"rpc_port", "int"},
+        {"schema_version", "uuid"},
+        {"tokens", "set<text>"},
+        {"truncated_at", "map<uuid, blob>"}}},
+      {"system",
+       "peers",
+       {{"peer", "inet", PK},
+        {"data_center", "text"},
+        {"host_id", "uuid"},
+        {"preferred_ip", "inet"},
+        {"rack", "text"},
+        {"release_version", "text"},
+        {"rpc_address", "inet"},
+        {"schema_version", "uuid"},
+        {"tokens", "set<text>"}}},
+      {"system",
+       "peers_v2",
+       {{"peer", "inet", PK},
+        {"peer_port", "int", CK},
+        {"data_center", "text"},
+        {"host_id", "uuid"},
+        {"native_address", "inet"},
+        {"native_port", "int"},
+        {"preferred_ip", "inet"},
+        {"preferred_port", "int"},
+        {"rack", "text"},
+        {"release_version", "text"},
+        {"schema_version", "uuid"},
+        {"tokens", "set<text>"}}},
+      {"system_schema",
+       "keyspaces",
+       {{"keyspace_name", "text", PK},
+        {"durable_writes", "boolean"},
+        {"replication", "frozen<map<text, text>>"}}},
+      {"system_schema",
+       "tables",
+       {{"keyspace_name", "text", PK},
+        {"table_name", "text", CK},
+        {"additional_write_policy", "text"},
+        {"bloom_filter_fp_chance", "double"},
+        {"caching", "frozen<map<text, text>>"},
+        {"cdc", "boolean"},
+        {"comment", "text"},
+        {"compaction", "frozen<map<text, text>>"},
+        {"compression", "frozen<map<text, text>>"},
+        {"crc_check_chance", "double"},
+        {"default_time_to_live", "int"},
+        {"extensions", "frozen<map<text, blob>>"},
+        {"flags", "frozen<set<text>>"},
+        {"gc_grace_seconds", "int"},
+        {"id", "uuid"},
+        {"max_index_interval", "int"},
+        {"memtable_flush_period_in_ms", "int"},
+        {"min_index_interval", "int"},
+        {"read_repair", "text"},
+        {"speculative_retry", "text"}}},
+      {"system_schema",
+       "columns",
+       {{"keyspace_name", "text", PK},
+        {"table_name", "text", CK},
+        {"column_name", "text", CK},
+        {"clustering_order", "text"},
+        {"column_name_bytes", "blob"},
+        {"kind", "text"},
+        {"position", "int"},
+        {"type", "text"}}},
+      {"system_schema",
+       "dropped_columns",
+       {{"keyspace_name", "text", PK},
+        {"table_name", "text", CK},
+        {"column_name", "text", CK},
+        {"dropped_time", "timestamp"},
+        {"kind", "text"},
+        {"type", "text"}}},
+      {"system_schema",
+       "types",
+       {{"keyspace_name", "text", PK},
+        {"type_name", "text", CK},
+        {"field_names", "frozen<list<text>>"},
+        {"field_types", "frozen<list<text>>"}}},
+      {"system_schema",
+       "functions",
+       {{"keyspace_name", "text", PK},
+        {"function_name", "text", CK},
+        {"argument_types", "frozen<list<text>>", CK},
+        {"argument_names", "frozen<list<text>>"},
+        {"body", "text"},
+        {"called_on_null_input", "boolean"},
+        {"language", "text"},
+        {"return_type", "text"}}},
+      {"system_schema",
+       "aggregates",
+       {{"keyspace_name", "text", PK},
+        {"aggregate_name", "text", CK},
+        {"argument_types", "frozen<list<text>>", CK},
+        {"final_func", "text"},
+        {"initcond", "text"},
+        {"return_type", "text"},
+        {"state_func", "text"},
+        {"state_type", "text"}}},
+      {"system_schema",
+       "views",
+       {{"keyspace_name", "text", PK},
+        {"view_name", "text", CK},
+        {"additional_write_policy", "text"},
+        {"base_table_id", "uuid"},
+        {"base_table_name", "text"},
+        {"bloom_filter_fp_chance", "double"},
+        {"caching", "frozen<map<text, text>>"},
+        {"cdc", "boolean"},
+        {"comment", "text"},
+        {"compaction", "frozen<map<text, text>>"},
+        {"compression", "frozen<map<text, text>>"},
+        {"crc_check_chance", "double"},
+        {"default_time_to_live", "int"},
+        {"extensions", "frozen<map<text, blob>>"},
+        {"gc_grace_seconds", "int"},
+        {"id", "uuid"},
+        {"include_all_columns", "boolean"},
+        {"max_index_interval", "int"},
+        {"memtable_flush_period_in_ms", "int"},
+        {"min_index_interval", "int"},
+        {"read_repair", "text"},
+        {"speculative_retry", "text"},
+        {"where_clause", "text"}}},
+      {"system_schema",
+       "indexes",
+       {{"keyspace_name", "text", PK},
+        {"table_name", "text", CK},
+        {"index_name", "text", CK},
+        {"kind", "text"},
+        {"options", "frozen<map<text, text>>"}}},
+      {"system_schema",
+       "triggers",
+       {{"keyspace_name", "text", PK},
+        {"table_name", "text", CK},
+        {"trigger_name", "text", CK},
+        {"options", "frozen<map<text, text>>"}}},
+      {"system_auth",
+       "roles",
+       {{"role", "text", PK},
+        {"can_login", "boolean"},
+        {"is_superuser", "boolean"},
+        {"member_of", "set<text>"},
+        {"salted_hash", "text"}}},
+      {"system_distributed",
+       "repair_history",
+       {{"keyspace_name", "text", PK},
+        {"columnfamily_name", "text", PK},
+        {"id", "timeuuid", CK},
+        {"coordinator", "inet"},
+        {"exception_message", "text"},
+        {"finished_at", "timestamp"},
+        {"range_begin", "text"},
+        {"range_end", "text"},
+        {"started_at", "timestamp"},
+        {"status", "text"}}},
+      {"system_traces",
+       "sessions",
+       {{"session_id", "uuid", PK},
+        {"client", "inet"},
+        {"command", "text"},
+        {"coordinator", "inet"},
+        {"duration", "int"},
+        {"parameters", "map<text, text>"},
+        {"request", "text"},
+        {"started_at", "timestamp"}}},
+      {"system_traces",
+       "events",
+       {{"session_id", "uuid", PK},
+        {"event_id", "timeuuid", CK},
+        {"activity", "text"},
+        {"source", "inet"},
+        {"source_elapsed", "int"},
+        {"thread", "text"}}},
+  };
+  return specs;
+}
+
+// ---- value encoders (the [bytes] bodies of the native protocol)
+
+Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes int32(int32_t v) {
+  Bytes out(4);
+  store_be32(out.data(), static_cast<uint32_t>(v));
+  return out;
+}
+Bytes boolean(bool v) { return Bytes{static_cast<uint8_t>(v ? 1 : 0)}; }
+Bytes float64(double v) {
+  Bytes out;
+  ByteWriter(out).write_double(v);
+  return out;
+}
+Bytes uuid(const Uuid& u) { return Bytes(u.begin(), u.end()); }
+Bytes inet(const std::string& address) {
+  std::array<uint8_t, 16> buf{};
+  if (inet_pton(AF_INET, address.c_str(), buf.data()) == 1) return Bytes(buf.begin(), buf.begin() + 4);
+  if (inet_pton(AF_INET6, address.c_str(), buf.data()) == 1) return Bytes(buf.begin(), buf.end());
+  return Bytes{127, 0, 0, 1};
+}
+Bytes text_list(const std::vector<std::string>& items) {  // list<text> and set<text>
+  Bytes out;
+  ByteWriter w(out);
+  w.write_i32(static_cast<int32_t>(items.size()));
+  for (const auto& s : items) w.write_bytes(as_bytes(s));
+  return out;
+}
+Bytes text_map(const std::vector<std::pair<std::string, std::string>>& entries) {
+  Bytes out;
+  ByteWriter w(out);
+  w.write_i32(static_cast<int32_t>(entries.size()));
+  for (const auto& [k, v] : entries) {
+    w.write_bytes(as_bytes(k));
+    w.write_bytes(as_bytes(v));
+  }
+  return out;
+}
+
+using RowValues = std::vector<std::pair<std::string_view, Bytes>>;
+
+// Writes one row (key columns included in `values`) with a row marker at `timestamp`.
+void add_row(const TableSchema& schema, Mutation& m, const RowValues& values, int64_t timestamp) {
+  RowWrite row;
+  row.marker = RowMarker{timestamp, 0};
+  const auto pk = schema.partition_key();
+  const auto ck = schema.clustering();
+  std::vector<ByteView> pk_parts(pk.size());
+  row.clustering.resize(ck.size());
+  for (const auto& [name, value] : values) {
+    const ColumnSchema* c = schema.find_column(name);
+    if (c == nullptr) continue;
+    if (c->kind == ColumnKind::PartitionKey) {
+      pk_parts[c->position] = value;
+    } else if (c->kind == ColumnKind::Clustering) {
+      row.clustering[c->position] = value;
+    } else {
+      row.ops.push_back(ColumnOp::set(c->id, value, timestamp));
+    }
+  }
+  if (m.partition_key.empty()) {
+    auto key = partition_key_bytes(pk_parts);
+    if (key) m.partition_key = std::move(*key);
+  }
+  m.rows.push_back(std::move(row));
+}
+
+Uuid name_uuid(std::string_view a, std::string_view b) {
+  Md5Hasher h;
+  h.update(a);
+  h.update(".");
+  h.update(b);
+  auto d = h.finish();
+  Uuid u{};
+  if (d) std::copy(d->begin(), d->end(), u.begin());
+  u[6] = static_cast<uint8_t>((u[6] & 0x0F) | 0x30);  // version 3 (name based, MD5)
+  u[8] = static_cast<uint8_t>((u[8] & 0x3F) | 0x80);
+  return u;
+}
+
+std::string kind_name(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::PartitionKey: return "partition_key";
+    case ColumnKind::Clustering: return "clustering";
+    case ColumnKind::Static: return "static";
+    case ColumnKind::Regular: break;
+  }
+  return "regular";
+}
+
+}  // namespace
+
+bool is_system_keyspace(std::string_view ks) {
+  return ks == "system" || ks == "system_schema" || ks == "system_auth" ||
+         ks == "system_distributed" || ks == "system_traces" || ks == "system_virtual_schema" ||
+         ks == "system_views";
+}
+
+std::string schema_type_text(const DataType& type, bool frozen) {
+  std::string inner;
+  switch (type.id) {
+    case TypeId::List:
+      inner = fmt::format("list<{}>", schema_type_text(type.params.at(0), true));
+      break;
+    case TypeId::Set:
+      inner = fmt::format("set<{}>", schema_type_text(type.params.at(0), true));
+      break;
+    case TypeId::Map:
+      inner = fmt::format("map<{}, {}>", schema_type_text(type.params.at(0), true),
+                          schema_type_text(type.params.at(1), true));
+      break;
+    case TypeId::Tuple: {
+      inner = "tuple<";
+      for (size_t i = 0; i < type.params.size(); ++i) {
+        if (i > 0) inner += ", ";
+        inner += schema_type_text(type.params[i], true);
+      }
+      inner += ">";
+      return fmt::format("frozen<{}>", inner);  // tuples are always frozen
+    }
+    case TypeId::Udt:
+      inner = type.udt_name;
+      break;
+    default:
+      return protocol::format_cql_type(type);
+  }
+  return frozen ? fmt::format("frozen<{}>", inner) : inner;
+}
+
+std::string schema_type_text(const ColumnSchema& column) {
+  return schema_type_text(column.type, !column.is_multi_cell());
+}
+
+SystemTables::SystemTables(StorageEngine& engine, const NodeIdentity& identity)
+    : engine_(engine), identity_(identity) {}
+
+int64_t SystemTables::next_timestamp() {
+  // Strictly increasing (by 2: a deletion at t and the rewrite at t + 1), so a refresh always
+  // supersedes the previous one even within one microsecond.
+  int64_t now = engine_.clock()();
+  int64_t last = last_timestamp_.load();
+  int64_t next = 0;
+  do {
+    next = std::max(now, last + 2);
+  } while (!last_timestamp_.compare_exchange_weak(last, next));
+  return next;
+}
+
+Result<void> SystemTables::install() {
+  const std::vector<std::pair<std::string, std::map<std::string, std::string>>> keyspaces = {
+      {"system", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
+      {"system_schema", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
+      {"system_auth",
+       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "1"}}},
+      {"system_distributed",
+       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "3"}}},
+      {"system_traces",
+       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "2"}}},
+  };
+  for (const auto& [name, replication] : keyspaces) {
+    if (engine_.catalog().find_keyspace(name)) continue;
+    auto ok = engine_.create_keyspace(KeyspaceSchema{name, replication, true});
+    if (!ok) return ok;
+  }
+  for (const auto& spec : table_specs()) {
+    if (engine_.table(spec.keyspace, spec.table)) continue;
+    std::vector<ColumnDefinition> defs;
+    for (const auto& c : spec.columns) {
+      auto type = protocol::parse_cql_type(c.type);
+      if (!type) return tl::unexpected(type.error());
+      defs.push_back(ColumnDefinition{c.name, *type, c.kind, ClusteringOrder::Asc,
+                                      CellLayout::Frozen});
+    }
+    auto created = engine_.create_table(spec.keyspace, spec.table, std::move(defs));
+    if (!created) return tl::unexpected(created.error());
+  }
+  if (auto ok = write_local(); !ok) return ok;
+  for (const auto& ks : engine_.catalog().keyspaces()) {
+    if (auto ok = refresh_keyspace(ks.name); !ok) return ok;
+  }
+  return {};
+}
+
+Result<void> SystemTables::write_local() {
+  auto table = engine_.table(std::string(kSystem), "local");
+  if (!table) return fail(Errc::InvalidArgument, "system.local is missing");
+  const auto schema = table->schema();
+  std::vector<std::string> tokens;
+  for (int64_t t : identity_.tokens) tokens.push_back(std::to_string(t));
+  const auto now_seconds = engine_.clock()() / 1'000'000;
+  Mutation m;
+  add_row(*schema, m,
+          {{"key", text("local")},
+           {"bootstrapped", text("COMPLETED")},
+           {"broadcast_address", inet(identity_.listen_address)},
+           {"broadcast_port", int32(7000)},
+           {"cluster_name", text(identity_.cluster_name)},
+           {"cql_version", text(identity_.cql_version)},
+           {"data_center", text(identity_.datacenter)},
+           {"gossip_generation", int32(static_cast<int32_t>(now_seconds))},
+           {"host_id", uuid(identity_.host_id)},
+           {"listen_address", inet(identity_.listen_address)},
+           {"listen_port", int32(7000)},
+           {"native_protocol_version", text("5")},
+           {"partitioner", text(identity_.partitioner)},
+           {"rack", text(identity_.rack)},
+           {"release_version", text(identity_.release_version)},
+           {"rpc_address", inet(identity_.listen_address)},
+           {"rpc_port", int32(identity_.native_port)},
+           {"schema_version", uuid(engine_.catalog().schema_version())},
+           {"tokens", text_list(tokens)}},
+          next_timestamp());
+  return table->apply(m);
+}
+
+Result<void> SystemTables::write_schema_version() {
+  auto table = engine_.table(std::string(kSystem), "local");
+  if (!table) return fail(Errc::InvalidArgument, "system.local is missing");
+  const auto schema = table->schema();
+  Mutation m;
+  m.partition_key = text("local");
+  RowWrite row;
+  row.ops.push_back(ColumnOp::set(schema->find_column("schema_version")->id,
+                                  uuid(engine_.catalog().schema_version()), next_timestamp()));
+  m.rows.push_back(std::move(row));
+  return table->apply(m);
+}
+
+Result<void> SystemTables::refresh_keyspace(const std::string& keyspace) {
+  const std::string schema_ks(kSchema);
+  const int64_t ts = next_timestamp();
+  const auto ks = engine_.catalog().find_keyspace(keyspace);
+  const auto tables = ks ? engine_.catalog().tables(keyspace) : decltype(engine_.catalog().tables(keyspace)){};
+  const auto types = ks ? engine_.catalog().types(keyspace) : std::vector<UserTypeSchema>{};
+
+  for (const char* name : {"keyspaces", "tables", "columns", "dropped_columns", "types",
+                           "functions", "aggregates", "views", "indexes", "triggers"}) {
+    auto table = engine_.table(schema_ks, name);
+    if (!table) return fail(Errc::InvalidArgument, fmt::format("system_schema.{} is missing", name));
+    const auto schema = table->schema();
+    Mutation m;
+    m.partition_key = text(keyspace);
+    m.partition_deletion = ts - 1;
+    const std::string_view n = name;
+    if (ks && n == "keyspaces") {
+      std::vector<std::pair<std::string, std::string>> replication(ks->replication.begin(),
+                                                                   ks->replication.end());
+      add_row(*schema, m,
+              {{"keyspace_name", text(keyspace)},
+               {"durable_writes", boolean(ks->durable_writes)},
+               {"replication", text_map(replication)}},
+              ts);
+    } else if (ks && n == "tables") {
+      for (const auto& t : tables) {
+        add_row(*schema, m,
+                {{"keyspace_name", text(keyspace)},
+                 {"table_name", text(t->table)},
+                 {"additional_write_policy", text("99p")},
+                 {"bloom_filter_fp_chance", float64(0.01)},
+                 {"caching", text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}})},
+                 {"cdc", boolean(false)},
+                 {"comment", text("")},
+                 {"compaction",
+                  text_map({{"class",
+                             "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
+                            {"max_threshold", "32"},
+                            {"min_threshold", "4"}})},
+                 {"compression",
+                  text_map({{"chunk_length_in_kb", "16"},
+                            {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}})},
+                 {"crc_check_chance", float64(1.0)},
+                 {"default_time_to_live", int32(t->default_ttl)},
+                 {"extensions", text_map({})},
+                 {"flags", text_list({"compound"})},
+                 {"gc_grace_seconds", int32(864000)},
+                 {"id", uuid(name_uuid(keyspace, t->table))},
+                 {"max_index_interval", int32(2048)},
+                 {"memtable_flush_period_in_ms", int32(0)},
+                 {"min_index_interval", int32(128)},
+                 {"read_repair", text("BLOCKING")},
+                 {"speculative_retry", text("99p")}},
+                ts);
+      }
+    } else if (ks && n == "columns") {
+      for (const auto& t : tables) {
+        for (const auto& c : t->columns) {
+          const bool key = c.is_primary_key();
+          std::string order = "none";
+          if (c.kind == ColumnKind::Clustering) {
+            order = c.order == ClusteringOrder::Desc ? "desc" : "asc";
+          }
+          add_row(*schema, m,
+                  {{"keyspace_name", text(keyspace)},
+                   {"table_name", text(t->table)},
+                   {"column_name", text(c.name)},
+                   {"clustering_order", text(order)},
+                   {"column_name_bytes", text(c.name)},
+                   {"kind", text(kind_name(c.kind))},
+                   {"position", int32(key ? static_cast<int32_t>(c.position) : -1)},
+                   {"type", text(schema_type_text(c))}},
+                  ts);
+        }
+      }
+    } else if (ks && n == "types") {
+      for (const auto& u : types) {
+        std::vector<std::string> field_types;
+        for (const auto& f : u.field_types) field_types.push_back(schema_type_text(f, true));
+        // A field's own type is not frozen unless it is a collection or UDT nested in the type;
+        // Cassandra writes e.g. "int", "frozen<list<int>>".
+        add_row(*schema, m,
+                {{"keyspace_name", text(keyspace)},
+                 {"type_name", text(u.name)},
+                 {"field_names", text_list(u.field_names)},
+                 {"field_types", text_list(field_types)}},
+                ts);
+      }
+    }
+    if (auto ok = table->apply(m); !ok) return ok;
+  }
+  return write_schema_version();
+}
+
+}  // namespace zdm::node
