@@ -1,43 +1,191 @@
 #!/usr/bin/env bash
-# The demo for what exists today: the protocol library, checked live against the DataStax Python
-# driver. (When the embedded node and the proxy land, this becomes the five-phase migration.)
-# Usage: scripts/demo.sh BUILD_DIR
+# The zero-downtime migration, live, on one machine (`make demo`): two embedded clusters (origin
+# and target `zdm node`s), the `zdm proxy` between them and a `zdm bench` workload through it.
+# Phases 1, 3 and 4 are shown by restarting the proxy with each configuration; at the end every
+# row written through the proxy is read back from BOTH clusters directly.
+# Usage: scripts/demo.sh BUILD_DIR      (exit status 1 if a row is missing on either cluster)
 set -euo pipefail
 build=${1:-build}
 zdm="$build/apps/zdm/zdm"
-py=/usr/bin/python3   # Debian's python3-cassandra loads only here
+[[ -x "$zdm" ]] || { echo "demo: $zdm not found; run 'make demo' (it builds first)" >&2; exit 2; }
+rows=${DEMO_ROWS:-20000}          # rows written deterministically per phase
+seconds=${DEMO_SECONDS:-3}        # live load per phase
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+tmp=$(mktemp -d /tmp/zdm-demo.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [[ -n "${DEMO_KEEP:-}" ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-step "1. The DataStax Python driver encodes a QUERY frame (protocol v4); zdm decodes it"
-frame=$($py - <<'PY'
-from cassandra.protocol import QueryMessage, ProtocolHandler
-from cassandra import ConsistencyLevel
-msg = QueryMessage("INSERT INTO shop.orders (id, item) VALUES (42, 'tea')",
-                   ConsistencyLevel.LOCAL_QUORUM)
-print(bytes(ProtocolHandler.encode_message(msg, 7, 4, None, False)).hex())
-PY
-)
-echo "driver bytes: $frame"
-"$zdm" frame decode "$frame"
+bold() { printf '\033[1m%s\033[0m\n' "$*"; }
+step() { printf '\n'; bold "$*"; }
+say() { printf '   %s\n' "$*"; }
 
-step "2. The same statement in protocol v5, with a keyspace per request"
-frame5=$($py - <<'PY'
-from cassandra.protocol import QueryMessage, ProtocolHandler
-from cassandra import ConsistencyLevel
-msg = QueryMessage("SELECT * FROM orders WHERE id = 42", ConsistencyLevel.ONE, keyspace="shop")
-print(bytes(ProtocolHandler.encode_message(msg, 8, 5, None, False)).hex())
-PY
-)
-"$zdm" frame decode "$frame5"
+# Starts a zdm process in the background; waits (up to 30 s) for its ready line on stdout.
+# Sets $started_pid and $ready_line. Logs go to $tmp/NAME.log.
+start() {
+  local name=$1
+  shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
+  started_pid=$!
+  pids+=("$started_pid")
+  for _ in $(seq 300); do
+    if ready_line=$(grep -m1 'listening on' "$tmp/$name.out" 2>/dev/null); then return 0; fi
+    if ! kill -0 "$started_pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "demo: $name did not start; its log:" >&2
+  tail -20 "$tmp/$name.log" >&2
+  exit 2
+}
+# "zdm node: listening on 127.0.0.1:41234 (cql), admin on 127.0.0.1:40001" -> 41234 / 127.0.0.1:40001
+port_of() { sed -E 's/.*listening on [^ ]*:([0-9]+).*/\1/' <<<"$1"; }
+admin_of() { sed -E 's/.*admin on ([^ ,]+).*/\1/' <<<"$1"; }
 
-step "3. Partition tokens: zdm vs the driver's Murmur3 (what Cassandra's partitioner computes)"
-for key in user42 order-1001 "ünïcode"; do
-  ours=$("$zdm" token --text "$key")
-  theirs=$($py -c "import sys; from cassandra.cmurmur3 import murmur3; print(murmur3(sys.argv[1].encode()))" "$key")
-  printf '  %-12s zdm=%-21s driver=%-21s %s\n' "$key" "$ours" "$theirs" \
-    "$([[ "$ours" == "$theirs" ]] && echo same || echo DIFFERENT)"
-  [[ "$ours" == "$theirs" ]]
+stop_proxy() {
+  [[ -n "${proxy_pid:-}" ]] || return 0
+  kill "$proxy_pid" 2>/dev/null || true
+  wait "$proxy_pid" 2>/dev/null || true
+  proxy_pid=
+}
+
+# start_proxy PRIMARY_CLUSTER READ_MODE: the proxy with the reference's ZDM_* settings.
+start_proxy() {
+  stop_proxy
+  start "proxy-$1-$2" env ZDM_PRIMARY_CLUSTER="$1" ZDM_READ_MODE="$2" \
+    ZDM_ORIGIN_CONTACT_POINTS=127.0.0.1 ZDM_ORIGIN_PORT="$origin_port" \
+    ZDM_TARGET_CONTACT_POINTS=127.0.0.1 ZDM_TARGET_PORT="$target_port" \
+    ZDM_PROXY_LISTEN_ADDRESS=127.0.0.1 ZDM_PROXY_LISTEN_PORT=0 \
+    ZDM_METRICS_ADDRESS=127.0.0.1 ZDM_METRICS_PORT=0 \
+    "$zdm" proxy --startup-timeout 20
+  proxy_pid=$started_pid
+  proxy_port=$(port_of "$ready_line")
+  say "proxy on 127.0.0.1:$proxy_port  (ZDM_PRIMARY_CLUSTER=$1, ZDM_READ_MODE=$2)"
+}
+
+# EXECUTE requests a node has served since its last counter reset (prepared reads and writes).
+executes() { curl -fsS "http://$1/counters" | jq '.requests.EXECUTE'; }
+reset_counters() { curl -fsS -X POST "http://$1/counters/reset" >/dev/null; }
+
+# load NAME KEYSPACE: a few seconds of 50% reads / 50% writes through the proxy, then one line
+# with the results and how many of the reads each cluster served.
+load() {
+  local name=$1 ks=$2 json="$tmp/load-$1.json"
+  reset_counters "$origin_admin"
+  reset_counters "$target_admin"
+  if ! "$zdm" bench --contact-points "127.0.0.1:$proxy_port" --keyspace "$ks" \
+      --mix mixed:0.5 --partitions "$rows" --concurrency 32 --duration "${seconds}s" \
+      --warmup 0 --no-progress --json "$json" >"$tmp/load-$name.txt" 2>&1; then
+    echo "demo: the workload failed:" >&2
+    cat "$tmp/load-$name.txt" >&2
+    exit 1
+  fi
+  # Async reads are fire and forget: give the last ones a moment to land on the secondary.
+  sleep 0.3
+  local writes reads
+  writes=$(jq '.writes.count' "$json")
+  reads=$(jq '.reads.count' "$json")
+  # Writes go to both clusters, so EXECUTEs beyond the writes are reads.
+  local on_origin=$(( $(executes "$origin_admin") - writes ))
+  local on_target=$(( $(executes "$target_admin") - writes ))
+  jq -r --arg name "$name" --arg o "$on_origin" --arg t "$on_target" '
+    def ms: (. / 10 | round) / 100;
+    "   \($name): \(.throughput_ops_s | floor) ops/s, p50 \(.latency_us.p50 | ms) ms, " +
+    "p99 \(.latency_us.p99 | ms) ms, max \(.latency_us.max | ms) ms, errors \(.errors)\n" +
+    "      \(.writes.count) writes (to both clusters), \(.reads.count) reads: " +
+    "origin served \($o), target served \($t)"' "$json"
+  last_reads=$reads last_on_origin=$on_origin last_on_target=$on_target
+}
+
+# write_rows KEYSPACE: keys 0..rows-1 exactly once each through the proxy; fails on any error.
+write_rows() {
+  if ! "$zdm" bench --contact-points "127.0.0.1:$proxy_port" --keyspace "$1" --mix writes \
+      --count "$rows" --concurrency 64 --no-progress --json "$tmp/write-$1.json" \
+      >"$tmp/write-$1.txt" 2>&1; then
+    echo "demo: writing rows through the proxy failed:" >&2
+    cat "$tmp/write-$1.txt" >&2
+    exit 1
+  fi
+  jq -r '"   wrote \(.ops) rows into '"$1"'.kv through the proxy (\(.throughput_ops_s | floor) rows/s, errors \(.errors))"' \
+    "$tmp/write-$1.json"
+}
+
+bold "zdm demo: migrate a live application from ORIGIN to TARGET without downtime"
+say "(logs of every process: $tmp, $([[ -n "${DEMO_KEEP:-}" ]] && echo kept || echo removed) at exit)"
+
+step "1. Start two clusters: ORIGIN (the one in use today) and TARGET (where we are going)"
+start origin "$zdm" node --listen 127.0.0.1:0 --admin 127.0.0.1:0 --cluster-name origin
+origin_port=$(port_of "$ready_line") origin_admin=$(admin_of "$ready_line")
+say "origin: $ready_line"
+start target "$zdm" node --listen 127.0.0.1:0 --admin 127.0.0.1:0 --cluster-name target
+target_port=$(port_of "$ready_line") target_admin=$(admin_of "$ready_line")
+say "target: $ready_line"
+
+step "2. Phase 1: the application talks to the proxy; writes go to BOTH, reads to ORIGIN"
+start_proxy ORIGIN PRIMARY_ONLY
+write_rows demo_phase1
+load "phase 1" demo_phase1
+p1_target_reads=$last_on_target
+
+step "3. Phase 3: reads are ALSO sent to TARGET in the background (warms it, never slows clients)"
+start_proxy ORIGIN DUAL_ASYNC_ON_SECONDARY
+write_rows demo_phase3
+load "phase 3" demo_phase3
+p3_reads=$last_reads p3_target_reads=$last_on_target
+
+step "4. Phase 4: TARGET becomes the primary: reads come from TARGET; writes still go to both"
+start_proxy TARGET PRIMARY_ONLY
+write_rows demo_phase4
+load "phase 4" demo_phase4
+p4_origin_reads=$last_on_origin
+stop_proxy
+
+step "5. Check: is every row written through the proxy on BOTH clusters? (read directly, no proxy)"
+failed=0
+for ks in demo_phase1 demo_phase3 demo_phase4; do
+  for cluster in origin target; do
+    port_var=${cluster}_port
+    if "$zdm" bench --contact-points "127.0.0.1:${!port_var}" --keyspace "$ks" --verify \
+        --count "$rows" --concurrency 64 --no-progress --json "$tmp/verify-$ks-$cluster.json" \
+        >"$tmp/verify-$ks-$cluster.txt" 2>&1; then
+      result=ok
+    else
+      result=MISSING
+      failed=1
+    fi
+    if [[ -s "$tmp/verify-$ks-$cluster.json" ]]; then
+      jq -r --arg ks "$ks" --arg c "$cluster" --arg r "$result" \
+        '"   \($ks) on \($c): \(.verify.checked) rows checked, \(.verify.missing) missing, \(.verify.mismatched) wrong -> \($r)"' \
+        "$tmp/verify-$ks-$cluster.json"
+    else
+      say "$ks on $cluster: the check could not run -> $result"
+      sed 's/^/      /' "$tmp/verify-$ks-$cluster.txt"
+    fi
+  done
 done
 
-step "Done. Next: 'make test' runs the unit, golden-bytes and fuzz-corpus suites."
+# The phase lines must also show the routing each phase promises.
+routing_ok=1
+if (( p1_target_reads != 0 )); then
+  say "phase 1: target served $p1_target_reads reads, expected 0"; routing_ok=0
+fi
+if (( p3_target_reads < p3_reads * 9 / 10 )); then
+  say "phase 3: target served $p3_target_reads of $p3_reads async reads, expected about all"; routing_ok=0
+fi
+if (( p4_origin_reads != 0 )); then
+  say "phase 4: origin served $p4_origin_reads reads, expected 0"; routing_ok=0
+fi
+
+echo
+if (( failed == 0 && routing_ok == 1 )); then
+  bold "VERDICT: OK. Every row written through the proxy ($((3 * rows)) rows in 3 phases) is on both"
+  bold "         clusters, and reads followed each phase's routing. The application never stopped."
+  exit 0
+fi
+bold "VERDICT: FAILED: see the lines above (logs kept in $tmp)."
+DEMO_KEEP=1
+exit 1

@@ -14,8 +14,8 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # the TCP-proxy baseline of scripts/bench-proxy.sh
-  haproxy
+  # scripts/demo.sh and bench-proxy.sh: haproxy is the TCP-proxy baseline; jq, curl read reports
+  haproxy jq curl
   # the independent protocol implementation used for golden bytes and interop tests
   python3 python3-cassandra python3-pytest python3-lz4 python3-snappy
 )

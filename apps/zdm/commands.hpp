@@ -11,6 +11,7 @@ inline constexpr const char* kVersion = "zdm 0.1.0";
 void add_token_command(CLI::App& app);
 void add_frame_command(CLI::App& app);
 void add_node_command(CLI::App& app);
+void add_proxy_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 
 // Exit code set by the subcommand that ran (0 when it succeeded).

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   zdm::cli::add_token_command(app);
   zdm::cli::add_frame_command(app);
   zdm::cli::add_node_command(app);
+  zdm::cli::add_proxy_command(app);
   zdm::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

@@ -453,7 +453,9 @@ void Connection::start_write() {
       return;
     }
     self->last_activity_ = Clock::now();
-    if (!self->write_buf_.empty()) self->start_write();
+    // Unconditionally: with v5 the requests queued during this write may still sit in the
+    // segment encoder (write_buf_ empty), and nothing else would flush them.
+    self->start_write();
   };
   if (tls_) {
     asio::async_write(*tls_, asio::buffer(writing_buf_), std::move(handler));

@@ -174,10 +174,11 @@ asio::awaitable<ClientResult<void>> Session::start() {
   std::weak_ptr<Session> weak = shared_from_this();
   std::string errors;
   for (const auto& contact : options_.contact_points) {
-    auto conn = co_await Connection::connect(contact, control_options, tls_context_,
-                                             [weak](const protocol::EventMessage& event) {
-                                               if (auto self = weak.lock()) self->handle_event(event);
-                                             });
+    // A named callback: GCC 12 destroys temporaries in a co_await argument list twice.
+    EventCallback on_event = [weak](const protocol::EventMessage& event) {
+      if (auto self = weak.lock()) self->handle_event(event);
+    };
+    auto conn = co_await Connection::connect(contact, control_options, tls_context_, on_event);
     if (conn) {
       control_ = std::move(*conn);
       control_endpoint_ = contact;
@@ -268,8 +269,11 @@ asio::awaitable<ClientResult<void>> Session::discover() {
 asio::awaitable<void> Session::fill_pool(HostIndex index) {
   std::weak_ptr<Session> weak = shared_from_this();
   while (!closed_ && hosts_[index].pool.size() < static_cast<size_t>(options_.connections_per_host)) {
+    // Every argument named: GCC 12 destroys temporaries (defaulted arguments too) in a
+    // co_await argument list twice.
+    EventCallback no_events;
     auto conn = co_await Connection::connect(hosts_[index].endpoint, options_.connection,
-                                             tls_context_);
+                                             tls_context_, no_events);
     if (closed_) {
       if (conn) (*conn)->close("session closed");
       co_return;

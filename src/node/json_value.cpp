@@ -25,7 +25,10 @@ struct Json {
   Kind kind = Kind::Null;
   std::string text;  // Number, String; Bool: "true"/"false"
   std::vector<Json> items;                            // Array
-  std::vector<std::pair<std::string, Json>> members;  // Object
+  // Object members as two parallel vectors: a pair<string, Json> of the still-incomplete Json
+  // is rejected by clang's libstdc++ checks, a vector<Json> is fine.
+  std::vector<std::string> member_keys;
+  std::vector<Json> member_values;
 };
 
 class JsonParser {
@@ -140,7 +143,8 @@ class JsonParser {
         ++pos_;
         auto item = parse(depth + 1);
         if (!item) return item;
-        v.members.emplace_back(std::move(*key), std::move(*item));
+        v.member_keys.push_back(std::move(*key));
+        v.member_values.push_back(std::move(*item));
         skip_ws();
         if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
         if (pos_ < s_.size() && s_[pos_] == '}') { ++pos_; break; }
@@ -218,7 +222,9 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
       }
       if (type.id == TypeId::Udt) {
         std::vector<std::optional<Bytes>> fields(type.field_names.size());
-        for (const auto& [k, v] : j.members) {
+        for (size_t member = 0; member < j.member_keys.size(); ++member) {
+          const auto& k = j.member_keys[member];
+          const auto& v = j.member_values[member];
           auto it = std::find(type.field_names.begin(), type.field_names.end(), k);
           if (it == type.field_names.end()) {
             return fail(Errc::InvalidArgument, fmt::format("Unknown field '{}' in value of user defined type {}", k, type.udt_name));
@@ -237,7 +243,9 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
         return out;
       }
       std::vector<std::pair<Bytes, Bytes>> entries;
-      for (const auto& [k, v] : j.members) {
+      for (size_t member = 0; member < j.member_keys.size(); ++member) {
+        const auto& k = j.member_keys[member];
+        const auto& v = j.member_values[member];
         // Keys are always JSON strings; non-text keys hold their value's text.
         JsonParser inner(k);
         Json key_json;
@@ -424,7 +432,9 @@ Result<std::vector<std::pair<const ColumnSchema*, std::optional<Bytes>>>> json_t
     return fail(Errc::InvalidArgument, "JSON values map must be a JSON object");
   }
   std::vector<std::pair<const ColumnSchema*, std::optional<Bytes>>> out;
-  for (const auto& [raw_key, value] : doc->members) {
+  for (size_t member = 0; member < doc->member_keys.size(); ++member) {
+    const auto& raw_key = doc->member_keys[member];
+    const auto& value = doc->member_values[member];
     std::string key;
     if (raw_key.size() >= 2 && raw_key.front() == '"' && raw_key.back() == '"') {
       key = raw_key.substr(1, raw_key.size() - 2);

@@ -233,7 +233,7 @@ TEST_F(HttpServerTest, OversizedHeaderIs431) {
 
 TEST_F(HttpServerTest, GarbageGets400AndDoesNotStopTheServer) {
   start();
-  auto out = raw_exchange(server_->port(), std::string("\x01\x02 not http\r\n\r\n", 17));
+  auto out = raw_exchange(server_->port(), std::string("\x01\x02 not http\r\n\r\n"));
   EXPECT_TRUE(out.starts_with("HTTP/1.1 400")) << out;
   EXPECT_EQ(get(server_->port(), "/hello").status, 200u);
 }

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
@@ -181,6 +182,37 @@ TEST(Connection, PipelinesAndCoalescesWrites) {
     EXPECT_TRUE(all);
     EXPECT_EQ((*conn)->in_flight(), 0);
     EXPECT_LT((*conn)->stats().writes, static_cast<uint64_t>(n) / 5);
+    (*conn)->close();
+  });
+}
+
+// Regression: with v5 a request issued while a write is in flight waits in the segment encoder,
+// not in the write buffer; the write's completion must still flush it (it used to stay there
+// until another request came, so a connection's last requests timed out).
+TEST(Connection, V5RequestQueuedDuringAWriteIsSent) {
+  asio::io_context io;
+  MockCqlServer server(io, MockServerConfig());
+  run_test(io, [&]() -> asio::awaitable<void> {
+    ConnectionOptions o;
+    o.request_timeout = std::chrono::seconds(5);
+    auto conn = co_await Connection::connect(local(server.port()), o);
+    EXPECT_TRUE(conn);
+    if (!conn) co_return;
+    EXPECT_EQ((*conn)->version(), ProtocolVersion::V5);
+    int answered = 0;
+    asio::steady_timer done_timer(io, std::chrono::hours(1));
+    auto on_answer = [&](ClientResult<protocol::Message> r) {
+      EXPECT_TRUE(r);
+      if (++answered == 2) done_timer.cancel();
+    };
+    (*conn)->send(query("INSERT 1"), on_answer);
+    // Lets the deferred write start (its completion is queued behind this coroutine), so the
+    // second request is encoded while that write is in flight.
+    co_await asio::post(io, asio::use_awaitable);
+    (*conn)->send(query("INSERT 2"), on_answer);
+    auto [ec] = co_await done_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;
+    EXPECT_EQ(answered, 2);
     (*conn)->close();
   });
 }

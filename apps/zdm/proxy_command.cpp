@@ -1,0 +1,120 @@
+// zdm proxy: the ZDM proxy. Configuration as the reference ZDM proxy: a YAML file (--config) or
+// ZDM_* environment variables (not both). Prints one ready line on stdout for scripts and tests:
+//   zdm proxy: listening on 127.0.0.1:14002 (cql), metrics on 127.0.0.1:14001
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "commands.hpp"
+#include "proxy/proxy_config.hpp"
+#include "proxy/proxy_server.hpp"
+
+namespace zdm::cli {
+namespace {
+
+struct ProxyOptions {
+  std::string config_path;
+  int startup_timeout_s = 0;
+};
+
+spdlog::level::level_enum to_spdlog(proxy::LogLevel level) {
+  switch (level) {
+    case proxy::LogLevel::Panic:
+    case proxy::LogLevel::Fatal:
+      return spdlog::level::critical;
+    case proxy::LogLevel::Error:
+      return spdlog::level::err;
+    case proxy::LogLevel::Warn:
+      return spdlog::level::warn;
+    case proxy::LogLevel::Info:
+      return spdlog::level::info;
+    case proxy::LogLevel::Debug:
+      return spdlog::level::debug;
+    case proxy::LogLevel::Trace:
+      return spdlog::level::trace;
+  }
+  return spdlog::level::info;
+}
+
+int run_proxy(const ProxyOptions& opts) {
+  // Logs go to stderr; stdout carries only the ready line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("zdm proxy"));
+  std::optional<std::string> path;
+  if (!opts.config_path.empty()) path = opts.config_path;
+  auto loaded = proxy::load_proxy_config(path, proxy::process_environment());
+  if (!loaded) {
+    std::fprintf(stderr, "zdm proxy: invalid configuration: %s\n",
+                 loaded.error().message.c_str());
+    return 2;
+  }
+  const proxy::ProxyConfig& config = loaded->config;
+  spdlog::set_level(to_spdlog(config.log_level));
+  spdlog::info("{} starting; configuration from {}", kVersion, loaded->source_description);
+  spdlog::info("effective configuration: {}", proxy::describe_effective(config));
+
+  boost::asio::io_context main_context;
+  boost::asio::signal_set signals(main_context, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int) {});
+
+  proxy::ProxyServer server(config);
+  // Startup waits for both clusters (retrying, as the reference); a signal meanwhile stops it.
+  std::thread waiter([&] {
+    main_context.run();
+    server.stop();
+  });
+  auto started = server.start(std::chrono::seconds(opts.startup_timeout_s));
+  if (!started) {
+    std::fprintf(stderr, "zdm proxy: %s\n", started.error().message.c_str());
+    main_context.stop();
+    waiter.join();
+    return 1;
+  }
+  const std::string host = config.proxy_listen_address;
+  const std::string metrics = config.metrics_enabled
+                                  ? fmt::format("{}:{}", config.metrics_address == "localhost"
+                                                             ? "127.0.0.1"
+                                                             : config.metrics_address,
+                                                server.metrics_port())
+                                  : std::string("disabled");
+  std::printf("zdm proxy: listening on %s:%u (cql), metrics on %s\n",
+              host == "localhost" ? "127.0.0.1" : host.c_str(), server.port(), metrics.c_str());
+  std::fflush(stdout);
+  waiter.join();  // returns once a signal arrived (and the server stopped)
+  spdlog::info("zdm proxy: shut down");
+  return 0;
+}
+
+}  // namespace
+
+void add_proxy_command(CLI::App& app) {
+  auto opts = std::make_shared<ProxyOptions>();
+  auto* cmd = app.add_subcommand(
+      "proxy",
+      "The ZDM proxy: clients connect to it; writes go to origin and target, reads to the "
+      "primary cluster");
+  cmd->footer(
+      "Configuration: a YAML file (--config) with the reference ZDM proxy's keys "
+      "(primary_cluster, origin_contact_points, origin_port, target_contact_points, ...), or the "
+      "ZDM_* environment variables (ZDM_ORIGIN_CONTACT_POINTS, ZDM_TARGET_PORT, "
+      "ZDM_PROXY_LISTEN_PORT, ZDM_READ_MODE, ...). With --config, the environment is ignored.\n"
+      "Port 0 for ZDM_PROXY_LISTEN_PORT / ZDM_METRICS_PORT picks free ports; the ready line "
+      "says which:\n"
+      "  zdm proxy: listening on 127.0.0.1:14002 (cql), metrics on 127.0.0.1:14001");
+  cmd->add_option("--config", opts->config_path, "YAML configuration file");
+  cmd->add_option("--startup-timeout", opts->startup_timeout_s,
+                  "give up when the clusters cannot be reached within this many seconds (0: keep "
+                  "retrying)");
+  cmd->callback([opts] { set_exit_code(run_proxy(*opts)); });
+}
+
+}  // namespace zdm::cli

@@ -1,0 +1,1336 @@
+#include "proxy/client_session.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "protocol/message_codec.hpp"
+#include "protocol/peek.hpp"
+
+namespace zdm::proxy {
+
+namespace asio = boost::asio;
+using protocol::ErrorCode;
+using protocol::Opcode;
+using protocol::ProtocolVersion;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Owner values of upstream stream ids that are not client requests.
+constexpr uint32_t kHandshakeOwner = 0xFFFF0000u;
+constexpr uint32_t kHeartbeatOwner = 0xFFFF0001u;
+
+constexpr uint8_t kOriginBit = 1;
+constexpr uint8_t kTargetBit = 2;
+
+uint8_t bit_of(ClusterType c) { return c == ClusterType::Origin ? kOriginBit : kTargetBit; }
+ClusterType other(ClusterType c) {
+  return c == ClusterType::Origin ? ClusterType::Target : ClusterType::Origin;
+}
+
+// Protocol versions ordered by capability within their family.
+int version_rank(ProtocolVersion v) {
+  switch (v) {
+    case ProtocolVersion::V3:
+      return 3;
+    case ProtocolVersion::V4:
+      return 4;
+    case ProtocolVersion::V5:
+      return 5;
+    case ProtocolVersion::DseV1:
+      return 14;
+    case ProtocolVersion::DseV2:
+      return 15;
+  }
+  return 0;
+}
+bool is_dse(ProtocolVersion v) {
+  return v == ProtocolVersion::DseV1 || v == ProtocolVersion::DseV2;
+}
+
+std::vector<std::string> split_compressions(const protocol::SupportedMessage& s) {
+  for (const auto& [key, values] : s.options) {
+    if (key == "COMPRESSION") return values;
+  }
+  return {};
+}
+
+protocol::Compression compression_from_name(std::string_view name) {
+  if (protocol::iequals(name, "lz4")) return protocol::Compression::Lz4;
+  if (protocol::iequals(name, "snappy")) return protocol::Compression::Snappy;
+  return protocol::Compression::None;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SessionContext
+
+SessionContext::SessionContext(ProxyConfig config, admin::ProxyMetrics* metrics,
+                               PreparedCache* prepared)
+    : config_(std::move(config)), metrics_(metrics), prepared_(prepared) {}
+
+void SessionContext::set_view(ClusterType cluster, std::shared_ptr<const ClusterView> view) {
+  std::lock_guard lock(mu_);
+  (cluster == ClusterType::Origin ? origin_view_ : target_view_) = std::move(view);
+}
+
+std::shared_ptr<const ClusterView> SessionContext::view(ClusterType cluster) const {
+  std::lock_guard lock(mu_);
+  return cluster == ClusterType::Origin ? origin_view_ : target_view_;
+}
+
+void SessionContext::set_topology(std::shared_ptr<const VirtualTopology> topology) {
+  std::lock_guard lock(mu_);
+  topology_ = std::move(topology);
+}
+
+std::shared_ptr<const VirtualTopology> SessionContext::topology() const {
+  std::lock_guard lock(mu_);
+  return topology_;
+}
+
+const admin::NodeMetrics* SessionContext::node_metrics(UpstreamRole role, const std::string& node) {
+  if (!metrics_) return nullptr;
+  const std::string key = fmt::format("{}/{}", upstream_role_name(role), node);
+  std::lock_guard lock(mu_);
+  auto& slot = node_metrics_[key];
+  if (!slot) {
+    const auto& families = role == UpstreamRole::Origin   ? metrics_->origin
+                           : role == UpstreamRole::Target ? metrics_->target
+                                                          : metrics_->async;
+    slot = std::make_unique<admin::NodeMetrics>(admin::bind_node(families, node));
+  }
+  return slot.get();
+}
+
+size_t SessionContext::next_node_index(ClusterType cluster) {
+  auto& counter = cluster == ClusterType::Origin ? next_origin_ : next_target_;
+  return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+ProtocolVersion SessionContext::max_version() const {
+  auto o = view(ClusterType::Origin);
+  auto t = view(ClusterType::Target);
+  ProtocolVersion v = ProtocolVersion::V5;
+  if (o && t) {
+    v = version_rank(o->version) <= version_rank(t->version) ? o->version : t->version;
+  } else if (o) {
+    v = o->version;
+  } else if (t) {
+    v = t->version;
+  }
+  // Blocked versions make drivers step down (ZDM_BLOCKED_PROTOCOL_VERSIONS).
+  while (config_.is_blocked(v) && v != ProtocolVersion::V3) {
+    v = v == ProtocolVersion::DseV2   ? ProtocolVersion::DseV1
+        : v == ProtocolVersion::DseV1 ? ProtocolVersion::V5
+        : v == ProtocolVersion::V5    ? ProtocolVersion::V4
+                                      : ProtocolVersion::V3;
+  }
+  return v;
+}
+
+protocol::SupportedMessage SessionContext::supported() const {
+  auto o = view(ClusterType::Origin);
+  auto t = view(ClusterType::Target);
+  protocol::SupportedMessage out;
+  if (t) out = t->supported;
+  else if (o) out = o->supported;
+  if (o && t) {
+    const auto a = split_compressions(o->supported);
+    const auto b = split_compressions(t->supported);
+    std::vector<std::string> both;
+    for (const auto& c : a) {
+      if (std::find(b.begin(), b.end(), c) != b.end()) both.push_back(c);
+    }
+    bool found = false;
+    for (auto& [key, values] : out.options) {
+      if (key == "COMPRESSION") {
+        values = both;
+        found = true;
+      }
+    }
+    if (!found && !both.empty()) out.options.emplace_back("COMPRESSION", both);
+  }
+  if (out.options.empty()) {
+    out.options.emplace_back("CQL_VERSION", std::vector<std::string>{"3.4.5"});
+    out.options.emplace_back("PROTOCOL_VERSIONS", std::vector<std::string>{"3/v3", "4/v4", "5/v5"});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ClientSession: lifecycle
+
+ClientSession::ClientSession(net::Stream stream, SessionContext& context,
+                             net::FramedConnectionOptions options)
+    : FramedConnection(std::move(stream), net::ConnectionRole::Server, options),
+      ctx_(context),
+      config_(context.config()),
+      deadline_timer_(executor()),
+      timeout_(std::chrono::milliseconds(std::max<int64_t>(1, context.config().proxy_request_timeout_ms))) {
+  origin_.cluster = ClusterType::Origin;
+  target_.cluster = ClusterType::Target;
+  routing_ = RoutingSettings::from_config(config_);
+}
+
+ClientSession::~ClientSession() {
+  // Normally on_closed() already did this; not when the io_context is stopped with work pending.
+  for (Leg* leg : {&origin_, &target_}) {
+    if (leg->conn) leg->conn->detach();
+  }
+}
+
+void ClientSession::open() {
+  ctx_.sessions.fetch_add(1, std::memory_order_relaxed);
+  counted_ = true;
+  if (auto* m = ctx_.metrics(); m && m->client_connections) m->client_connections->inc();
+  start();
+}
+
+void ClientSession::on_closed() {
+  deadline_timer_.cancel();
+  for (Leg* leg : {&origin_, &target_}) {
+    if (leg->conn) leg->conn->detach();
+    leg->conn.reset();
+  }
+  if (async_) async_->close();
+  // Requests still waiting: their in-flight gauges go back down.
+  for (auto& s : slots_) {
+    if (!s.in_use || !s.track_metrics) continue;
+    if (auto* m = ctx_.metrics()) {
+      auto* g = !s.is_read ? m->inflight_writes
+                : (s.pending & kTargetBit) && !(s.pending & kOriginBit) ? m->inflight_reads_target
+                                                                         : m->inflight_reads_origin;
+      if (g) g->dec();
+    }
+    s.in_use = false;
+  }
+  if (counted_) {
+    counted_ = false;
+    ctx_.sessions.fetch_sub(1, std::memory_order_relaxed);
+    if (auto* m = ctx_.metrics(); m && m->client_connections) m->client_connections->dec();
+  }
+}
+
+void ClientSession::fail_session(std::string reason) {
+  spdlog::info("closing client session: {}", reason);
+  phase_ = Phase::Failed;
+  close_after_flush();
+}
+
+ClientSession::Leg& ClientSession::leg_of(const UpstreamConnection& c) {
+  return c.role() == UpstreamRole::Origin ? origin_ : target_;
+}
+
+UpstreamConnection* ClientSession::upstream(ClusterType cluster) {
+  return cluster == ClusterType::Origin ? origin_.conn.get() : target_.conn.get();
+}
+
+bool ClientSession::on_first_bytes(ByteView prefix) {
+  const uint8_t raw = protocol::peek_raw_version_byte(prefix.data());
+  if (protocol::protocol_version_from_byte(raw)) return true;
+  // A version our decoder does not know (v1, v2, v6...): answer in one the client can read.
+  const auto v = ctx_.max_version();
+  const auto stream = protocol::read_stream_id(prefix.data());
+  protocol::ErrorMessage e;
+  e.code = ErrorCode::ProtocolError;
+  e.message = fmt::format("Invalid or unsupported protocol version ({}); supported versions are "
+                          "(3/v3, 4/v4, 5/v5)",
+                          raw);
+  version_ = v;
+  (void)send(protocol::make_response(v, stream, protocol::ResponseBody(std::move(e))));
+  close_after_flush();
+  return false;
+}
+
+void ClientSession::on_framing_error(const Error& error) {
+  spdlog::debug("client framing lost: {}", error.to_string());
+  answer_error(0, ErrorCode::ProtocolError, error.message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client frames
+
+void ClientSession::on_frame(const protocol::Frame& frame) {
+  const auto& h = frame.header;
+  if (h.direction != protocol::Direction::Request) {
+    answer_error(h.stream.value, ErrorCode::ProtocolError, "expected a request frame");
+    return;
+  }
+  switch (phase_) {
+    case Phase::Ready:
+      handle_request(frame);
+      return;
+    case Phase::AwaitStartup:
+      version_ = h.version;
+      if (h.opcode == Opcode::Options) return answer_options(frame);
+      if (h.opcode == Opcode::Startup) return handle_startup(frame);
+      answer_error(h.stream.value, ErrorCode::ProtocolError,
+                   fmt::format("Unexpected message {}, expecting STARTUP or OPTIONS",
+                               protocol::opcode_name(h.opcode)));
+      return;
+    case Phase::Connecting:
+    case Phase::Handshake:
+      if (h.opcode == Opcode::Options) return answer_options(frame);
+      if (h.opcode == Opcode::AuthResponse && auth_primary_) {
+        return handle_client_auth_response(frame);
+      }
+      answer_error(h.stream.value, ErrorCode::ProtocolError,
+                   fmt::format("Unexpected message {} during the handshake",
+                               protocol::opcode_name(h.opcode)));
+      return;
+    case Phase::Failed:
+      return;
+  }
+}
+
+void ClientSession::answer_error(int16_t stream, ErrorCode code, std::string message) {
+  protocol::ErrorMessage e;
+  e.code = code;
+  e.message = std::move(message);
+  (void)send(protocol::make_response(version_, protocol::StreamId{stream},
+                                     protocol::ResponseBody(std::move(e))));
+  schedule_client_flush();
+}
+
+void ClientSession::answer_unprepared(int16_t stream, ByteView id) {
+  protocol::ErrorMessage e;
+  e.code = ErrorCode::Unprepared;
+  e.message = "Prepared query with ID " + to_hex(id) + " not found (either the query was not "
+              "prepared on this host (maybe the host has been restarted?) or you have prepared "
+              "too many queries and it has been evicted from the internal cache)";
+  e.detail = protocol::UnpreparedInfo{Bytes(id.begin(), id.end())};
+  (void)send(protocol::make_response(version_, protocol::StreamId{stream},
+                                     protocol::ResponseBody(std::move(e))));
+  ++stats_.local_answers;
+  schedule_client_flush();
+}
+
+void ClientSession::answer_locally(const protocol::Frame& frame,
+                                   const protocol::ResponseBody& body) {
+  (void)send(protocol::make_response(version_, frame.header.stream, body));
+  ++stats_.local_answers;
+  schedule_client_flush();
+}
+
+void ClientSession::answer_options(const protocol::Frame& frame) {
+  const auto v = frame.header.version;
+  const auto max = ctx_.max_version();
+  const bool ok = !config_.is_blocked(v) &&
+                  (is_dse(max) ? version_rank(v) <= version_rank(max)
+                               : !is_dse(v) && version_rank(v) <= version_rank(max));
+  if (!ok) {
+    version_ = max;
+    answer_error(frame.header.stream.value, ErrorCode::ProtocolError,
+                 fmt::format("Invalid or unsupported protocol version ({}); supported versions "
+                             "are (3/v3, 4/v4, 5/v5)",
+                             static_cast<int>(protocol::version_byte(v))));
+    version_ = v;
+    return;
+  }
+  answer_locally(frame, protocol::ResponseBody(ctx_.supported()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake
+
+void ClientSession::handle_startup(const protocol::Frame& frame) {
+  const auto v = frame.header.version;
+  const auto max = ctx_.max_version();
+  const bool version_ok = !config_.is_blocked(v) &&
+                          (is_dse(max) ? version_rank(v) <= version_rank(max)
+                                       : !is_dse(v) && version_rank(v) <= version_rank(max));
+  if (!version_ok) {
+    version_ = max;
+    answer_error(frame.header.stream.value, ErrorCode::ProtocolError,
+                 fmt::format("Invalid or unsupported protocol version ({}); supported versions "
+                             "are (3/v3, 4/v4, 5/v5)",
+                             static_cast<int>(protocol::version_byte(v))));
+    version_ = v;
+    return;
+  }
+  auto message = protocol::decode_message(frame.header, frame.body);
+  if (!message) {
+    answer_error(frame.header.stream.value, ErrorCode::ProtocolError, message.error().message);
+    return;
+  }
+  const auto& startup =
+      std::get<protocol::StartupMessage>(std::get<protocol::RequestBody>(message->body));
+  for (const auto& [key, value] : startup.options) {
+    if (key == "COMPRESSION") compression_ = compression_from_name(value);
+  }
+  if (!ctx_.view(ClusterType::Origin) || !ctx_.view(ClusterType::Target)) {
+    answer_error(frame.header.stream.value, ErrorCode::ServerError,
+                 "the proxy is not connected to both clusters yet; retry shortly");
+    return;
+  }
+  version_ = v;
+  handshake_stream_ = frame.header.stream.value;
+  startup_frame_.assign(frame.wire.begin(), frame.wire.end());
+  if (!protocol::uses_segments(version_) && compression_ != protocol::Compression::None) {
+    enable_compression(compression_);
+  }
+  phase_ = Phase::Connecting;
+  origin_.first_node = ctx_.next_node_index(ClusterType::Origin);
+  target_.first_node = ctx_.next_node_index(ClusterType::Target);
+  connect_leg(origin_);
+  connect_leg(target_);
+}
+
+void ClientSession::connect_leg(Leg& leg) {
+  auto view = ctx_.view(leg.cluster);
+  if (!view || view->assigned.empty()) {
+    leg.state = LegState::Failed;
+    answer_error(handshake_stream_, ErrorCode::ServerError,
+                 fmt::format("no {} node available", cluster_type_name(leg.cluster)));
+    fail_session("no node available");
+    return;
+  }
+  const auto& nodes = view->assigned;
+  const ClusterNode node = nodes[(leg.first_node + leg.attempts) % nodes.size()];
+  ++leg.attempts;
+  leg.state = LegState::Connecting;
+  const bool origin = leg.cluster == ClusterType::Origin;
+  const auto timeout = std::chrono::milliseconds(origin ? config_.origin_connection_timeout_ms
+                                                        : config_.target_connection_timeout_ms);
+  auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
+  const ClusterType cluster = leg.cluster;
+  const size_t node_count = nodes.size();
+  connect_stream(
+      executor(), node.address, node.port, ctx_.tls(cluster), timeout,
+      [self, cluster, node, node_count](Result<net::Stream> stream) {
+        Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
+        if (self->is_closed() || self->phase_ == Phase::Failed) {
+          if (stream) stream->close();
+          return;
+        }
+        const auto role = cluster == ClusterType::Origin ? UpstreamRole::Origin : UpstreamRole::Target;
+        const auto* nm = self->ctx_.node_metrics(role, node.label());
+        if (!stream) {
+          if (nm && nm->failed_connections) nm->failed_connections->inc();
+          if (auto* m = self->ctx_.metrics()) {
+            auto* c = cluster == ClusterType::Origin ? m->failed_connections_origin
+                                                     : m->failed_connections_target;
+            if (c) c->inc();
+          }
+          spdlog::warn("{} node {} unreachable: {}", cluster_type_name(cluster), node.label(),
+                       stream.error().message);
+          if (l.attempts < node_count) {
+            self->connect_leg(l);  // the reference fails the client here; we try the next node
+            return;
+          }
+          l.state = LegState::Failed;
+          self->answer_error(self->handshake_stream_, ErrorCode::ServerError,
+                             fmt::format("cannot connect to any {} node: {}",
+                                         cluster_type_name(cluster), stream.error().message));
+          self->fail_session("upstream unreachable");
+          return;
+        }
+        const int ids = static_cast<int>(std::clamp<int64_t>(
+            self->config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
+        l.conn = std::make_shared<UpstreamConnection>(std::move(*stream), role, node.label(), ids, nm);
+        l.conn->attach(self.get());
+        self->on_leg_connected(l);
+      });
+}
+
+void ClientSession::on_leg_connected(Leg& leg) { send_startup(leg); }
+
+void ClientSession::send_startup(Leg& leg) {
+  auto id = leg.conn->ids().acquire(kHandshakeOwner);
+  if (!id) return fail_session("no stream id for STARTUP");
+  Bytes copy = startup_frame_;
+  (void)leg.conn->forward(copy, *id);
+  if (!protocol::uses_segments(version_) && compression_ != protocol::Compression::None) {
+    leg.conn->enable_compression(compression_);
+  }
+  leg.state = LegState::StartupSent;
+  leg.conn->schedule_flush();
+  if (origin_.state == LegState::StartupSent && target_.state == LegState::StartupSent) {
+    phase_ = Phase::Handshake;
+  }
+}
+
+void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
+  const Opcode op = frame.header.opcode;
+  if (leg.state == LegState::StartupSent) {
+    leg.held.assign(frame.wire.begin(), frame.wire.end());
+    leg.held_opcode = op;
+    leg.state = op == Opcode::Ready          ? LegState::Ready
+                : op == Opcode::Authenticate ? LegState::AuthPrimary
+                                             : LegState::Failed;
+    if ((op == Opcode::Ready || op == Opcode::Authenticate) && protocol::uses_segments(version_)) {
+      const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
+                                                                : protocol::Compression::None;
+      if (auto ok = leg.conn->enable_segments(c); !ok) return fail_session(ok.error().message);
+    }
+    const bool origin_answered = origin_.state != LegState::StartupSent &&
+                                 origin_.state != LegState::Connecting;
+    const bool target_answered = target_.state != LegState::StartupSent &&
+                                 target_.state != LegState::Connecting;
+    if (origin_answered && target_answered) on_startup_answers();
+    return;
+  }
+  if (&leg == auth_primary_) {
+    switch (op) {
+      case Opcode::AuthChallenge:
+        send_to_client(frame.wire, handshake_stream_);
+        return;
+      case Opcode::AuthSuccess:
+        leg.state = LegState::Ready;
+        leg.held.assign(frame.wire.begin(), frame.wire.end());
+        leg.held_opcode = op;
+        finish_auth_if_done();
+        return;
+      default:
+        leg.state = LegState::Failed;
+        send_to_client(frame.wire, handshake_stream_);
+        phase_ = Phase::Failed;
+        return;
+    }
+  }
+  if (&leg == auth_secondary_) {
+    switch (op) {
+      case Opcode::AuthSuccess:
+      case Opcode::Ready:
+        leg.state = LegState::Ready;
+        finish_auth_if_done();
+        return;
+      case Opcode::AuthChallenge: {
+        auto msg = protocol::decode_message(frame.header, frame.body);
+        std::optional<ByteView> token;
+        if (msg) {
+          const auto& c = std::get<protocol::AuthChallengeMessage>(
+              std::get<protocol::ResponseBody>(msg->body));
+          if (c.token) token = ByteView(*c.token);
+        }
+        send_plain_credentials(leg, token);
+        return;
+      }
+      default:
+        spdlog::warn("{} rejected the proxy's credentials", cluster_type_name(leg.cluster));
+        leg.state = LegState::Failed;
+        leg.held.assign(frame.wire.begin(), frame.wire.end());
+        leg.held_opcode = op;
+        finish_auth_if_done();
+        return;
+    }
+  }
+}
+
+void ClientSession::on_startup_answers() {
+  // A refusal (typically a protocol version one cluster does not speak) goes to the client
+  // unchanged so the driver steps down; origin's first.
+  for (Leg* leg : {&origin_, &target_}) {
+    if (leg->held_opcode == Opcode::Error || leg->state == LegState::Failed) {
+      send_to_client(leg->held, handshake_stream_);
+      phase_ = Phase::Failed;
+      return;
+    }
+  }
+  const bool origin_auth = origin_.held_opcode == Opcode::Authenticate;
+  const bool target_auth = target_.held_opcode == Opcode::Authenticate;
+  if (!origin_auth && !target_auth) {
+    Leg& primary = config_.primary_cluster == ClusterType::Origin ? origin_ : target_;
+    send_to_client(primary.held, handshake_stream_);
+    become_ready();
+    return;
+  }
+  if (origin_auth && target_auth) {
+    // Both authenticate: client credentials go to one cluster (target by default, as the
+    // reference), the proxy logs in to the other with the configured credentials.
+    const bool to_origin = config_.forward_client_credentials_to_origin;
+    auth_primary_ = to_origin ? &origin_ : &target_;
+    auth_secondary_ = to_origin ? &target_ : &origin_;
+    auth_secondary_->state = LegState::AuthSecondary;
+    start_secondary_auth(*auth_secondary_);
+  } else {
+    auth_primary_ = origin_auth ? &origin_ : &target_;
+  }
+  routing_.auth_to_target = auth_primary_ == &target_;
+  auth_primary_->state = LegState::AuthPrimary;
+  phase_ = Phase::Handshake;
+  send_to_client(auth_primary_->held, handshake_stream_);
+  if (protocol::uses_segments(version_) && !segments_enabled()) {
+    const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
+                                                              : protocol::Compression::None;
+    if (auto ok = enable_segments(c); !ok) fail_session(ok.error().message);
+  }
+}
+
+void ClientSession::start_secondary_auth(Leg& leg) {
+  const bool origin = leg.cluster == ClusterType::Origin;
+  const std::string& user = origin ? config_.origin_username : config_.target_username;
+  if (user.empty()) return;  // no configured credentials: reuse the client's once it sends them
+  send_plain_credentials(leg, std::nullopt);
+}
+
+void ClientSession::send_plain_credentials(Leg& leg, std::optional<ByteView> challenge) {
+  if (++leg.auth_rounds > 5) {
+    leg.state = LegState::Failed;
+    protocol::ErrorMessage e;
+    e.code = ErrorCode::BadCredentials;
+    e.message = fmt::format("authentication with {} did not finish after 5 rounds",
+                            cluster_type_name(leg.cluster));
+    leg.held = protocol::encode_frame(protocol::make_response(
+        version_, protocol::StreamId{handshake_stream_}, protocol::ResponseBody(e)));
+    finish_auth_if_done();
+    return;
+  }
+  const bool origin = leg.cluster == ClusterType::Origin;
+  const std::string& user = origin ? config_.origin_username : config_.target_username;
+  const std::string& pass = origin ? config_.origin_password : config_.target_password;
+  Bytes token = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
+  // DseAuthenticator answers the first round with a "PLAIN-START" challenge; PasswordAuthenticator
+  // never challenges. Either way the answer is the PLAIN token.
+  (void)challenge;
+  auto id = leg.conn->ids().acquire(kHandshakeOwner);
+  if (!id) return fail_session("no stream id for AUTH_RESPONSE");
+  Bytes frame = auth_response_frame(version_, *id, token);
+  (void)leg.conn->send_encoded(frame);
+  leg.conn->schedule_flush();
+}
+
+void ClientSession::handle_client_auth_response(const protocol::Frame& frame) {
+  handshake_stream_ = frame.header.stream.value;
+  auto msg = protocol::decode_message(frame.header, frame.body);
+  if (msg) {
+    const auto& r =
+        std::get<protocol::AuthResponseMessage>(std::get<protocol::RequestBody>(msg->body));
+    // Only a PLAIN initial response ("\0user\0pass") is worth keeping for the other connections.
+    if (r.token && !r.token->empty() && (*r.token)[0] == 0 && client_credentials_.empty()) {
+      client_credentials_ = *r.token;
+      if (auth_secondary_ && auth_secondary_->state == LegState::AuthSecondary &&
+          auth_secondary_->auth_rounds == 0) {
+        send_plain_credentials(*auth_secondary_, std::nullopt);
+      }
+    }
+  }
+  auto id = auth_primary_->conn->ids().acquire(kHandshakeOwner);
+  if (!id) return fail_session("no stream id for AUTH_RESPONSE");
+  (void)auth_primary_->conn->forward(frame.wire, *id);
+  auth_primary_->conn->schedule_flush();
+}
+
+void ClientSession::finish_auth_if_done() {
+  if (!auth_primary_ || auth_primary_->state != LegState::Ready) return;
+  if (auth_secondary_) {
+    if (auth_secondary_->state == LegState::Failed) {
+      send_to_client(auth_secondary_->held, handshake_stream_);
+      phase_ = Phase::Failed;
+      return;
+    }
+    if (auth_secondary_->state != LegState::Ready) return;
+  }
+  send_to_client(auth_primary_->held, handshake_stream_);
+  become_ready();
+}
+
+void ClientSession::become_ready() {
+  phase_ = Phase::Ready;
+  origin_.last_sent = target_.last_sent = Clock::now();
+  origin_.held = Bytes();
+  target_.held = Bytes();
+  if (protocol::uses_segments(version_) && !segments_enabled()) {
+    const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
+                                                              : protocol::Compression::None;
+    if (auto ok = enable_segments(c); !ok) return fail_session(ok.error().message);
+  }
+  if (config_.read_mode == ReadMode::DualAsyncOnSecondary) start_async_leg();
+}
+
+void ClientSession::start_async_leg() {
+  const ClusterType secondary = other(config_.primary_cluster);
+  auto view = ctx_.view(secondary);
+  if (!view || view->assigned.empty()) return;
+  const ClusterNode node = view->assigned[ctx_.next_node_index(secondary) % view->assigned.size()];
+  AsyncReadsOptions o;
+  o.max_in_flight = static_cast<int>(std::clamp<int64_t>(
+      config_.async_connector_write_queue_size_frames, 1, kMaxProtocolStreamIds));
+  o.max_stream_ids = static_cast<int>(
+      std::clamp<int64_t>(config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
+  o.version = version_;
+  o.compression = compression_;
+  o.startup_frame = startup_frame_;
+  const bool origin = secondary == ClusterType::Origin;
+  const std::string& user = origin ? config_.origin_username : config_.target_username;
+  const std::string& pass = origin ? config_.origin_password : config_.target_password;
+  o.credentials = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
+  o.keyspace = keyspace_;
+  async_ = std::make_unique<AsyncReads>(std::move(o));
+  const auto timeout = std::chrono::milliseconds(config_.async_handshake_timeout_ms);
+  auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
+  const int ids = static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1,
+                                                       kMaxProtocolStreamIds));
+  connect_stream(executor(), node.address, node.port, ctx_.tls(secondary), timeout,
+                 [self, node, ids](Result<net::Stream> stream) {
+                   const auto* nm = self->ctx_.node_metrics(UpstreamRole::Async, node.label());
+                   if (self->is_closed() || !self->async_) {
+                     if (stream) stream->close();
+                     return;
+                   }
+                   if (!stream) {
+                     if (nm && nm->failed_connections) nm->failed_connections->inc();
+                     spdlog::debug("async connection to {} failed: {}", node.label(),
+                                   stream.error().message);
+                     return;
+                   }
+                   self->async_->start(std::make_shared<UpstreamConnection>(
+                       std::move(*stream), UpstreamRole::Async, node.label(), ids, nm));
+                 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+std::optional<Bytes> ClientSession::target_execute_frame(const protocol::Frame& frame,
+                                                         ByteView origin_id, ByteView target_id) {
+  (void)origin_id;
+  auto body = protocol::replace_prepared_id(frame.header, frame.body, target_id);
+  if (!body) return std::nullopt;
+  auto encoded = protocol::encode_frame(frame.header, *body, compression_for_frames());
+  if (!encoded) return std::nullopt;
+  return std::move(*encoded);
+}
+
+void ClientSession::handle_request(const protocol::Frame& frame) {
+  ++stats_.requests;
+  const auto& h = frame.header;
+  const int16_t cs = h.stream.value;
+  if (cs < 0) {
+    answer_error(0, ErrorCode::ProtocolError, "negative stream id in a request");
+    return;
+  }
+  ForwardDecision decision;
+  decision.target = ForwardTarget::Both;
+  uint16_t consistency = 1;
+  std::optional<Bytes> target_frame;
+  Bytes prepared_id;
+  StoredDecision prepare_decision;
+  std::string prepare_query;
+  std::string prepare_keyspace;
+  std::string_view ks = keyspace_;
+
+  switch (h.opcode) {
+    case Opcode::Options:
+      return answer_options(frame);
+    case Opcode::Startup:
+    case Opcode::AuthResponse:
+      answer_error(cs, ErrorCode::ProtocolError,
+                   fmt::format("Unexpected message {}: the connection is already ready",
+                               protocol::opcode_name(h.opcode)));
+      return;
+    case Opcode::Register: {
+      auto r = protocol::peek_register(h, frame.body);
+      if (!r) return answer_error(cs, ErrorCode::ProtocolError, r.error().message);
+      registered_schema_events_ = (r->events & protocol::event_types::kSchemaChange) != 0;
+      decision = decide_request(h.opcode, {}, ks, routing_);
+      break;
+    }
+    case Opcode::Query: {
+      auto q = protocol::peek_query(h, frame.body);
+      if (!q) return answer_error(cs, ErrorCode::ProtocolError, q.error().message);
+      if (q->params.keyspace) ks = *q->params.keyspace;
+      consistency = q->params.consistency;
+      decision = decide_statement(q->query, ks, routing_);
+      if (decision.target == ForwardTarget::Proxy) {
+        auto topology = ctx_.topology();
+        if (!topology) {
+          return answer_error(cs, ErrorCode::ServerError, "the proxy topology is not ready yet");
+        }
+        return answer_locally(frame, topology->query(q->query, ks));
+      }
+      break;
+    }
+    case Opcode::Prepare: {
+      auto p = protocol::peek_prepare(h, frame.body);
+      if (!p) return answer_error(cs, ErrorCode::ProtocolError, p.error().message);
+      if (p->keyspace) ks = *p->keyspace;
+      const auto statement = decide_statement(p->query, ks, routing_);
+      if (statement.target == ForwardTarget::Proxy) {
+        auto prepared = prepare_system_select(p->query, ks, version_);
+        if (!prepared) return answer_locally(frame, protocol::ResponseBody(prepared.error()));
+        InterceptedStatement st;
+        st.id = prepared->result.id;
+        st.query = std::string(p->query);
+        st.keyspace = std::string(ks);
+        st.select = prepared->select;
+        ctx_.prepared().put_intercepted(std::move(st));
+        protocol::ResultMessage result;
+        result.result = prepared->result;
+        return answer_locally(frame, protocol::ResponseBody(std::move(result)));
+      }
+      decision = decide_prepare(statement);
+      prepare_decision = StoredDecision::from(statement);
+      prepare_query = std::string(p->query);
+      prepare_keyspace = std::string(ks);
+      break;
+    }
+    case Opcode::Execute: {
+      auto e = protocol::peek_execute(h, frame.body);
+      if (!e) return answer_error(cs, ErrorCode::ProtocolError, e.error().message);
+      consistency = e->params.consistency;
+      if (auto local = ctx_.prepared().find_intercepted(e->prepared_id)) {
+        auto topology = ctx_.topology();
+        auto msg = protocol::decode_message(h, frame.body);
+        if (!topology || !msg) {
+          return answer_error(cs, ErrorCode::ServerError, "cannot answer the system query");
+        }
+        const auto& ex =
+            std::get<protocol::ExecuteMessage>(std::get<protocol::RequestBody>(msg->body));
+        std::vector<protocol::BoundValue> values;
+        if (ex.parameters.values) values = *ex.parameters.values;
+        return answer_locally(frame, topology->execute(local->select, values));
+      }
+      auto entry = ctx_.prepared().find(e->prepared_id);
+      if (!entry) {
+        if (auto* m = ctx_.metrics(); m && m->pscache_misses) m->pscache_misses->inc();
+        return answer_unprepared(cs, e->prepared_id);
+      }
+      decision.target = entry->decision.target;
+      decision.is_read = entry->decision.is_read;
+      decision.send_async = entry->decision.send_async;
+      decision.track_metrics = entry->decision.track_metrics;
+      // Stored names are internal names already (treated as quoted: no case folding).
+      decision.keyspace = protocol::CqlName{entry->decision.keyspace, true};
+      decision.table = protocol::CqlName{entry->decision.table, true};
+      prepared_id.assign(e->prepared_id.begin(), e->prepared_id.end());
+      const bool to_target = decision.target == ForwardTarget::Target ||
+                             decision.target == ForwardTarget::Both ||
+                             (decision.send_async && config_.primary_cluster == ClusterType::Origin &&
+                              config_.read_mode == ReadMode::DualAsyncOnSecondary);
+      if (to_target && entry->target_id != entry->origin_id) {
+        target_frame = target_execute_frame(frame, e->prepared_id, entry->target_id);
+        if (!target_frame) {
+          return answer_error(cs, ErrorCode::ProtocolError, "malformed EXECUTE");
+        }
+      }
+      break;
+    }
+    case Opcode::Batch: {
+      auto b = protocol::peek_batch(h, frame.body);
+      if (!b) return answer_error(cs, ErrorCode::ProtocolError, b.error().message);
+      consistency = b->consistency;
+      decision = decide_request(h.opcode, {}, ks, routing_);
+      bool any_prepared = false;
+      for (const auto& child : b->children) {
+        if (child.kind != protocol::BatchChildPeek::Kind::Prepared) continue;
+        any_prepared = true;
+        if (!ctx_.prepared().find(child.prepared_id)) {
+          if (auto* m = ctx_.metrics(); m && m->pscache_misses) m->pscache_misses->inc();
+          return answer_unprepared(cs, child.prepared_id);
+        }
+      }
+      if (any_prepared) {
+        std::vector<std::shared_ptr<const PreparedEntry>> keep;
+        auto body = protocol::replace_prepared_ids(h, frame.body, [&](ByteView id) {
+          std::optional<ByteView> out;
+          if (auto entry = ctx_.prepared().find(id)) {
+            keep.push_back(entry);
+            out = ByteView(keep.back()->target_id);
+          }
+          return out;
+        });
+        if (!body) return answer_error(cs, ErrorCode::ProtocolError, body.error().message);
+        auto encoded = protocol::encode_frame(h, *body, compression_for_frames());
+        if (!encoded) return answer_error(cs, ErrorCode::ProtocolError, encoded.error().message);
+        target_frame = std::move(*encoded);
+      }
+      break;
+    }
+    default:
+      decision = decide_request(h.opcode, {}, ks, routing_);
+      break;
+  }
+
+  if (decision.target == ForwardTarget::None) return;  // e.g. DSE Insights reports
+  if (decision.target == ForwardTarget::Proxy) {
+    return answer_error(cs, ErrorCode::Invalid, "statement not supported by the proxy");
+  }
+
+  auto index = take_slot();
+  if (!index) {
+    return answer_error(cs, ErrorCode::Overloaded, "too many requests in flight on this connection");
+  }
+  Slot& s = slots_[*index];
+  s.client_stream = cs;
+  s.opcode = h.opcode;
+  s.consistency = consistency;
+  s.is_read = decision.is_read;
+  s.track_metrics = decision.track_metrics;
+  s.join = h.opcode == Opcode::Prepare ? JoinKind::Prepare : JoinKind::Other;
+  s.timeout_kind = decision.is_read            ? TimeoutKind::Read
+                   : h.opcode == Opcode::Batch ? TimeoutKind::BatchWrite
+                                               : TimeoutKind::Write;
+  s.prepared_id = std::move(prepared_id);
+  s.table = nullptr;
+  if (decision.track_metrics && !decision.table.empty() && h.opcode != Opcode::Prepare) {
+    s.table = table_counters(decision.keyspace.text, decision.keyspace.quoted, decision.table.text,
+                             decision.table.quoted);
+    if (s.table) (s.is_read ? s.table->reads : s.table->writes)->inc();
+  }
+  if (h.opcode == Opcode::Prepare) {
+    s.query = std::move(prepare_query);
+    s.keyspace = std::move(prepare_keyspace);
+    s.decision = std::move(prepare_decision);
+  }
+  if (!dispatch(frame, decision.target, *index, target_frame ? &*target_frame : nullptr)) return;
+
+  if (s.track_metrics) {
+    if (auto* m = ctx_.metrics()) {
+      auto* g = !s.is_read ? m->inflight_writes
+                : decision.target == ForwardTarget::Target ? m->inflight_reads_target
+                                                           : m->inflight_reads_origin;
+      if (g) g->inc();
+    }
+  }
+  if (decision.send_async && async_) send_async_copy(frame, target_frame ? &*target_frame : nullptr);
+}
+
+bool ClientSession::dispatch(const protocol::Frame& frame, ForwardTarget target,
+                             uint32_t slot_index, const Bytes* target_frame) {
+  Slot& s = slots_[slot_index];
+  const bool to_origin = target == ForwardTarget::Origin || target == ForwardTarget::Both;
+  const bool to_target = target == ForwardTarget::Target || target == ForwardTarget::Both;
+  if (to_origin) {
+    auto id = origin_.conn->ids().acquire(slot_index);
+    if (!id) {
+      free_slot(slot_index);
+      answer_error(frame.header.stream.value, ErrorCode::Overloaded,
+                   "no stream id available on the origin connection");
+      return false;
+    }
+    s.origin_id = *id;
+    s.pending |= kOriginBit;
+  }
+  if (to_target) {
+    auto id = target_.conn->ids().acquire(slot_index);
+    if (!id) {
+      if (s.origin_id >= 0) origin_.conn->ids().release(s.origin_id);
+      s.origin_id = -1;
+      s.pending = 0;
+      free_slot(slot_index);
+      answer_error(frame.header.stream.value, ErrorCode::Overloaded,
+                   "no stream id available on the target connection");
+      return false;
+    }
+    s.target_id = *id;
+    s.pending |= kTargetBit;
+  }
+  if (to_origin) {
+    (void)origin_.conn->forward(frame.wire, s.origin_id);
+    origin_.conn->schedule_flush();
+  }
+  if (to_target) {
+    if (target_frame) {
+      (void)target_.conn->forward(*target_frame, s.target_id);
+    } else {
+      (void)target_.conn->forward(frame.wire, s.target_id);
+    }
+    target_.conn->schedule_flush();
+  }
+  if (to_origin && to_target) ++stats_.dual_requests;
+  if (to_origin) origin_.last_sent = s.start;
+  if (to_target) target_.last_sent = s.start;
+  if (!to_origin) heartbeat_if_idle(origin_, s.start);
+  if (!to_target) heartbeat_if_idle(target_, s.start);
+  return true;
+}
+
+void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
+  if (!leg.conn || leg.conn->is_closed()) return;
+  if (now - leg.last_sent < std::chrono::milliseconds(config_.heartbeat_interval_ms)) return;
+  auto id = leg.conn->ids().acquire(kHeartbeatOwner);
+  if (!id) return;
+  leg.last_sent = now;
+  (void)leg.conn->send(protocol::make_request(version_, protocol::StreamId{*id},
+                                              protocol::RequestBody(protocol::OptionsMessage{})));
+  leg.conn->schedule_flush();
+}
+
+void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* target_frame) {
+  const bool secondary_is_target = config_.primary_cluster == ClusterType::Origin;
+  const bool ok = secondary_is_target && target_frame
+                      ? async_->send(*target_frame, true)
+                      : async_->send(frame.wire, true);
+  if (!ok) ctx_.async_dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream answers
+
+void ClientSession::on_upstream_frame(UpstreamConnection& connection, const protocol::Frame& frame) {
+  const int16_t id = frame.header.stream.value;
+  if (id < 0) return on_event(connection, frame);
+  Leg& leg = leg_of(connection);
+  auto owner = connection.ids().owner(id);
+  if (!owner) return;  // never asked: ignore
+  if (*owner == kHandshakeOwner) {
+    connection.ids().release(id);
+    if (phase_ != Phase::Ready) on_handshake_frame(leg, frame);
+    return;
+  }
+  if (*owner == kHeartbeatOwner) {
+    connection.ids().release(id);
+    return;
+  }
+  connection.ids().release(id);
+  if (*owner == StreamIdMap::kOrphan) {
+    ++stats_.late_responses;
+    return;
+  }
+  if (*owner >= slots_.size() || !slots_[*owner].in_use) return;
+  auto peek = peek_response(frame.header, frame.body);
+  if (!peek) {
+    spdlog::debug("undecodable answer from {}: {}", connection.node(), peek.error().message);
+    ResponsePeek fallback;
+    fallback.opcode = frame.header.opcode;
+    fallback.error = ErrorCode::ServerError;
+    return complete(*owner, leg.cluster, frame, fallback);
+  }
+  complete(*owner, leg.cluster, frame, *peek);
+}
+
+void ClientSession::on_event(UpstreamConnection& connection, const protocol::Frame& frame) {
+  // Only origin's schema changes reach the client (the reference's rule); topology and status
+  // events describe real nodes, which clients of the virtual ring must not see.
+  if (connection.role() != UpstreamRole::Origin || frame.header.opcode != Opcode::Event ||
+      !registered_schema_events_ || phase_ != Phase::Ready) {
+    return;
+  }
+  auto peek = peek_response(frame.header, frame.body);
+  if (!peek) return;
+  ByteReader r(peek->message);
+  auto type = r.read_string();
+  if (!type || *type != "SCHEMA_CHANGE") return;
+  send_to_client(frame.wire, -1);
+}
+
+void ClientSession::complete(uint32_t index, ClusterType from, const protocol::Frame& frame,
+                             const ResponsePeek& peek) {
+  Slot& s = slots_[index];
+  const uint8_t bit = bit_of(from);
+  if (!(s.pending & bit)) return;
+  s.pending = static_cast<uint8_t>(s.pending & ~bit);
+  (from == ClusterType::Origin ? s.origin_id : s.target_id) = -1;
+  const bool failed = peek.failed();
+  (from == ClusterType::Origin ? s.origin_failed : s.target_failed) = failed;
+  if (failed && from == ClusterType::Target) {
+    s.target_error = *peek.error;
+    if (*peek.error == ErrorCode::Unprepared) {
+      // ERROR body: [int code][string message][short bytes id].
+      ByteReader r(peek.message);
+      if (r.read_i32() && r.read_string()) {
+        if (auto id = r.read_short_bytes()) s.target_unprepared_id.assign(id->begin(), id->end());
+      }
+    }
+  }
+
+  UpstreamConnection* conn = upstream(from);
+  if (const auto* nm = conn ? conn->metrics() : nullptr) {
+    auto* histogram = s.is_read ? nm->read_duration : nm->write_duration;
+    if (histogram) histogram->observe_duration(Clock::now() - s.start);
+    if (failed && nm->requests_failed[0]) nm->failed(node_error_of(*peek.error)).inc();
+  }
+
+  if (s.pending) {
+    // First of two answers: keep it until the other arrives.
+    s.stored.assign(frame.wire.begin(), frame.wire.end());
+    if (s.join == JoinKind::Prepare && !failed) {
+      s.stored_body.assign(peek.message.begin(), peek.message.end());
+    }
+    s.stored_from = from;
+    s.has_stored = true;
+    return;
+  }
+
+  ByteView chosen = frame.wire;
+  ClusterType chosen_from = from;
+  auto* m = s.track_metrics ? ctx_.metrics() : nullptr;
+  if (s.has_stored) {
+    const auto outcome = join_responses(s.origin_failed, s.target_failed,
+                                        config_.primary_cluster, s.join);
+    if (outcome.pick != from) {
+      chosen = s.stored;
+      chosen_from = s.stored_from;
+    }
+    if (outcome.failed_on != FailedOn::None) count_table_failure(s.table, outcome.failed_on);
+    if (m && outcome.failed_on != FailedOn::None) {
+      if (s.is_read) {
+        auto* c = outcome.pick == ClusterType::Origin ? m->failed_reads_origin : m->failed_reads_target;
+        if (c) c->inc();
+      } else {
+        auto* c = outcome.failed_on == FailedOn::Both     ? m->failed_writes_both
+                  : outcome.failed_on == FailedOn::Origin ? m->failed_writes_origin
+                                                          : m->failed_writes_target;
+        if (c) c->inc();
+      }
+    }
+    if (s.join == JoinKind::Prepare && outcome.failed_on == FailedOn::None) {
+      const ByteView mine = peek.message;
+      const ByteView stored = s.stored_body;
+      record_prepared(s, from == ClusterType::Origin ? mine : stored,
+                      from == ClusterType::Target ? mine : stored);
+    }
+  } else if (m && failed) {
+    count_table_failure(s.table, from == ClusterType::Origin ? FailedOn::Origin : FailedOn::Target);
+    auto* c = !s.is_read                    ? (from == ClusterType::Origin ? m->failed_writes_origin
+                                                                          : m->failed_writes_target)
+              : from == ClusterType::Origin ? m->failed_reads_origin
+                                            : m->failed_reads_target;
+    if (c) c->inc();
+  }
+
+  // Keyspace changes (USE) are followed so unqualified names classify right.
+  if (peek.result_kind == 3 && !failed) {
+    ByteReader r(peek.message);
+    if (r.read_i32()) {
+      if (auto ks = r.read_string()) {
+        keyspace_.assign(ks->begin(), ks->end());
+        if (async_) async_->set_keyspace(keyspace_);
+      }
+    }
+  }
+
+  if (m) {
+    auto* histogram = !s.is_read ? m->writes_duration
+                      : chosen_from == ClusterType::Target && !s.has_stored ? m->reads_target_duration
+                                                                            : m->reads_origin_duration;
+    if (histogram) histogram->observe_duration(Clock::now() - s.start);
+    auto* g = !s.is_read ? m->inflight_writes
+              : (!s.has_stored && from == ClusterType::Target) ? m->inflight_reads_target
+                                                              : m->inflight_reads_origin;
+    if (g) g->dec();
+  }
+
+  std::optional<Bytes> origin_id;
+  if (chosen_from == ClusterType::Target && s.target_failed &&
+      s.target_error == ErrorCode::Unprepared) {
+    // Target lost the statement: make the driver re-prepare the id it knows (origin's); the
+    // PREPARE goes to both clusters and refreshes the mapping.
+    if (!s.target_unprepared_id.empty()) {
+      origin_id = ctx_.prepared().origin_id_for_target(s.target_unprepared_id);
+    }
+    if (!origin_id && !s.prepared_id.empty()) origin_id = s.prepared_id;
+  }
+  if (origin_id) {
+    answer_unprepared(s.client_stream, *origin_id);
+  } else {
+    send_to_client(chosen, s.client_stream);
+  }
+  free_slot(index);
+}
+
+void ClientSession::record_prepared(Slot& s, ByteView origin_message, ByteView target_message) {
+  protocol::FrameHeader bare;
+  bare.version = version_;
+  bare.direction = protocol::Direction::Response;
+  bare.opcode = Opcode::Result;
+  auto decode_prepared = [&](ByteView message) -> std::optional<protocol::PreparedResult> {
+    auto msg = protocol::decode_message(bare, message);
+    if (!msg) return std::nullopt;
+    const auto* resp = std::get_if<protocol::ResponseBody>(&msg->body);
+    const auto* result = resp ? std::get_if<protocol::ResultMessage>(resp) : nullptr;
+    const auto* prepared = result ? std::get_if<protocol::PreparedResult>(&result->result) : nullptr;
+    if (!prepared) return std::nullopt;
+    return *prepared;
+  };
+  auto o = decode_prepared(origin_message);
+  auto t = decode_prepared(target_message);
+  if (!o || !t) {
+    spdlog::warn("PREPARE answers could not be decoded; EXECUTEs of this statement will get "
+                 "UNPREPARED");
+    return;
+  }
+  PreparedEntry entry;
+  entry.origin_id = o->id;
+  entry.target_id = t->id;
+  entry.decision = std::move(s.decision);
+  entry.origin_variables = std::move(o->metadata);
+  entry.target_variables = std::move(t->metadata);
+  entry.query = std::move(s.query);
+  entry.keyspace = std::move(s.keyspace);
+  ctx_.prepared().put(std::move(entry));
+}
+
+void ClientSession::send_to_client(ByteView wire, int16_t stream) {
+  if (wire.size() < protocol::kFrameHeaderSize) return;
+  protocol::patch_stream_id(const_cast<uint8_t*>(wire.data()), protocol::StreamId{stream});
+  (void)send_encoded(wire);
+  schedule_client_flush();
+}
+
+void ClientSession::schedule_client_flush() {
+  if (flush_scheduled_ || is_closed()) return;
+  flush_scheduled_ = true;
+  asio::post(executor(), [self = std::static_pointer_cast<ClientSession>(shared_from_this())] {
+    self->flush_scheduled_ = false;
+    self->flush();
+    if (self->origin_.conn) self->origin_.conn->publish_stream_ids();
+    if (self->target_.conn) self->target_.conn->publish_stream_ids();
+  });
+}
+
+void ClientSession::on_upstream_closed(UpstreamConnection& connection) {
+  if (is_closed()) return;
+  // Without both clusters the session cannot keep its promises; the driver reconnects.
+  fail_session(fmt::format("{} connection to {} closed", upstream_role_name(connection.role()),
+                           connection.node()));
+}
+
+ClientSession::TableCounters* ClientSession::table_counters(std::string_view keyspace,
+                                                           bool keyspace_quoted,
+                                                           std::string_view table,
+                                                           bool table_quoted) {
+  auto* m = ctx_.metrics();
+  if (!m || !m->table_requests) return nullptr;
+  auto append = [this](std::string_view name, bool quoted) {
+    for (char c : name) {
+      table_key_.push_back(quoted ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+  };
+  table_key_.clear();
+  append(keyspace, keyspace_quoted);
+  const size_t dot = table_key_.size();
+  table_key_.push_back('.');
+  append(table, table_quoted);
+  if (auto it = tables_.find(table_key_); it != tables_.end()) return it->second.get();
+  // Bounded: a client generating table names must not grow the session (or the registry).
+  if (tables_.size() >= 256) return nullptr;
+  const std::string ks = table_key_.substr(0, dot);
+  const std::string tb = table_key_.substr(dot + 1);
+  auto counters = std::make_unique<TableCounters>();
+  counters->reads = &m->table_requests->labels({ks, tb, admin::label::kReads});
+  counters->writes = &m->table_requests->labels({ks, tb, admin::label::kWrites});
+  counters->failed_origin = &m->table_failed_requests->labels({ks, tb, admin::label::kOrigin});
+  counters->failed_target = &m->table_failed_requests->labels({ks, tb, admin::label::kTarget});
+  counters->failed_both = &m->table_failed_requests->labels({ks, tb, admin::label::kBoth});
+  auto* raw = counters.get();
+  tables_.emplace(table_key_, std::move(counters));
+  return raw;
+}
+
+void ClientSession::count_table_failure(TableCounters* table, FailedOn failed_on) {
+  if (!table) return;
+  switch (failed_on) {
+    case FailedOn::Origin:
+      table->failed_origin->inc();
+      return;
+    case FailedOn::Target:
+      table->failed_target->inc();
+      return;
+    case FailedOn::Both:
+      table->failed_both->inc();
+      return;
+    case FailedOn::None:
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slots and deadlines
+
+std::optional<uint32_t> ClientSession::take_slot() {
+  uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (slots_.size() >= static_cast<size_t>(kMaxProtocolStreamIds)) return std::nullopt;
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[index];
+  s.in_use = true;
+  s.pending = 0;
+  s.origin_failed = s.target_failed = s.has_stored = false;
+  s.origin_id = s.target_id = -1;
+  s.stored.clear();
+  s.stored_body.clear();
+  s.target_unprepared_id.clear();
+  s.prepared_id.clear();
+  s.start = Clock::now();
+  s.deadline = s.start + timeout_;
+  // Append to the in-flight list: every request has the same timeout, so list order is
+  // deadline order and one timer serves the whole session.
+  s.prev = tail_;
+  s.next = -1;
+  if (tail_ >= 0) slots_[static_cast<size_t>(tail_)].next = static_cast<int32_t>(index);
+  tail_ = static_cast<int32_t>(index);
+  if (head_ < 0) head_ = static_cast<int32_t>(index);
+  arm_deadline_timer();
+  return index;
+}
+
+void ClientSession::free_slot(uint32_t index) {
+  Slot& s = slots_[index];
+  if (!s.in_use) return;
+  s.in_use = false;
+  if (s.prev >= 0) slots_[static_cast<size_t>(s.prev)].next = s.next;
+  else head_ = s.next;
+  if (s.next >= 0) slots_[static_cast<size_t>(s.next)].prev = s.prev;
+  else tail_ = s.prev;
+  s.prev = s.next = -1;
+  // Large answers kept for joining are not retained by idle slots.
+  if (s.stored.capacity() > 64 * 1024) Bytes().swap(s.stored);
+  free_slots_.push_back(index);
+}
+
+void ClientSession::arm_deadline_timer() {
+  if (timer_armed_ || head_ < 0 || is_closed()) return;
+  timer_armed_ = true;
+  deadline_timer_.expires_at(slots_[static_cast<size_t>(head_)].deadline);
+  deadline_timer_.async_wait(
+      [self = std::static_pointer_cast<ClientSession>(shared_from_this())](
+          boost::system::error_code ec) {
+        self->timer_armed_ = false;
+        if (ec || self->is_closed()) return;
+        self->on_deadline_timer();
+      });
+}
+
+void ClientSession::on_deadline_timer() {
+  const auto now = Clock::now();
+  while (head_ >= 0 && slots_[static_cast<size_t>(head_)].deadline <= now) {
+    expire(static_cast<uint32_t>(head_));
+  }
+  arm_deadline_timer();
+  schedule_client_flush();
+}
+
+void ClientSession::expire(uint32_t index) {
+  Slot& s = slots_[index];
+  ++stats_.timeouts;
+  // The upstream ids stay taken until the late answers arrive (then they are dropped), so an id
+  // is never reused while a node may still answer on it.
+  for (ClusterType c : {ClusterType::Origin, ClusterType::Target}) {
+    const int16_t id = c == ClusterType::Origin ? s.origin_id : s.target_id;
+    if (id < 0) continue;
+    if (auto* conn = upstream(c)) {
+      conn->ids().orphan(id);
+      if (const auto* nm = conn->metrics(); nm && nm->requests_failed[0]) {
+        nm->failed(admin::NodeError::ClientTimeout).inc();
+      }
+    }
+  }
+  if (auto* m = s.track_metrics ? ctx_.metrics() : nullptr) {
+    auto* g = !s.is_read ? m->inflight_writes
+              : (s.pending & kTargetBit) && !(s.pending & kOriginBit) ? m->inflight_reads_target
+                                                                       : m->inflight_reads_origin;
+    if (g) g->dec();
+  }
+  s.pending = 0;
+  if (config_.proxy_timeout_behaviour == TimeoutBehaviour::Error) {
+    auto error = make_timeout_error(s.timeout_kind, s.consistency, timeout_.count());
+    (void)send(protocol::make_response(version_, protocol::StreamId{s.client_stream},
+                                       protocol::ResponseBody(std::move(error))));
+  }
+  free_slot(index);
+}
+
+}  // namespace zdm::proxy

@@ -1,0 +1,267 @@
+#pragma once
+// One client connection of the proxy and everything it drives: an upstream connection to an
+// origin node and one to a target node (plus, in DUAL_ASYNC_ON_SECONDARY mode, a third to the
+// secondary cluster for async reads), the handshake (STARTUP to both, authentication relayed to
+// the auth-primary cluster while the proxy authenticates to the other one with configured
+// credentials), and per request: peek, forward decision, stream id remap, forward the original
+// bytes (only the stream id patched; EXECUTE/BATCH for target get target prepared ids), join the
+// answers of dual requests, deadline.
+//
+// Threading: the session and its upstream connections live on one io thread; no locks on the
+// data path. Shared, read-mostly state (configuration, cluster views, prepared cache, metrics)
+// comes from SessionContext.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "admin/proxy_metrics.hpp"
+#include "net/framed_connection.hpp"
+#include "protocol/compression.hpp"
+#include "proxy/async_reads.hpp"
+#include "proxy/control_connection.hpp"
+#include "proxy/dual_request.hpp"
+#include "proxy/forward_decision.hpp"
+#include "proxy/prepared_cache.hpp"
+#include "proxy/proxy_config.hpp"
+#include "proxy/upstream_connection.hpp"
+#include "proxy/virtual_topology.hpp"
+
+namespace zdm::proxy {
+
+// What every session of a proxy shares. Built once by ProxyServer; thread-safe.
+class SessionContext {
+ public:
+  SessionContext(ProxyConfig config, admin::ProxyMetrics* metrics, PreparedCache* prepared);
+
+  const ProxyConfig& config() const { return config_; }
+  admin::ProxyMetrics* metrics() const { return metrics_; }
+  PreparedCache& prepared() const { return *prepared_; }
+
+  // Snapshots published by the control connections and the server (thread-safe).
+  void set_view(ClusterType cluster, std::shared_ptr<const ClusterView> view);
+  std::shared_ptr<const ClusterView> view(ClusterType cluster) const;
+  void set_topology(std::shared_ptr<const VirtualTopology> topology);
+  std::shared_ptr<const VirtualTopology> topology() const;
+
+  // Node metric series, bound once per (kind, node) and kept for the process's life. Cold.
+  const admin::NodeMetrics* node_metrics(UpstreamRole role, const std::string& node);
+
+  // Round-robin start index over a cluster's assigned nodes for the next connection.
+  size_t next_node_index(ClusterType cluster);
+
+  // TLS for upstream connections (null: plain TCP).
+  std::shared_ptr<boost::asio::ssl::context> tls(ClusterType cluster) const {
+    return cluster == ClusterType::Origin ? origin_tls_ : target_tls_;
+  }
+  void set_tls(ClusterType cluster, std::shared_ptr<boost::asio::ssl::context> ctx) {
+    (cluster == ClusterType::Origin ? origin_tls_ : target_tls_) = std::move(ctx);
+  }
+
+  // The highest protocol version both clusters speak (blocked versions aside), and SUPPORTED
+  // as the proxy answers it (target's options, COMPRESSION cut to what both support).
+  protocol::ProtocolVersion max_version() const;
+  protocol::SupportedMessage supported() const;
+
+  std::atomic<int64_t> sessions{0};          // open client sessions
+  std::atomic<uint64_t> rejected_clients{0};  // over PROXY_MAX_CLIENT_CONNECTIONS
+  std::atomic<uint64_t> async_dropped{0};     // async reads not sent (queue full / not ready)
+
+ private:
+  ProxyConfig config_;
+  admin::ProxyMetrics* metrics_;
+  PreparedCache* prepared_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ClusterView> origin_view_, target_view_;
+  std::shared_ptr<const VirtualTopology> topology_;
+  std::unordered_map<std::string, std::unique_ptr<admin::NodeMetrics>> node_metrics_;
+  std::atomic<size_t> next_origin_{0}, next_target_{0};
+  std::shared_ptr<boost::asio::ssl::context> origin_tls_, target_tls_;
+};
+
+class ClientSession final : public net::FramedConnection, private UpstreamHandler {
+ public:
+  ClientSession(net::Stream stream, SessionContext& context,
+                net::FramedConnectionOptions options = {});
+  ~ClientSession() override;
+
+  // Starts reading the client. Call on the session's io thread.
+  void open();
+
+  // Statistics for tests and logs.
+  struct Stats {
+    uint64_t requests = 0;
+    uint64_t dual_requests = 0;
+    uint64_t timeouts = 0;
+    uint64_t late_responses = 0;
+    uint64_t local_answers = 0;  // OPTIONS, system.local/peers, UNPREPARED for unknown ids
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  enum class Phase : uint8_t { AwaitStartup, Connecting, Handshake, Ready, Failed };
+  enum class LegState : uint8_t { Idle, Connecting, StartupSent, AuthPrimary, AuthSecondary,
+                                  Ready, Failed };
+
+  struct Leg {
+    ClusterType cluster = ClusterType::Origin;
+    std::shared_ptr<UpstreamConnection> conn;
+    LegState state = LegState::Idle;
+    size_t attempts = 0;                 // nodes tried
+    size_t first_node = 0;
+    Bytes held;                          // a handshake answer waiting for the other leg
+    protocol::Opcode held_opcode = protocol::Opcode::Ready;
+    int auth_rounds = 0;
+    std::chrono::steady_clock::time_point last_sent{};  // for idle heartbeats
+  };
+
+  // Per-table series (zdm_proxy_table_*), bound on first use by this session.
+  struct TableCounters {
+    metrics::Counter* reads = nullptr;
+    metrics::Counter* writes = nullptr;
+    metrics::Counter* failed_origin = nullptr;
+    metrics::Counter* failed_target = nullptr;
+    metrics::Counter* failed_both = nullptr;
+  };
+
+  // One client request in flight (dual requests wait here for their second answer).
+  struct Slot {
+    int16_t client_stream = 0;
+    uint8_t pending = 0;  // bit 0 origin, bit 1 target
+    bool in_use = false;
+    bool origin_failed = false;
+    bool target_failed = false;
+    bool has_stored = false;
+    bool is_read = false;
+    bool track_metrics = false;
+    JoinKind join = JoinKind::Other;
+    TimeoutKind timeout_kind = TimeoutKind::Write;
+    protocol::Opcode opcode = protocol::Opcode::Query;
+    uint16_t consistency = 1;
+    int16_t origin_id = -1;
+    int16_t target_id = -1;
+    Bytes stored;        // the first answer of a dual request (as received)
+    Bytes stored_body;   // PREPARE: its message after the envelope (for the prepared cache)
+    Bytes target_unprepared_id;  // target answered UNPREPARED for this (target) id
+    ClusterType stored_from = ClusterType::Origin;
+    protocol::ErrorCode target_error = protocol::ErrorCode::ServerError;
+    Bytes prepared_id;   // EXECUTE: the origin id (UNPREPARED from target is rewritten to it)
+    std::string query;   // PREPARE: statement text and keyspace, for the prepared cache
+    std::string keyspace;
+    StoredDecision decision;  // PREPARE: the statement's decision
+    TableCounters* table = nullptr;
+    std::chrono::steady_clock::time_point start{};
+    std::chrono::steady_clock::time_point deadline{};
+    int32_t prev = -1, next = -1;  // in-flight list, oldest first (= earliest deadline)
+  };
+
+  // net::FramedConnection
+  void on_frame(const protocol::Frame& frame) override;
+  bool on_first_bytes(ByteView prefix) override;
+  void on_framing_error(const Error& error) override;
+  void on_closed() override;
+  // UpstreamHandler
+  void on_upstream_frame(UpstreamConnection& connection, const protocol::Frame& frame) override;
+  void on_upstream_closed(UpstreamConnection& connection) override;
+
+  // Handshake.
+  void handle_startup(const protocol::Frame& frame);
+  void connect_leg(Leg& leg);
+  void on_leg_connected(Leg& leg);
+  void send_startup(Leg& leg);
+  void on_handshake_frame(Leg& leg, const protocol::Frame& frame);
+  void on_startup_answers();
+  void start_secondary_auth(Leg& leg);
+  void send_plain_credentials(Leg& leg, std::optional<ByteView> challenge);
+  void finish_auth_if_done();
+  void handle_client_auth_response(const protocol::Frame& frame);
+  void become_ready();
+  void start_async_leg();
+
+  // Requests.
+  void handle_request(const protocol::Frame& frame);
+  void answer_options(const protocol::Frame& frame);
+  void answer_locally(const protocol::Frame& frame, const protocol::ResponseBody& body);
+  void answer_error(int16_t stream, protocol::ErrorCode code, std::string message);
+  void answer_unprepared(int16_t stream, ByteView id);
+  bool dispatch(const protocol::Frame& frame, ForwardTarget target, uint32_t slot_index,
+                const Bytes* target_frame);
+  std::optional<Bytes> target_execute_frame(const protocol::Frame& frame, ByteView origin_id,
+                                            ByteView target_id);
+  void send_async_copy(const protocol::Frame& frame, const Bytes* target_frame);
+  // The reference's request-connection heartbeat: a connection that a read-only workload leaves
+  // idle gets an OPTIONS now and then, so clusters that close idle connections (Astra) do not.
+  void heartbeat_if_idle(Leg& leg, std::chrono::steady_clock::time_point now);
+
+  // Answers.
+  void on_response(UpstreamConnection& connection, const protocol::Frame& frame);
+  void on_event(UpstreamConnection& connection, const protocol::Frame& frame);
+  void complete(uint32_t index, ClusterType from, const protocol::Frame& frame,
+                const ResponsePeek& peek);
+  // `*_message`: each PREPARED answer after its envelope.
+  void record_prepared(Slot& slot, ByteView origin_message, ByteView target_message);
+  // Compression of frames the proxy encodes itself (v3/v4 only; v5 segments compress).
+  protocol::Compression compression_for_frames() const {
+    return protocol::uses_segments(version_) ? protocol::Compression::None : compression_;
+  }
+  void send_to_client(ByteView wire, int16_t stream);
+  void schedule_client_flush();
+
+  // Slots and deadlines.
+  std::optional<uint32_t> take_slot();
+  void free_slot(uint32_t index);
+  void arm_deadline_timer();
+  void on_deadline_timer();
+  void expire(uint32_t index);
+
+  // Null when metrics are off, the table is unknown, or the session tracks too many tables.
+  TableCounters* table_counters(std::string_view keyspace, bool keyspace_quoted,
+                                std::string_view table, bool table_quoted);
+  void count_table_failure(TableCounters* table, FailedOn failed_on);
+
+  void fail_session(std::string reason);
+  Leg& leg_of(const UpstreamConnection& connection);
+  UpstreamConnection* upstream(ClusterType cluster);
+
+  SessionContext& ctx_;
+  const ProxyConfig& config_;
+  Phase phase_ = Phase::AwaitStartup;
+  protocol::ProtocolVersion version_ = protocol::ProtocolVersion::V4;
+  protocol::Compression compression_ = protocol::Compression::None;
+  Leg origin_;
+  Leg target_;
+  Bytes startup_frame_;       // the client's STARTUP, re-sent on failover and to the async leg
+  int16_t handshake_stream_ = 0;  // client stream id of the STARTUP / AUTH_RESPONSE in progress
+  Leg* auth_primary_ = nullptr;
+  Leg* auth_secondary_ = nullptr;
+  Bytes client_credentials_;  // PLAIN token of the client (for the async leg)
+  std::string keyspace_;
+  bool registered_schema_events_ = false;
+  RoutingSettings routing_;
+
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  int32_t head_ = -1, tail_ = -1;
+  boost::asio::steady_timer deadline_timer_;
+  bool timer_armed_ = false;
+  std::chrono::milliseconds timeout_;
+  bool flush_scheduled_ = false;
+  bool counted_ = false;
+
+  std::unordered_map<std::string, std::unique_ptr<TableCounters>> tables_;
+  std::string table_key_;  // reused lookup key: no allocation per request
+
+  std::unique_ptr<AsyncReads> async_;
+  Stats stats_;
+};
+
+}  // namespace zdm::proxy

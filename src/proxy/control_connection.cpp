@@ -1,0 +1,358 @@
+#include "proxy/control_connection.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "client/connection.hpp"
+
+namespace zdm::proxy {
+
+namespace asio = boost::asio;
+using protocol::Message;
+
+std::string ClusterNode::label() const {
+  if (address.find(':') != std::string::npos) return fmt::format("[{}]:{}", address, port);
+  return fmt::format("{}:{}", address, port);
+}
+
+ControlConnectionOptions ControlConnectionOptions::from_config(const ProxyConfig& config,
+                                                               ClusterType cluster) {
+  const bool origin = cluster == ClusterType::Origin;
+  ControlConnectionOptions o;
+  o.cluster = cluster;
+  o.contact_points = config.contact_points(cluster);
+  o.port = static_cast<uint16_t>(origin ? config.origin_port : config.target_port);
+  o.username = origin ? config.origin_username : config.target_username;
+  o.password = origin ? config.origin_password : config.target_password;
+  o.local_datacenter = origin ? config.origin_local_datacenter : config.target_local_datacenter;
+  o.tls_ca_path = origin ? config.origin_tls_server_ca_path : config.target_tls_server_ca_path;
+  o.tls_cert_path = origin ? config.origin_tls_client_cert_path : config.target_tls_client_cert_path;
+  o.tls_key_path = origin ? config.origin_tls_client_key_path : config.target_tls_client_key_path;
+  o.connect_timeout = std::chrono::milliseconds(origin ? config.origin_connection_timeout_ms
+                                                       : config.target_connection_timeout_ms);
+  o.heartbeat_interval = std::chrono::milliseconds(config.heartbeat_interval_ms);
+  o.retry_min = std::chrono::milliseconds(config.heartbeat_retry_interval_min_ms);
+  o.retry_max = std::chrono::milliseconds(config.heartbeat_retry_interval_max_ms);
+  o.retry_factor = config.heartbeat_retry_backoff_factor;
+  o.failure_threshold = static_cast<int>(config.heartbeat_failure_threshold);
+  o.topology_index = static_cast<size_t>(config.proxy_topology_index);
+  o.topology_count = std::max<size_t>(1, config.topology_addresses().size());
+  o.host_assignment =
+      origin ? config.origin_enable_host_assignment : config.target_enable_host_assignment;
+  const auto max = config.control_conn_max_version();
+  if (max < protocol::ProtocolVersion::V5) o.max_version = max;
+  return o;
+}
+
+std::vector<ClusterNode> assign_hosts(std::vector<ClusterNode>& nodes, size_t index, size_t count) {
+  std::sort(nodes.begin(), nodes.end(), [](const ClusterNode& a, const ClusterNode& b) {
+    if (a.rack != b.rack) return a.rack < b.rack;
+    return a.host_id < b.host_id;
+  });
+  std::vector<ClusterNode> out;
+  if (nodes.empty() || count == 0) return out;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i % count == index) out.push_back(nodes[i]);
+  }
+  if (out.empty()) out.push_back(nodes[index % nodes.size()]);
+  return out;
+}
+
+struct ControlConnection::State {
+  explicit State(asio::io_context& io) : timer(io) {}
+
+  asio::steady_timer timer;                    // io thread only
+  std::shared_ptr<client::Connection> conn;    // io thread only
+  std::atomic<bool> stopped{false};
+  std::atomic<int> failures{0};
+  mutable std::mutex mu;
+  std::shared_ptr<const ClusterView> view;     // guarded by mu
+  std::string addr = "NOT_CONNECTED";          // guarded by mu
+};
+
+namespace {
+
+std::optional<size_t> column_index(const protocol::RowsResult& rows, std::string_view name) {
+  for (size_t i = 0; i < rows.metadata.columns.size(); ++i) {
+    if (rows.metadata.columns[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::string cell_text(const protocol::RowsResult& rows, const protocol::Row& row,
+                      std::string_view column) {
+  auto i = column_index(rows, column);
+  if (!i || *i >= row.size() || !row[*i]) return {};
+  return std::string(row[*i]->begin(), row[*i]->end());
+}
+
+std::string cell_inet(const protocol::RowsResult& rows, const protocol::Row& row,
+                      std::string_view column) {
+  auto i = column_index(rows, column);
+  if (!i || *i >= row.size() || !row[*i]) return {};
+  const Bytes& b = *row[*i];
+  if (b.size() == 4) {
+    asio::ip::address_v4::bytes_type a{};
+    std::copy(b.begin(), b.end(), a.begin());
+    return asio::ip::address_v4(a).to_string();
+  }
+  if (b.size() == 16) {
+    asio::ip::address_v6::bytes_type a{};
+    std::copy(b.begin(), b.end(), a.begin());
+    return asio::ip::address_v6(a).to_string();
+  }
+  return {};
+}
+
+Uuid cell_uuid(const protocol::RowsResult& rows, const protocol::Row& row,
+               std::string_view column) {
+  Uuid u{};
+  auto i = column_index(rows, column);
+  if (i && *i < row.size() && row[*i] && row[*i]->size() == 16) {
+    std::copy(row[*i]->begin(), row[*i]->end(), u.begin());
+  }
+  return u;
+}
+
+asio::awaitable<Result<protocol::RowsResult>> select_rows(client::Connection& conn,
+                                                          std::string cql) {
+  protocol::QueryMessage q;
+  q.query = cql;
+  q.parameters.consistency = protocol::Consistency::One;
+  auto answer = co_await conn.async_request(protocol::RequestBody(std::move(q)),
+                                            asio::use_awaitable);
+  if (!answer) co_return fail(Errc::Io, fmt::format("{}: {}", cql, answer.error().to_string()));
+  const auto* response = std::get_if<protocol::ResponseBody>(&answer->body);
+  if (response) {
+    if (const auto* result = std::get_if<protocol::ResultMessage>(response)) {
+      if (const auto* rows = std::get_if<protocol::RowsResult>(&result->result)) co_return *rows;
+    }
+    if (const auto* error = std::get_if<protocol::ErrorMessage>(response)) {
+      co_return fail(Errc::Io, fmt::format("{}: {}", cql, error->message));
+    }
+  }
+  co_return fail(Errc::Malformed, fmt::format("{}: unexpected answer", cql));
+}
+
+asio::awaitable<Result<std::shared_ptr<ClusterView>>> discover(client::Connection& conn,
+                                                               ControlConnectionOptions opts,
+                                                               std::string contact) {
+  // Named arguments: see the GCC 12 note in run_control.
+  std::string local_cql = "SELECT * FROM system.local";
+  std::string peers_cql = "SELECT * FROM system.peers";
+  auto local = co_await select_rows(conn, local_cql);
+  if (!local) co_return tl::unexpected(local.error());
+  if (local->rows.empty()) co_return fail(Errc::Malformed, "system.local has no row");
+  auto peers = co_await select_rows(conn, peers_cql);
+  if (!peers) co_return tl::unexpected(peers.error());
+
+  auto view = std::make_shared<ClusterView>();
+  view->cluster = opts.cluster;
+  view->version = conn.version();
+  view->contact = fmt::format("{}:{}", contact, opts.port);
+  const protocol::Row& local_row = local->rows.front();
+  for (size_t i = 0; i < local->metadata.columns.size() && i < local_row.size(); ++i) {
+    view->local.local_row[local->metadata.columns[i].name] = local_row[i];
+  }
+  ClusterNode self;
+  self.address = contact;  // the address that worked; rpc_address may be a wildcard
+  self.port = opts.port;
+  self.datacenter = cell_text(*local, local_row, "data_center");
+  self.rack = cell_text(*local, local_row, "rack");
+  self.host_id = cell_uuid(*local, local_row, "host_id");
+  const std::string dc = opts.local_datacenter.empty() ? self.datacenter : opts.local_datacenter;
+  view->local.datacenter = dc;
+
+  std::vector<ClusterNode> nodes;
+  if (self.datacenter == dc) nodes.push_back(self);
+  for (const auto& row : peers->rows) {
+    ClusterNode n;
+    n.address = cell_inet(*peers, row, "rpc_address");
+    if (n.address.empty() || n.address == "0.0.0.0" || n.address == "::") {
+      n.address = cell_inet(*peers, row, "peer");
+    }
+    if (n.address.empty()) continue;
+    n.port = opts.port;
+    n.datacenter = cell_text(*peers, row, "data_center");
+    n.rack = cell_text(*peers, row, "rack");
+    n.host_id = cell_uuid(*peers, row, "host_id");
+    if (n.datacenter == dc) nodes.push_back(std::move(n));
+  }
+  if (nodes.empty()) {
+    co_return fail(Errc::InvalidArgument,
+                   fmt::format("no node of datacenter '{}' found through {}", dc, contact));
+  }
+  if (opts.host_assignment) {
+    view->assigned = assign_hosts(nodes, opts.topology_index, opts.topology_count);
+  } else {
+    view->assigned = {self};  // every connection goes to the control connection's contact point
+  }
+  view->nodes = std::move(nodes);
+
+  auto supported = co_await conn.async_request(protocol::RequestBody(protocol::OptionsMessage{}),
+                                               asio::use_awaitable);
+  if (supported) {
+    if (const auto* response = std::get_if<protocol::ResponseBody>(&supported->body)) {
+      if (const auto* s = std::get_if<protocol::SupportedMessage>(response)) view->supported = *s;
+    }
+  }
+  co_return view;
+}
+
+asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
+                                  ControlConnectionOptions opts,
+                                  std::function<void(std::shared_ptr<const ClusterView>)> on_view);
+
+}  // namespace
+
+ControlConnection::ControlConnection(asio::io_context& io, ControlConnectionOptions options)
+    : io_(io), options_(std::move(options)), state_(std::make_shared<State>(io)) {
+  state_->failures = 0;
+}
+
+ControlConnection::~ControlConnection() { stop(); }
+
+void ControlConnection::start(std::function<void(std::shared_ptr<const ClusterView>)> on_view) {
+  asio::co_spawn(io_, run_control(state_, options_, std::move(on_view)),
+                 [cluster = options_.cluster](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("{} control connection stopped: {}",
+                                   cluster_type_name(cluster), ex.what());
+                   }
+                 });
+}
+
+void ControlConnection::stop() {
+  if (state_->stopped.exchange(true)) return;
+  asio::post(io_, [st = state_] {
+    st->timer.cancel();
+    if (st->conn) st->conn->close("proxy shutting down");
+  });
+}
+
+std::shared_ptr<const ClusterView> ControlConnection::view() const {
+  std::lock_guard lock(state_->mu);
+  return state_->view;
+}
+
+admin::ControlConnStatus ControlConnection::status() const {
+  std::string addr;
+  {
+    std::lock_guard lock(state_->mu);
+    addr = state_->addr;
+  }
+  return admin::ControlConnStatus::from_failures(std::move(addr), state_->failures.load(),
+                                                 options_.failure_threshold);
+}
+
+namespace {
+
+asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
+                                  ControlConnectionOptions opts,
+                                  std::function<void(std::shared_ptr<const ClusterView>)> on_view) {
+  const auto name = cluster_type_name(opts.cluster);
+  client::ConnectionOptions co;
+  co.protocol_version = opts.max_version;
+  co.username = opts.username;
+  co.password = opts.password;
+  co.connect_timeout = opts.connect_timeout;
+  co.request_timeout = std::chrono::milliseconds(10000);  // the reference's read timeout
+  co.heartbeat_interval = std::chrono::milliseconds(0);  // our loop below counts failures
+  co.driver_name = "zdm-proxy";
+  std::shared_ptr<asio::ssl::context> tls;
+  if (!opts.tls_ca_path.empty()) {
+    co.tls.enabled = true;
+    co.tls.ca_file = opts.tls_ca_path;
+    co.tls.cert_file = opts.tls_cert_path;
+    co.tls.key_file = opts.tls_key_path;
+    co.tls.verify_hostname = false;  // as the reference for non-Astra clusters
+    auto ctx = client::make_tls_context(co.tls);
+    if (!ctx) {
+      spdlog::error("{} control connection: {}", name, ctx.error().to_string());
+      st->failures = opts.failure_threshold;
+      co_return;
+    }
+    tls = *ctx;
+  }
+  auto backoff = opts.retry_min;
+  size_t next_contact = 0;
+  auto wait = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
+    st->timer.expires_after(d);
+    co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  };
+  while (!st->stopped) {
+    if (opts.contact_points.empty()) co_return;
+    const std::string contact = opts.contact_points[next_contact++ % opts.contact_points.size()];
+    {
+      std::lock_guard lock(st->mu);
+      st->addr = fmt::format("{}:{}", contact, opts.port);
+    }
+    // Every argument named: GCC 12 mishandles temporaries and defaulted arguments of a co_awaited
+    // coroutine call (double destruction).
+    client::Endpoint endpoint{contact, opts.port};
+    client::EventCallback no_events;
+    auto conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
+    Result<std::shared_ptr<ClusterView>> view = fail(Errc::Io, "not connected");
+    if (conn) {
+      st->conn = *conn;
+      view = co_await discover(**conn, opts, contact);
+    } else {
+      view = fail(Errc::Io, conn.error().to_string());
+    }
+    if (!view) {
+      ++st->failures;
+      spdlog::warn("{} control connection to {}:{} failed ({} in a row): {}; retrying in {} ms",
+                   name, contact, opts.port, st->failures.load(), view.error().message,
+                   backoff.count());
+      if (st->conn) st->conn->close("discovery failed");
+      st->conn.reset();
+      co_await wait(backoff);
+      backoff = std::min(opts.retry_max, std::chrono::milliseconds(static_cast<int64_t>(
+                                             static_cast<double>(backoff.count()) *
+                                             std::max(1.0, opts.retry_factor))));
+      continue;
+    }
+    backoff = opts.retry_min;
+    st->failures = 0;
+    std::shared_ptr<const ClusterView> snapshot = *view;
+    {
+      std::lock_guard lock(st->mu);
+      st->view = snapshot;
+    }
+    spdlog::info("{} control connection to {} (protocol {}): {} node(s) in datacenter '{}', {} "
+                 "assigned to this proxy",
+                 name, snapshot->contact, protocol::protocol_version_name(snapshot->version),
+                 snapshot->nodes.size(), snapshot->local.datacenter, snapshot->assigned.size());
+    if (on_view) on_view(snapshot);
+    // Heartbeats until one fails, then reconnect.
+    while (!st->stopped) {
+      co_await wait(opts.heartbeat_interval);
+      if (st->stopped) break;
+      auto pong = co_await st->conn->async_request(
+          protocol::RequestBody(protocol::OptionsMessage{}), asio::use_awaitable);
+      if (!pong) {
+        ++st->failures;
+        spdlog::warn("{} control connection heartbeat to {} failed: {}", name, snapshot->contact,
+                     pong.error().to_string());
+        break;
+      }
+    }
+    if (st->conn) st->conn->close("reconnecting");
+    st->conn.reset();
+  }
+}
+
+}  // namespace
+
+}  // namespace zdm::proxy

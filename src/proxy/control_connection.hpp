@@ -1,0 +1,105 @@
+#pragma once
+// The proxy's control connection to one cluster (origin or target): finds the cluster's nodes
+// (system.local + system.peers, filtered to the local datacenter), assigns this proxy's share of
+// them (reference host assignment: hosts sorted by rack then host_id, host i belongs to proxy
+// i % proxy_count), remembers what the cluster supports (protocol version, SUPPORTED options),
+// sends OPTIONS every heartbeat interval, and reconnects with exponential backoff. Its failure
+// count feeds /health/readiness.
+//
+// Threading: runs on one io_context; view() and status() are thread-safe (client sessions on
+// other io threads read the published snapshot when they open their upstream connections).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "admin/admin_endpoints.hpp"
+#include "common/bytes.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/version.hpp"
+#include "proxy/proxy_config.hpp"
+#include "proxy/virtual_topology.hpp"
+
+namespace zdm::proxy {
+
+struct ClusterNode {
+  std::string address;  // textual IP the proxy connects to
+  uint16_t port = 9042;
+  std::string datacenter;
+  std::string rack;
+  Uuid host_id{};
+
+  std::string label() const;  // "ip:port", the node metrics label
+};
+
+// An immutable snapshot of what a control connection learned.
+struct ClusterView {
+  ClusterType cluster = ClusterType::Origin;
+  std::vector<ClusterNode> nodes;     // local datacenter, sorted (rack, host_id)
+  std::vector<ClusterNode> assigned;  // this proxy's share (never empty when nodes is not)
+  protocol::ProtocolVersion version = protocol::ProtocolVersion::V4;  // negotiated
+  protocol::SupportedMessage supported;  // the cluster's answer to OPTIONS
+  ClusterLocalInfo local;                // system.local row and datacenter (virtual topology)
+  std::string contact;                   // "ip:port" of the control connection
+};
+
+struct ControlConnectionOptions {
+  ClusterType cluster = ClusterType::Origin;
+  std::vector<std::string> contact_points;
+  uint16_t port = 9042;
+  std::string username;
+  std::string password;
+  std::string local_datacenter;  // empty: the datacenter of the first node reached
+  std::string tls_ca_path, tls_cert_path, tls_key_path;  // TLS when tls_ca_path is set
+  std::chrono::milliseconds connect_timeout{30000};
+  std::chrono::milliseconds heartbeat_interval{30000};
+  std::chrono::milliseconds retry_min{250};
+  std::chrono::milliseconds retry_max{30000};
+  double retry_factor = 2;
+  int failure_threshold = 1;
+  size_t topology_index = 0;
+  size_t topology_count = 1;
+  bool host_assignment = true;
+  std::optional<protocol::ProtocolVersion> max_version;  // nullopt: negotiate from v5 down
+
+  static ControlConnectionOptions from_config(const ProxyConfig& config, ClusterType cluster);
+};
+
+class ControlConnection {
+ public:
+  ControlConnection(boost::asio::io_context& io, ControlConnectionOptions options);
+  ~ControlConnection();
+  ControlConnection(const ControlConnection&) = delete;
+  ControlConnection& operator=(const ControlConnection&) = delete;
+
+  // Starts connecting (and keeps reconnecting) on the io_context. `on_view` runs on the io
+  // thread after each successful (re)connect with the new snapshot.
+  void start(std::function<void(std::shared_ptr<const ClusterView>)> on_view = nullptr);
+  // Stops the loop and closes the connection (thread-safe, idempotent).
+  void stop();
+
+  // The latest snapshot; null before the first successful connect.
+  std::shared_ptr<const ClusterView> view() const;
+  admin::ControlConnStatus status() const;
+  const ControlConnectionOptions& options() const { return options_; }
+
+  struct State;  // shared with the connection's coroutine
+
+ private:
+  boost::asio::io_context& io_;
+  ControlConnectionOptions options_;
+  std::shared_ptr<State> state_;
+};
+
+// Sorts `nodes` (rack, host_id) and picks host i when i % count == index; when there are fewer
+// hosts than proxies, proxy `index` takes host index % hosts so that every proxy has one.
+std::vector<ClusterNode> assign_hosts(std::vector<ClusterNode>& nodes, size_t index, size_t count);
+
+}  // namespace zdm::proxy

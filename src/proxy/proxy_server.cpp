@@ -1,0 +1,201 @@
+#include "proxy/proxy_server.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "client/connection_options.hpp"
+#include "common/process_metrics.hpp"
+#include "net/tls.hpp"
+
+namespace zdm::proxy {
+
+namespace asio = boost::asio;
+
+ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
+  admin::ProxyMetricsOptions mo;
+  mo.prefix = config_.metrics_prefix;
+  if (auto b = parse_latency_buckets_ms(config_.metrics_origin_latency_buckets_ms)) {
+    mo.origin_buckets_ms = *b;
+  }
+  if (auto b = parse_latency_buckets_ms(config_.metrics_target_latency_buckets_ms)) {
+    mo.target_buckets_ms = *b;
+  }
+  if (auto b = parse_latency_buckets_ms(config_.metrics_async_read_latency_buckets_ms)) {
+    mo.async_buckets_ms = *b;
+  }
+  metrics_ = admin::register_proxy_metrics(registry_, mo);
+  const std::string prefix = config_.metrics_prefix.empty() ? "" : config_.metrics_prefix + "_";
+  rejected_clients_ = &registry_.counter(
+      prefix + "proxy_rejected_client_connections_total",
+      "Client connections closed at accept because PROXY_MAX_CLIENT_CONNECTIONS was reached");
+  metrics::register_process_metrics(registry_);
+  prepared_ = std::make_unique<PreparedCache>(
+      static_cast<size_t>(std::max<int64_t>(1, config_.prepared_cache_size)));
+  metrics_.pscache_entries->set_function(
+      [cache = prepared_.get()] { return static_cast<double>(cache->entries().load()); });
+  context_ = std::make_unique<SessionContext>(config_, &metrics_, prepared_.get());
+  metrics_.client_connections->set_function(
+      [ctx = context_.get()] { return static_cast<double>(ctx->sessions.load()); });
+  async_dropped_ = &registry_.gauge_function(
+      prefix + "async_requests_dropped_total",
+      "Async dual-read copies not sent (connection not ready or in-flight bound reached)",
+      [ctx = context_.get()] { return static_cast<double>(ctx->async_dropped.load()); });
+}
+
+ProxyServer::~ProxyServer() { stop(); }
+
+Result<void> ProxyServer::setup_tls() {
+  for (ClusterType c : {ClusterType::Origin, ClusterType::Target}) {
+    const bool o = c == ClusterType::Origin;
+    const std::string& ca = o ? config_.origin_tls_server_ca_path : config_.target_tls_server_ca_path;
+    if (ca.empty()) continue;
+    net::ClientTlsOptions t;
+    t.ca_file = ca;
+    t.cert_file = o ? config_.origin_tls_client_cert_path : config_.target_tls_client_cert_path;
+    t.key_file = o ? config_.origin_tls_client_key_path : config_.target_tls_client_key_path;
+    t.hostname = net::HostnameCheck::Skip;
+    auto ctx = net::make_client_tls_context(t);
+    if (!ctx) return tl::unexpected(ctx.error());
+    context_->set_tls(c, *ctx);
+  }
+  if (!config_.proxy_tls_cert_path.empty()) {
+    net::ServerTlsOptions s;
+    s.cert_file = config_.proxy_tls_cert_path;
+    s.key_file = config_.proxy_tls_key_path;
+    s.ca_file = config_.proxy_tls_ca_path;
+    s.client_cert = config_.proxy_tls_require_client_auth ? net::ClientCertPolicy::Required
+                                                          : net::ClientCertPolicy::Optional;
+    auto ctx = net::make_server_tls_context(s);
+    if (!ctx) return tl::unexpected(ctx.error());
+    client_tls_ = *ctx;
+  }
+  return {};
+}
+
+Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
+  if (auto ok = setup_tls(); !ok) return ok;
+  threads_ = std::make_unique<net::IoThreads>(
+      static_cast<size_t>(std::max<int64_t>(1, config_.proxy_threads)));
+  threads_->start();
+
+  if (config_.metrics_enabled) {
+    admin::HttpServerOptions ho;
+    ho.host = config_.metrics_address == "localhost" ? "127.0.0.1" : config_.metrics_address;
+    ho.port = static_cast<uint16_t>(config_.metrics_port);
+    http_ = std::make_unique<admin::HttpServer>(threads_->context(0), ho);
+    endpoints_ = std::make_unique<admin::AdminEndpoints>(*http_, registry_);
+    if (auto ok = http_->start(); !ok) return ok;
+  }
+
+  net::HostPort listen;
+  listen.host = config_.proxy_listen_address == "localhost" ? "127.0.0.1"
+                                                             : config_.proxy_listen_address;
+  listen.port = static_cast<uint16_t>(config_.proxy_listen_port);
+  auto listener = net::Listener::bind(
+      *threads_, listen,
+      [this](asio::ip::tcp::socket socket, size_t index) { on_accept(std::move(socket), index); });
+  if (!listener) return tl::unexpected(listener.error());
+  listener_ = *listener;
+
+  origin_control_ = std::make_unique<ControlConnection>(
+      threads_->context(0), ControlConnectionOptions::from_config(config_, ClusterType::Origin));
+  target_control_ = std::make_unique<ControlConnection>(
+      threads_->context(0), ControlConnectionOptions::from_config(config_, ClusterType::Target));
+  origin_control_->start([this](auto view) { on_view(ClusterType::Origin, std::move(view)); });
+  target_control_->start([this](auto view) { on_view(ClusterType::Target, std::move(view)); });
+  if (endpoints_) {
+    endpoints_->set_readiness_provider([this] { return readiness(); });
+  }
+
+  {
+    std::unique_lock lock(mu_);
+    auto ready = [this] {
+      return stopped_ || (context_->view(ClusterType::Origin) &&
+                          context_->view(ClusterType::Target) && context_->topology());
+    };
+    if (startup_timeout.count() > 0) {
+      if (!views_cv_.wait_for(lock, startup_timeout, ready)) {
+        return fail(Errc::Io, fmt::format("could not connect to both clusters within {} ms "
+                                          "(origin: {}, target: {})",
+                                          startup_timeout.count(),
+                                          origin_control_->status().addr,
+                                          target_control_->status().addr));
+      }
+    } else {
+      views_cv_.wait(lock, ready);
+    }
+    if (stopped_) return fail(Errc::Io, "stopped during startup");
+  }
+  listener_->start();
+  return {};
+}
+
+void ProxyServer::on_view(ClusterType cluster, std::shared_ptr<const ClusterView> view) {
+  context_->set_view(cluster, view);
+  if (cluster == ClusterType::Origin) {
+    VirtualTopologyConfig tc;
+    tc.addresses = config_.topology_addresses();
+    tc.index = static_cast<size_t>(config_.proxy_topology_index);
+    tc.num_tokens = static_cast<size_t>(config_.proxy_topology_num_tokens);
+    tc.native_port = listener_ ? listener_->port() : static_cast<uint16_t>(config_.proxy_listen_port);
+    // The listen address "localhost" is not an IP; the topology needs one.
+    for (auto& a : tc.addresses) {
+      if (a == "localhost") a = "127.0.0.1";
+    }
+    auto topology = VirtualTopology::create(tc, view->local);
+    if (!topology) {
+      spdlog::error("cannot build the virtual topology: {}", topology.error().message);
+    } else {
+      context_->set_topology(std::make_shared<const VirtualTopology>(std::move(*topology)));
+    }
+  }
+  std::lock_guard lock(mu_);
+  views_cv_.notify_all();
+}
+
+void ProxyServer::on_accept(asio::ip::tcp::socket socket, size_t) {
+  const auto open = context_->sessions.load(std::memory_order_relaxed);
+  if (open >= config_.proxy_max_client_connections) {
+    // The reference's behaviour: accept, log, close (no CQL error).
+    rejected_clients_->inc();
+    context_->rejected_clients.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ec;
+    spdlog::warn("client connection from {} refused: {} connections open "
+                 "(PROXY_MAX_CLIENT_CONNECTIONS={})",
+                 socket.remote_endpoint(ec).address().to_string(), open,
+                 config_.proxy_max_client_connections);
+    socket.close(ec);
+    return;
+  }
+  boost::system::error_code ec;
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  net::Stream stream = client_tls_ ? net::Stream(std::move(socket), client_tls_)
+                                   : net::Stream(std::move(socket));
+  auto session = std::make_shared<ClientSession>(std::move(stream), *context_);
+  session->open();
+}
+
+admin::ReadinessReport ProxyServer::readiness() const {
+  if (!origin_control_ || !target_control_) return admin::ReadinessReport::startup();
+  return admin::ReadinessReport::from(origin_control_->status(), target_control_->status());
+}
+
+void ProxyServer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    views_cv_.notify_all();
+  }
+  if (endpoints_) endpoints_->clear_readiness_provider();
+  if (listener_) listener_->stop();
+  if (origin_control_) origin_control_->stop();
+  if (target_control_) target_control_->stop();
+  if (http_) http_->stop();
+  metrics_.pscache_entries->clear_function();
+  metrics_.client_connections->clear_function();
+  async_dropped_->clear_function();
+  if (threads_) threads_->stop();
+}
+
+}  // namespace zdm::proxy

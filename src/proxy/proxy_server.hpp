@@ -1,0 +1,74 @@
+#pragma once
+// `zdm proxy` assembled: io threads (PROXY_THREADS, thread per core), the CQL listener, control
+// connections to origin and target, the virtual topology, the prepared cache, the metrics
+// registry and the admin HTTP server (/metrics, /health/liveness, /health/readiness). Each
+// accepted client gets a ClientSession on the io thread of its socket.
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "admin/admin_endpoints.hpp"
+#include "admin/http_server.hpp"
+#include "admin/proxy_metrics.hpp"
+#include "common/metrics.hpp"
+#include "common/result.hpp"
+#include "net/io_threads.hpp"
+#include "net/listener.hpp"
+#include "proxy/client_session.hpp"
+#include "proxy/control_connection.hpp"
+#include "proxy/prepared_cache.hpp"
+#include "proxy/proxy_config.hpp"
+
+namespace zdm::proxy {
+
+class ProxyServer {
+ public:
+  explicit ProxyServer(ProxyConfig config);
+  ~ProxyServer();
+  ProxyServer(const ProxyServer&) = delete;
+  ProxyServer& operator=(const ProxyServer&) = delete;
+
+  // Starts the admin endpoints, binds the listener, connects to both clusters (retrying with
+  // backoff, as the reference does at startup) and, once both answered, starts accepting.
+  // `startup_timeout` bounds the wait for the clusters (0: wait forever).
+  Result<void> start(std::chrono::milliseconds startup_timeout = std::chrono::milliseconds{0});
+  // Stops accepting, closes control connections, the HTTP server and every io thread.
+  void stop();
+
+  uint16_t port() const { return listener_ ? listener_->port() : 0; }
+  std::string listen_host() const { return config_.proxy_listen_address; }
+  uint16_t metrics_port() const { return http_ ? http_->port() : 0; }
+
+  admin::ReadinessReport readiness() const;
+  SessionContext& context() { return *context_; }
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  void on_accept(boost::asio::ip::tcp::socket socket, size_t thread_index);
+  void on_view(ClusterType cluster, std::shared_ptr<const ClusterView> view);
+  Result<void> setup_tls();
+
+  ProxyConfig config_;
+  metrics::Registry registry_;
+  admin::ProxyMetrics metrics_;
+  metrics::Counter* rejected_clients_ = nullptr;
+  metrics::Gauge* async_dropped_ = nullptr;
+  std::unique_ptr<PreparedCache> prepared_;
+  std::unique_ptr<SessionContext> context_;
+  std::unique_ptr<net::IoThreads> threads_;
+  std::unique_ptr<admin::HttpServer> http_;
+  std::unique_ptr<admin::AdminEndpoints> endpoints_;
+  std::shared_ptr<net::Listener> listener_;
+  std::unique_ptr<ControlConnection> origin_control_;
+  std::unique_ptr<ControlConnection> target_control_;
+  std::shared_ptr<boost::asio::ssl::context> client_tls_;
+
+  std::mutex mu_;
+  std::condition_variable views_cv_;
+  bool stopped_ = false;
+};
+
+}  // namespace zdm::proxy
