@@ -318,21 +318,26 @@ void ClientSession::answer_locally(const protocol::Frame& frame,
   schedule_client_flush();
 }
 
-void ClientSession::answer_options(const protocol::Frame& frame) {
+// Versions both clusters cannot speak, or blocked ones, get Cassandra's error (answered in the
+// highest version we serve) so the driver steps down. True when the frame was answered so.
+bool ClientSession::reject_unsupported_version(const protocol::Frame& frame) {
   const auto v = frame.header.version;
   const auto max = ctx_.max_version();
   const bool ok = !config_.is_blocked(v) &&
                   (is_dse(max) ? version_rank(v) <= version_rank(max)
                                : !is_dse(v) && version_rank(v) <= version_rank(max));
-  if (!ok) {
-    version_ = max;
-    answer_error(frame.header.stream.value, ErrorCode::ProtocolError,
-                 fmt::format("Invalid or unsupported protocol version ({}); supported versions "
-                             "are (3/v3, 4/v4, 5/v5)",
-                             static_cast<int>(protocol::version_byte(v))));
-    version_ = v;
-    return;
-  }
+  if (ok) return false;
+  version_ = max;
+  answer_error(frame.header.stream.value, ErrorCode::ProtocolError,
+               fmt::format("Invalid or unsupported protocol version ({}); supported versions "
+                           "are (3/v3, 4/v4, 5/v5)",
+                           static_cast<int>(protocol::version_byte(v))));
+  version_ = v;
+  return true;
+}
+
+void ClientSession::answer_options(const protocol::Frame& frame) {
+  if (reject_unsupported_version(frame)) return;
   answer_locally(frame, protocol::ResponseBody(ctx_.supported()));
 }
 
@@ -340,20 +345,7 @@ void ClientSession::answer_options(const protocol::Frame& frame) {
 // Handshake
 
 void ClientSession::handle_startup(const protocol::Frame& frame) {
-  const auto v = frame.header.version;
-  const auto max = ctx_.max_version();
-  const bool version_ok = !config_.is_blocked(v) &&
-                          (is_dse(max) ? version_rank(v) <= version_rank(max)
-                                       : !is_dse(v) && version_rank(v) <= version_rank(max));
-  if (!version_ok) {
-    version_ = max;
-    answer_error(frame.header.stream.value, ErrorCode::ProtocolError,
-                 fmt::format("Invalid or unsupported protocol version ({}); supported versions "
-                             "are (3/v3, 4/v4, 5/v5)",
-                             static_cast<int>(protocol::version_byte(v))));
-    version_ = v;
-    return;
-  }
+  if (reject_unsupported_version(frame)) return;
   auto message = protocol::decode_message(frame.header, frame.body);
   if (!message) {
     answer_error(frame.header.stream.value, ErrorCode::ProtocolError, message.error().message);
@@ -369,7 +361,7 @@ void ClientSession::handle_startup(const protocol::Frame& frame) {
                  "the proxy is not connected to both clusters yet; retry shortly");
     return;
   }
-  version_ = v;
+  version_ = frame.header.version;
   handshake_stream_ = frame.header.stream.value;
   startup_frame_.assign(frame.wire.begin(), frame.wire.end());
   if (!protocol::uses_segments(version_) && compression_ != protocol::Compression::None) {

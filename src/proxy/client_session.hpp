@@ -190,6 +190,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   // Requests.
   void handle_request(const protocol::Frame& frame);
   void answer_options(const protocol::Frame& frame);
+  bool reject_unsupported_version(const protocol::Frame& frame);
   void answer_locally(const protocol::Frame& frame, const protocol::ResponseBody& body);
   void answer_error(int16_t stream, protocol::ErrorCode code, std::string message);
   void answer_unprepared(int16_t stream, ByteView id);
