@@ -93,6 +93,62 @@ Result<uint32_t> parse_dimension(std::string_view digits, std::string_view where
   return dim;
 }
 
+// ---- composite types, shared by both syntaxes -----------------------------------------------
+
+enum class Composite : uint8_t { List, Set, Transparent, Map, Tuple };
+
+// The arguments of a composite type after its name, in either syntax: `ListType(x)` / `list<x>`,
+// `MapType(k,v)` / `map<k, v>`, `TupleType(a,b,...)` / `tuple<a, b, ...>`; Transparent
+// (FrozenType, ReversedType, frozen<>) returns its single argument. `Parser` provides eat(char),
+// error(text) and parse_type(depth).
+template <class Parser>
+Result<DataType> parse_composite(Parser& p, Composite kind, std::string_view name, char open,
+                                 char close, int depth) {
+  if (!p.eat(open)) return p.error(fmt::format("expected '{}' after {}", open, name));
+  std::vector<DataType> args;
+  do {
+    auto t = p.parse_type(depth + 1);
+    if (!t) return t;
+    args.push_back(std::move(*t));
+  } while ((kind == Composite::Tuple || (kind == Composite::Map && args.size() < 2)) &&
+           p.eat(','));
+  if (kind == Composite::Map && args.size() != 2) {
+    return p.error("expected ',' between map key and value types");
+  }
+  if (!p.eat(close)) return p.error(fmt::format("expected '{}' to close {}", close, name));
+  switch (kind) {
+    case Composite::List:
+      return DataType::list_of(std::move(args[0]));
+    case Composite::Set:
+      return DataType::set_of(std::move(args[0]));
+    case Composite::Map:
+      return DataType::map_of(std::move(args[0]), std::move(args[1]));
+    case Composite::Tuple:
+      return DataType::tuple_of(std::move(args));
+    case Composite::Transparent:
+      break;
+  }
+  return std::move(args[0]);
+}
+
+std::optional<Composite> marshal_composite(std::string_view name) {
+  if (name == "ListType") return Composite::List;
+  if (name == "SetType") return Composite::Set;
+  if (name == "MapType") return Composite::Map;
+  if (name == "TupleType") return Composite::Tuple;
+  if (name == "FrozenType" || name == "ReversedType") return Composite::Transparent;
+  return std::nullopt;
+}
+
+std::optional<Composite> cql_composite(std::string_view name) {
+  if (name == "list") return Composite::List;
+  if (name == "set") return Composite::Set;
+  if (name == "map") return Composite::Map;
+  if (name == "tuple") return Composite::Tuple;
+  if (name == "frozen") return Composite::Transparent;
+  return std::nullopt;
+}
+
 // ---- marshal class names -------------------------------------------------------------------
 
 class MarshalParser {
@@ -142,6 +198,10 @@ class MarshalParser {
   }
 
  private:
+  template <class Parser>
+  friend Result<DataType> parse_composite(Parser& p, Composite kind, std::string_view name,
+                                          char open, char close, int depth);
+
   Result<DataType> parse_type(int depth) {
     if (depth > kMaxTypeDepth) {
       return fail(Errc::Malformed,
@@ -152,36 +212,8 @@ class MarshalParser {
     std::string_view name = read_class_name();
     if (name.empty()) return error("expected a class name");
     if (auto id = native_by_marshal(name)) return DataType::simple(*id);
-    if (name == "ListType" || name == "SetType" || name == "FrozenType" ||
-        name == "ReversedType") {
-      if (!eat('(')) return error(fmt::format("expected '(' after {}", name));
-      auto inner = parse_type(depth + 1);
-      if (!inner) return inner;
-      if (!eat(')')) return error(fmt::format("expected ')' to close {}", name));
-      if (name == "ListType") return DataType::list_of(std::move(*inner));
-      if (name == "SetType") return DataType::set_of(std::move(*inner));
-      return inner;
-    }
-    if (name == "MapType") {
-      if (!eat('(')) return error("expected '(' after MapType");
-      auto key = parse_type(depth + 1);
-      if (!key) return key;
-      if (!eat(',')) return error("expected ',' between map key and value types");
-      auto value = parse_type(depth + 1);
-      if (!value) return value;
-      if (!eat(')')) return error("expected ')' to close MapType");
-      return DataType::map_of(std::move(*key), std::move(*value));
-    }
-    if (name == "TupleType") {
-      if (!eat('(')) return error("expected '(' after TupleType");
-      std::vector<DataType> elements;
-      do {
-        auto e = parse_type(depth + 1);
-        if (!e) return e;
-        elements.push_back(std::move(*e));
-      } while (eat(','));
-      if (!eat(')')) return error("expected ')' to close TupleType");
-      return DataType::tuple_of(std::move(elements));
+    if (auto kind = marshal_composite(name)) {
+      return parse_composite(*this, *kind, name, '(', ')', depth);
     }
     if (name == "UserType") return parse_user_type(depth);
     if (name == "VectorType") {
@@ -274,6 +306,10 @@ class CqlTypeParser {
   }
 
  private:
+  template <class Parser>
+  friend Result<DataType> parse_composite(Parser& p, Composite kind, std::string_view name,
+                                          char open, char close, int depth);
+
   enum class Tok { Ident, QuotedIdent, String, Number, Punct, End };
   struct Token {
     Tok kind = Tok::End;
@@ -297,36 +333,7 @@ class CqlTypeParser {
     if (tok->kind == Tok::Ident) {
       const std::string& kw = tok->text;
       if (auto id = native_by_cql(kw)) return DataType::simple(*id);
-      if (kw == "list" || kw == "set" || kw == "frozen") {
-        if (!eat('<')) return error(fmt::format("expected '<' after {}", kw));
-        auto inner = parse_type(depth + 1);
-        if (!inner) return inner;
-        if (!eat('>')) return error(fmt::format("expected '>' to close {}<", kw));
-        if (kw == "list") return DataType::list_of(std::move(*inner));
-        if (kw == "set") return DataType::set_of(std::move(*inner));
-        return inner;
-      }
-      if (kw == "map") {
-        if (!eat('<')) return error("expected '<' after map");
-        auto key = parse_type(depth + 1);
-        if (!key) return key;
-        if (!eat(',')) return error("expected ',' between map key and value types");
-        auto value = parse_type(depth + 1);
-        if (!value) return value;
-        if (!eat('>')) return error("expected '>' to close map<");
-        return DataType::map_of(std::move(*key), std::move(*value));
-      }
-      if (kw == "tuple") {
-        if (!eat('<')) return error("expected '<' after tuple");
-        std::vector<DataType> elements;
-        do {
-          auto e = parse_type(depth + 1);
-          if (!e) return e;
-          elements.push_back(std::move(*e));
-        } while (eat(','));
-        if (!eat('>')) return error("expected '>' to close tuple<");
-        return DataType::tuple_of(std::move(elements));
-      }
+      if (auto kind = cql_composite(kw)) return parse_composite(*this, *kind, kw, '<', '>', depth);
       if (kw == "vector") {
         if (!eat('<')) return error("expected '<' after vector");
         auto element = parse_type(depth + 1);
