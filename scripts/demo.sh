@@ -56,7 +56,8 @@ stop_proxy() {
 # start_proxy PRIMARY_CLUSTER READ_MODE: the proxy with the reference's ZDM_* settings.
 start_proxy() {
   stop_proxy
-  start "proxy-$1-$2" env ZDM_PRIMARY_CLUSTER="$1" ZDM_READ_MODE="$2" \
+  # READ_COMPARISON_RATE only matters with DUAL_ASYNC_ON_SECONDARY (phase 3): compare every read.
+  start "proxy-$1-$2" env ZDM_PRIMARY_CLUSTER="$1" ZDM_READ_MODE="$2" ZDM_READ_COMPARISON_RATE=1 \
     ZDM_ORIGIN_CONTACT_POINTS=127.0.0.1 ZDM_ORIGIN_PORT="$origin_port" \
     ZDM_TARGET_CONTACT_POINTS=127.0.0.1 ZDM_TARGET_PORT="$target_port" \
     ZDM_PROXY_LISTEN_ADDRESS=127.0.0.1 ZDM_PROXY_LISTEN_PORT=0 \
@@ -64,6 +65,7 @@ start_proxy() {
     "$zdm" proxy --startup-timeout 20
   proxy_pid=$started_pid
   proxy_port=$(port_of "$ready_line")
+  proxy_metrics=$(sed -E 's/.*metrics on ([^ ]+).*/\1/' <<<"$ready_line")
   say "proxy on 127.0.0.1:$proxy_port  (ZDM_PRIMARY_CLUSTER=$1, ZDM_READ_MODE=$2)"
 }
 
@@ -136,6 +138,12 @@ start_proxy ORIGIN DUAL_ASYNC_ON_SECONDARY
 write_rows demo_phase3
 load "phase 3" demo_phase3
 p3_reads=$last_reads p3_target_reads=$last_on_target
+# Live read comparison: target's answer to each async read against origin's (per table metrics).
+curl -fsS "http://$proxy_metrics/metrics" | awk '
+  /^zdm_proxy_read_comparisons_total\{/ { match($0, /result="[a-z]+"/); r = substr($0, RSTART + 8, RLENGTH - 9); n[r] += $NF }
+  END { printf "   read comparison (target vs origin): %d match, %d mismatch, %d error, %d skipped, %d timeout\n",
+        n["match"], n["mismatch"], n["error"], n["skipped"], n["timeout"] }'
+say "(a mismatch here is a read racing the workload's own write of the same key, or real drift)"
 
 step "4. Phase 4: TARGET becomes the primary: reads come from TARGET; writes still go to both"
 start_proxy TARGET PRIMARY_ONLY

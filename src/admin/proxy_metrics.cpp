@@ -144,6 +144,9 @@ ProxyMetrics register_proxy_metrics(metrics::Registry& r, const ProxyMetricsOpti
       name("proxy_read_comparisons_total"),
       "Running total of async read results compared with the primary's, by outcome",
       {"keyspace", "table", "result"});
+  m.async_reprepares = &r.counter(
+      name("async_reprepares_total"),
+      "Running total of statements re-prepared on the async connection after UNPREPARED");
 
   m.reads_origin_duration = &m.request_duration->labels({label::kReadsOrigin});
   m.reads_target_duration = &m.request_duration->labels({label::kReadsTarget});

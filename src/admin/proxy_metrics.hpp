@@ -95,6 +95,7 @@ struct ProxyMetrics {
   metrics::CounterFamily* table_requests = nullptr;         // {keyspace, table, type}
   metrics::CounterFamily* table_failed_requests = nullptr;  // {keyspace, table, failed_on}
   metrics::CounterFamily* read_comparisons = nullptr;       // {keyspace, table, result}
+  // result: match | mismatch | error | skipped | timeout (see proxy/read_comparison.hpp).
 
   // Pre-bound proxy-level series.
   metrics::Histogram* reads_origin_duration = nullptr;
@@ -111,6 +112,7 @@ struct ProxyMetrics {
   metrics::Counter* failed_connections_origin = nullptr;
   metrics::Counter* failed_connections_target = nullptr;
   metrics::Counter* pscache_misses = nullptr;
+  metrics::Counter* async_reprepares = nullptr;  // UNPREPARED from the secondary, re-prepared
   // Callback gauges in the reference: the proxy may set_function() on them, or set() them.
   metrics::Gauge* pscache_entries = nullptr;
   metrics::Gauge* client_connections = nullptr;

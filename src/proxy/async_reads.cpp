@@ -1,5 +1,7 @@
 #include "proxy/async_reads.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "protocol/message_codec.hpp"
@@ -9,15 +11,25 @@ namespace zdm::proxy {
 
 using protocol::Opcode;
 
-AsyncReads::AsyncReads(AsyncReadsOptions options) : options_(std::move(options)) {}
+AsyncReads::AsyncReads(AsyncReadsOptions options)
+    : options_(std::move(options)),
+      alive_(std::make_shared<AsyncReads*>(this)),
+      comparisons_(static_cast<size_t>(std::max(1, options_.max_in_flight)), options_.version) {}
 
-AsyncReads::~AsyncReads() { close(); }
+AsyncReads::~AsyncReads() {
+  *alive_ = nullptr;
+  close();
+}
 
 void AsyncReads::start(std::shared_ptr<UpstreamConnection> connection) {
   conn_ = std::move(connection);
   const size_t ids = static_cast<size_t>(conn_->ids().capacity());
   started_.assign(ids, {});
   is_read_.assign(ids, 0);
+  ticket_.assign(ids, {});
+  prev_.assign(ids, -1);
+  next_.assign(ids, -1);
+  timer_ = std::make_unique<boost::asio::steady_timer>(conn_->executor());
   conn_->attach(this);
   auto id = conn_->ids().acquire(kHandshake);
   if (!id || options_.startup_frame.size() < protocol::kFrameHeaderSize) {
@@ -43,10 +55,13 @@ void AsyncReads::close() {
     conn_->detach();
     conn_.reset();
   }
+  if (timer_) timer_->cancel();
+  head_ = tail_ = -1;
+  comparisons_.clear();
   state_ = State::Failed;
 }
 
-bool AsyncReads::send(ByteView wire, bool is_read) {
+bool AsyncReads::send(ByteView wire, bool is_read, ReadComparisons::Ticket comparison) {
   if (state_ != State::Ready || !conn_ || conn_->is_closed() ||
       in_flight_ >= options_.max_in_flight) {
     ++dropped_;
@@ -63,8 +78,11 @@ bool AsyncReads::send(ByteView wire, bool is_read) {
     return false;
   }
   const auto i = static_cast<size_t>(*id);
-  started_[i] = std::chrono::steady_clock::now();
+  started_[i] = Clock::now();
   is_read_[i] = is_read ? 1 : 0;
+  ticket_[i] = comparison;
+  link(*id);
+  arm_timer();
   ++in_flight_;
   ++sent_;
   if (auto* m = conn_->metrics(); m && m->inflight_requests) m->inflight_requests->inc();
@@ -96,21 +114,144 @@ void AsyncReads::on_upstream_frame(UpstreamConnection& connection, const protoco
   auto owner = connection.ids().release(id);
   if (!owner) return;
   if (*owner == kHandshake) return on_handshake(frame);
+  if (*owner == kReprepare) {
+    // The statement is prepared again (or could not be): later copies may use the id.
+    std::erase_if(repreparing_, [id](const auto& r) { return r.first == id; });
+    if (frame.header.opcode == Opcode::Error) {
+      spdlog::debug("async re-prepare on {} failed", connection.node());
+    }
+    return;
+  }
   if (*owner == kInternal || *owner == StreamIdMap::kOrphan) return;
+  unlink(id);
   --in_flight_;
   ++answered_;
+  const auto i = static_cast<size_t>(id);
+  const auto ticket = ticket_[i];
+  ticket_[i] = {};
+  const bool error = frame.header.opcode == Opcode::Error;
+  Result<ResponsePeek> peek = ResponsePeek{};
+  if (error || ticket.valid()) {
+    peek = peek_response(frame.header, frame.body);
+    if (!peek) {
+      ResponsePeek fallback;
+      fallback.opcode = frame.header.opcode;
+      fallback.error = protocol::ErrorCode::ServerError;
+      peek = fallback;
+    }
+  }
+  if (ticket.valid()) comparisons_.secondary(ticket, *peek);
+  if (error && peek->error == protocol::ErrorCode::Unprepared) {
+    // ERROR body: [int code][string message][short bytes id].
+    ByteReader r(peek->message);
+    if (r.read_i32() && r.read_string()) {
+      if (auto sent_id = r.read_short_bytes()) reprepare(*sent_id);
+    }
+  }
   const auto* m = connection.metrics();
   if (!m) return;
   if (m->inflight_requests) m->inflight_requests->dec();
-  const auto i = static_cast<size_t>(id);
   auto* histogram = is_read_[i] ? m->read_duration : m->write_duration;
-  if (histogram) histogram->observe_duration(std::chrono::steady_clock::now() - started_[i]);
-  if (frame.header.opcode == Opcode::Error) {
-    auto peek = peek_response(frame.header, frame.body);
-    const auto code = peek && peek->error ? *peek->error : protocol::ErrorCode::ServerError;
+  if (histogram) histogram->observe_duration(Clock::now() - started_[i]);
+  if (error) {
+    const auto code = peek->error ? *peek->error : protocol::ErrorCode::ServerError;
     if (m->requests_failed[0]) m->failed(node_error_of(code)).inc();
     spdlog::debug("async read on {} failed: {}", connection.node(),
                   protocol::error_code_name(code));
+  }
+}
+
+void AsyncReads::reprepare(ByteView sent_id) {
+  if (!options_.prepared || !conn_ || state_ != State::Ready) return;
+  for (const auto& [stream, pending] : repreparing_) {
+    if (pending.size() == sent_id.size() &&
+        std::equal(sent_id.begin(), sent_id.end(), pending.begin())) {
+      return;  // one re-PREPARE per id at a time: a burst of UNPREPARED sends one
+    }
+  }
+  if (repreparing_.size() >= 16) return;
+  std::shared_ptr<const PreparedEntry> entry;
+  if (options_.secondary_is_target) {
+    if (auto origin_id = options_.prepared->origin_id_for_target(sent_id)) {
+      entry = options_.prepared->find(*origin_id);
+    }
+  } else {
+    entry = options_.prepared->find(sent_id);
+  }
+  if (!entry) return;  // evicted: the client's next PREPARE refreshes both clusters
+  auto id = conn_->ids().acquire(kReprepare);
+  if (!id) return;
+  protocol::PrepareMessage p;
+  p.query = entry->query;
+  if (!entry->keyspace.empty() && protocol::uses_keyspace_flag(options_.version)) {
+    p.keyspace = entry->keyspace;
+  }
+  auto ok = conn_->send(protocol::make_request(options_.version, protocol::StreamId{*id},
+                                               protocol::RequestBody(std::move(p))));
+  if (!ok) {
+    conn_->ids().release(*id);
+    return;
+  }
+  repreparing_.emplace_back(*id, Bytes(sent_id.begin(), sent_id.end()));
+  ++reprepares_;
+  if (options_.reprepares) options_.reprepares->inc();
+  spdlog::debug("async connection to {}: statement {} unprepared, re-preparing", conn_->node(),
+                to_hex(sent_id));
+  conn_->schedule_flush();
+}
+
+void AsyncReads::link(int16_t id) {
+  const auto i = static_cast<size_t>(id);
+  prev_[i] = tail_;
+  next_[i] = -1;
+  if (tail_ >= 0) next_[static_cast<size_t>(tail_)] = id;
+  tail_ = id;
+  if (head_ < 0) head_ = id;
+}
+
+void AsyncReads::unlink(int16_t id) {
+  const auto i = static_cast<size_t>(id);
+  if (prev_[i] >= 0) next_[static_cast<size_t>(prev_[i])] = next_[i];
+  else if (head_ == id) head_ = next_[i];
+  if (next_[i] >= 0) prev_[static_cast<size_t>(next_[i])] = prev_[i];
+  else if (tail_ == id) tail_ = prev_[i];
+  prev_[i] = next_[i] = -1;
+}
+
+void AsyncReads::arm_timer() {
+  if (timer_armed_ || head_ < 0 || !timer_) return;
+  timer_armed_ = true;
+  timer_->expires_at(started_[static_cast<size_t>(head_)] + options_.timeout);
+  timer_->async_wait([alive = alive_](boost::system::error_code ec) {
+    AsyncReads* self = *alive;
+    if (!self) return;
+    self->timer_armed_ = false;
+    if (ec || !self->conn_) return;
+    self->on_timer();
+  });
+}
+
+void AsyncReads::on_timer() {
+  const auto now = Clock::now();
+  while (head_ >= 0 && started_[static_cast<size_t>(head_)] + options_.timeout <= now) {
+    expire(static_cast<int16_t>(head_));
+  }
+  arm_timer();
+}
+
+void AsyncReads::expire(int16_t id) {
+  unlink(id);
+  const auto i = static_cast<size_t>(id);
+  // The id stays taken until the late answer (dropped then), so it is never reused while the
+  // node may still answer on it.
+  conn_->ids().orphan(id);
+  --in_flight_;
+  ++timeouts_;
+  if (ticket_[i].valid()) comparisons_.abandon(ticket_[i], ComparisonResult::Timeout);
+  ticket_[i] = {};
+  if (const auto* m = conn_->metrics()) {
+    if (m->inflight_requests) m->inflight_requests->dec();
+    if (m->requests_failed[0]) m->failed(admin::NodeError::ClientTimeout).inc();
   }
 }
 
@@ -170,6 +311,9 @@ void AsyncReads::on_upstream_closed(UpstreamConnection&) {
     if (auto* m = conn_->metrics(); m && m->inflight_requests) m->inflight_requests->dec(in_flight_);
   }
   in_flight_ = 0;
+  head_ = tail_ = -1;
+  if (timer_) timer_->cancel();
+  comparisons_.clear();
   state_ = State::Failed;
 }
 

@@ -176,6 +176,13 @@ ClientSession::ClientSession(net::Stream stream, SessionContext& context,
   origin_.cluster = ClusterType::Origin;
   target_.cluster = ClusterType::Target;
   routing_ = RoutingSettings::from_config(config_);
+  const double rate = config_.read_comparison_rate;
+  compare_all_ = rate >= 1.0;
+  compare_threshold_ = rate <= 0.0 || compare_all_
+                           ? 0
+                           : static_cast<uint64_t>(rate * 18446744073709551616.0);
+  compare_rng_ ^= reinterpret_cast<uintptr_t>(this);
+  if (compare_rng_ == 0) compare_rng_ = 1;  // xorshift's one stuck state
 }
 
 ClientSession::~ClientSession() {
@@ -654,6 +661,10 @@ void ClientSession::start_async_leg() {
   const std::string& pass = origin ? config_.origin_password : config_.target_password;
   o.credentials = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
   o.keyspace = keyspace_;
+  o.timeout = timeout_;
+  o.prepared = &ctx_.prepared();
+  o.secondary_is_target = secondary == ClusterType::Target;
+  if (auto* m = ctx_.metrics()) o.reprepares = m->async_reprepares;
   async_ = std::make_unique<AsyncReads>(std::move(o));
   const auto timeout = std::chrono::milliseconds(config_.async_handshake_timeout_ms);
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
@@ -707,6 +718,9 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
   std::string prepare_query;
   std::string prepare_keyspace;
   std::string_view ks = keyspace_;
+  std::string_view statement_text;  // for the read comparison log
+  bool continuation_page = false;
+  std::shared_ptr<const PreparedEntry> executed;  // keeps `statement_text` alive for EXECUTE
 
   switch (h.opcode) {
     case Opcode::Options:
@@ -729,6 +743,8 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
       if (!q) return answer_error(cs, ErrorCode::ProtocolError, q.error().message);
       if (q->params.keyspace) ks = *q->params.keyspace;
       consistency = q->params.consistency;
+      statement_text = q->query;
+      continuation_page = q->params.paging_state.has_value();
       decision = decide_statement(q->query, ks, routing_);
       if (decision.target == ForwardTarget::Proxy) {
         auto topology = ctx_.topology();
@@ -801,6 +817,11 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
         if (!target_frame) {
           return answer_error(cs, ErrorCode::ProtocolError, "malformed EXECUTE");
         }
+      }
+      if (decision.send_async) {
+        continuation_page = e->params.paging_state.has_value();
+        executed = std::move(entry);
+        statement_text = executed->query;
       }
       break;
     }
@@ -881,7 +902,10 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
       if (g) g->inc();
     }
   }
-  if (decision.send_async && async_) send_async_copy(frame, target_frame ? &*target_frame : nullptr);
+  if (decision.send_async && async_) {
+    send_async_copy(frame, target_frame ? &*target_frame : nullptr, s, statement_text,
+                    continuation_page);
+  }
 }
 
 bool ClientSession::dispatch(const protocol::Frame& frame, ForwardTarget target,
@@ -945,12 +969,45 @@ void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
   leg.conn->schedule_flush();
 }
 
-void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* target_frame) {
+void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* target_frame,
+                                    Slot& slot, std::string_view statement,
+                                    bool continuation_page) {
   const bool secondary_is_target = config_.primary_cluster == ClusterType::Origin;
+  ReadComparisons::Ticket ticket;
+  if (sample_comparison()) {
+    ComparisonCounters* counters = slot.table ? &slot.table->compare : nullptr;
+    if (continuation_page) {
+      // It carries the primary's paging state; the first page was compared (or not) already.
+      if (counters) counters->count(ComparisonResult::Skipped);
+    } else {
+      ticket = async_->comparisons().open(counters, statement);
+      if (!ticket.valid() && counters) counters->count(ComparisonResult::Skipped);
+    }
+  }
   const bool ok = secondary_is_target && target_frame
-                      ? async_->send(*target_frame, true)
-                      : async_->send(frame.wire, true);
-  if (!ok) ctx_.async_dropped.fetch_add(1, std::memory_order_relaxed);
+                      ? async_->send(*target_frame, true, ticket)
+                      : async_->send(frame.wire, true, ticket);
+  if (!ok) {
+    ctx_.async_dropped.fetch_add(1, std::memory_order_relaxed);
+    if (ticket.valid()) async_->comparisons().abandon(ticket, ComparisonResult::Skipped);
+  } else {
+    slot.compare = ticket;
+  }
+}
+
+bool ClientSession::sample_comparison() {
+  if (compare_all_) return true;
+  if (compare_threshold_ == 0) return false;
+  compare_rng_ ^= compare_rng_ << 13;
+  compare_rng_ ^= compare_rng_ >> 7;
+  compare_rng_ ^= compare_rng_ << 17;
+  return compare_rng_ < compare_threshold_;
+}
+
+void ClientSession::compare_primary_answer(Slot& slot, ClusterType from, const ResponsePeek& peek) {
+  if (!slot.compare.valid()) return;
+  if (async_ && from == config_.primary_cluster) async_->comparisons().primary(slot.compare, peek);
+  slot.compare = {};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1012,6 +1069,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
   (from == ClusterType::Origin ? s.origin_id : s.target_id) = -1;
   const bool failed = peek.failed();
   (from == ClusterType::Origin ? s.origin_failed : s.target_failed) = failed;
+  compare_primary_answer(s, from, peek);
   if (failed && from == ClusterType::Target) {
     s.target_error = *peek.error;
     if (*peek.error == ErrorCode::Unprepared) {
@@ -1202,6 +1260,7 @@ ClientSession::TableCounters* ClientSession::table_counters(std::string_view key
   counters->failed_origin = &m->table_failed_requests->labels({ks, tb, admin::label::kOrigin});
   counters->failed_target = &m->table_failed_requests->labels({ks, tb, admin::label::kTarget});
   counters->failed_both = &m->table_failed_requests->labels({ks, tb, admin::label::kBoth});
+  counters->compare = ComparisonCounters(m->read_comparisons, ks, tb);
   auto* raw = counters.get();
   tables_.emplace(table_key_, std::move(counters));
   return raw;
@@ -1246,6 +1305,7 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.stored_body.clear();
   s.target_unprepared_id.clear();
   s.prepared_id.clear();
+  s.compare = {};
   s.start = Clock::now();
   s.deadline = s.start + timeout_;
   // Append to the in-flight list: every request has the same timeout, so list order is
@@ -1317,6 +1377,10 @@ void ClientSession::expire(uint32_t index) {
     if (g) g->dec();
   }
   s.pending = 0;
+  if (s.compare.valid() && async_) {
+    async_->comparisons().abandon(s.compare, ComparisonResult::Timeout);
+  }
+  s.compare = {};
   if (config_.proxy_timeout_behaviour == TimeoutBehaviour::Error) {
     auto error = make_timeout_error(s.timeout_kind, s.consistency, timeout_.count());
     (void)send(protocol::make_response(version_, protocol::StreamId{s.client_stream},

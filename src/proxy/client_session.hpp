@@ -131,6 +131,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     metrics::Counter* failed_origin = nullptr;
     metrics::Counter* failed_target = nullptr;
     metrics::Counter* failed_both = nullptr;
+    ComparisonCounters compare;  // zdm_proxy_read_comparisons_total, bound on first use
   };
 
   // One client request in flight (dual requests wait here for their second answer).
@@ -159,6 +160,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     std::string keyspace;
     StoredDecision decision;  // PREPARE: the statement's decision
     TableCounters* table = nullptr;
+    ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
     std::chrono::steady_clock::time_point start{};
     std::chrono::steady_clock::time_point deadline{};
     int32_t prev = -1, next = -1;  // in-flight list, oldest first (= earliest deadline)
@@ -198,7 +200,14 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
                 const Bytes* target_frame);
   std::optional<Bytes> target_execute_frame(const protocol::Frame& frame, ByteView origin_id,
                                             ByteView target_id);
-  void send_async_copy(const protocol::Frame& frame, const Bytes* target_frame);
+  // `statement` (query text) is kept for the mismatch log when the read is sampled for
+  // comparison; continuation pages are not compared.
+  void send_async_copy(const protocol::Frame& frame, const Bytes* target_frame, Slot& slot,
+                       std::string_view statement, bool continuation_page);
+  // READ_COMPARISON_RATE: whether this async read is compared (per-session xorshift, no lock).
+  bool sample_comparison();
+  // The primary's answer of a sampled read, digested as it passes through complete().
+  void compare_primary_answer(Slot& slot, ClusterType from, const ResponsePeek& peek);
   // The reference's request-connection heartbeat: a connection that a read-only workload leaves
   // idle gets an OPTIONS now and then, so clusters that close idle connections (Astra) do not.
   void heartbeat_if_idle(Leg& leg, std::chrono::steady_clock::time_point now);
@@ -262,6 +271,9 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   std::string table_key_;  // reused lookup key: no allocation per request
 
   std::unique_ptr<AsyncReads> async_;
+  uint64_t compare_threshold_ = 0;  // sample when rng < threshold (rate * 2^64)
+  bool compare_all_ = false;        // rate >= 1
+  uint64_t compare_rng_ = 0x9E3779B97F4A7C15ULL;
   Stats stats_;
 };
 

@@ -38,6 +38,7 @@ TEST(ProxyMetrics, RegistersTheReferenceFamilySetWithItsLabels) {
        {MetricType::Counter, L{"keyspace", "table", "failed_on"}}},
       {"zdm_proxy_read_comparisons_total", {MetricType::Counter, L{"keyspace", "table", "result"}}},
       {"zdm_async_inflight_requests_total", {MetricType::Gauge, L{"node"}}},
+      {"zdm_async_reprepares_total", {MetricType::Counter, L{}}},
   };
   auto actual = shapes(r);
   for (const auto& [name, shape] : expected) {
