@@ -26,6 +26,7 @@ struct NodeOptions {
   std::string rack = "rack1";
   size_t threads = 0;
   std::vector<std::string> users;
+  std::string authenticator = "PasswordAuthenticator";
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
@@ -65,6 +66,9 @@ int run_node(const NodeOptions& opts) {
   if (!versions) return fail_with("--protocol-versions: " + versions.error().message);
   options.protocol_versions = *versions;
   options.v5_beta = opts.v5_beta;
+  auto authenticator = node::parse_authenticator_kind(opts.authenticator);
+  if (!authenticator) return fail_with("--authenticator: " + authenticator.error().message);
+  options.authenticator = *authenticator;
   for (const auto& u : opts.users) {
     auto user = node::parse_user_spec(u);
     if (!user) return fail_with("--user: " + user.error().message);
@@ -149,14 +153,19 @@ void add_node_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--user", opts->users,
                   "name:password; repeatable. Any user enables PasswordAuthenticator");
+  cmd->add_option("--authenticator", opts->authenticator,
+                  "with --user: PasswordAuthenticator, or DseAuthenticator (SASL mechanism name "
+                  "\"PLAIN\" first, then the credentials; a plain token is accepted too)")
+      ->capture_default_str();
   cmd->add_option("--tls-cert", opts->tls_cert, "PEM server certificate (chain): enables TLS");
   cmd->add_option("--tls-key", opts->tls_key, "PEM private key of --tls-cert");
   cmd->add_option("--tls-ca", opts->tls_ca, "PEM CA certificates to verify client certificates");
   cmd->add_flag("--tls-require-client-cert", opts->tls_require_client_cert,
                 "reject clients without a certificate signed by --tls-ca (mutual TLS)");
   cmd->add_option("--protocol-versions", opts->protocol_versions,
-                  "protocol versions accepted, e.g. 3,4 (others get Cassandra's 'Invalid or "
-                  "unsupported protocol version' error so drivers downgrade)")
+                  "protocol versions accepted, e.g. 3,4 or 3,4,5,dse_v1,dse_v2 (others get "
+                  "Cassandra's 'Invalid or unsupported protocol version' error so drivers "
+                  "downgrade)")
       ->capture_default_str();
   cmd->add_flag("--protocol-v5-beta", opts->v5_beta,
                 "treat v5 as a beta version (clients must set USE_BETA), as Cassandra 3.x/4.0 "

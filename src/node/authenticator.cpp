@@ -13,6 +13,20 @@ Result<UserCredential> parse_user_spec(std::string_view spec) {
   return UserCredential{std::string(spec.substr(0, colon)), std::string(spec.substr(colon + 1))};
 }
 
+Result<AuthenticatorKind> parse_authenticator_kind(std::string_view name) {
+  auto short_name = [](std::string_view full) { return full.substr(full.rfind('.') + 1); };
+  if (name == kPasswordAuthenticatorClass || name == short_name(kPasswordAuthenticatorClass)) {
+    return AuthenticatorKind::Password;
+  }
+  if (name == kDseAuthenticatorClass || name == short_name(kDseAuthenticatorClass)) {
+    return AuthenticatorKind::Dse;
+  }
+  return fail(Errc::InvalidArgument,
+              fmt::format("authenticator '{}' is not served; choose PasswordAuthenticator or "
+                          "DseAuthenticator ({} or {})",
+                          name, kPasswordAuthenticatorClass, kDseAuthenticatorClass));
+}
+
 Authenticator::Authenticator(const std::vector<UserCredential>& users) {
   for (const auto& u : users) passwords_[u.name] = u.password;
 }

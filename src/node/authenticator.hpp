@@ -3,6 +3,7 @@
 // at start (`--user name:password`), with Cassandra's class name and error messages so drivers
 // and their auth providers behave as against a real cluster.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +16,16 @@ namespace zdm::node {
 
 inline constexpr std::string_view kPasswordAuthenticatorClass =
     "org.apache.cassandra.auth.PasswordAuthenticator";
+// DSE's authenticator: the client names a SASL mechanism first ("PLAIN"), the server answers the
+// challenge "PLAIN-START", then the PLAIN token follows. A PLAIN token sent straight away is also
+// accepted, as DSE does for clients with a plain PasswordAuthenticator provider.
+inline constexpr std::string_view kDseAuthenticatorClass =
+    "com.datastax.bdp.cassandra.auth.DseAuthenticator";
+
+enum class AuthenticatorKind : uint8_t { Password, Dse };
+
+// "PasswordAuthenticator" / "DseAuthenticator", with or without the package name.
+Result<AuthenticatorKind> parse_authenticator_kind(std::string_view name);
 
 struct UserCredential {
   std::string name;

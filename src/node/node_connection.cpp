@@ -48,6 +48,9 @@ bool NodeServerShared::accepts(ProtocolVersion v) const {
 }
 
 std::string NodeServerShared::version_label(ProtocolVersion v, bool beta) {
+  // As DSE names its own versions.
+  if (v == ProtocolVersion::DseV1) return "65/dse-v1";
+  if (v == ProtocolVersion::DseV2) return "66/dse-v2";
   return fmt::format("{}/v{}{}", protocol::version_byte(v), protocol::version_byte(v),
                      beta ? "-beta" : "");
 }
@@ -326,7 +329,10 @@ void NodeConnection::process_startup(const Message& request) {
   if (!segments) enable_compression(compression);
   if (shared_.authenticator != nullptr) {
     state_ = State::Authenticating;
-    respond(request, protocol::AuthenticateMessage{std::string(kPasswordAuthenticatorClass)});
+    const auto authenticator_class = shared_.authenticator_kind == AuthenticatorKind::Dse
+                                         ? kDseAuthenticatorClass
+                                         : kPasswordAuthenticatorClass;
+    respond(request, protocol::AuthenticateMessage{std::string(authenticator_class)});
   } else {
     state_ = State::Ready;
     respond(request, protocol::ReadyMessage{});
@@ -343,6 +349,23 @@ void NodeConnection::process_startup(const Message& request) {
 void NodeConnection::process_auth_response(const Message& request) {
   const auto& auth = std::get<protocol::AuthResponseMessage>(std::get<RequestBody>(request.body));
   ByteView token = auth.token ? ByteView(*auth.token) : ByteView();
+  if (shared_.authenticator_kind == AuthenticatorKind::Dse && !sasl_mechanism_chosen_) {
+    // DseAuthenticator: a first token without a NUL names the SASL mechanism.
+    const std::string_view text = as_chars(token);
+    if (text.find('\0') == std::string_view::npos) {
+      if (text != "PLAIN") {
+        return respond(request,
+                       ErrorMessage{ErrorCode::BadCredentials,
+                                    fmt::format("Unsupported SASL mechanism '{}'; this node "
+                                                "offers PLAIN",
+                                                text),
+                                    {}});
+      }
+      sasl_mechanism_chosen_ = true;
+      const auto start = as_bytes(std::string_view("PLAIN-START"));
+      return respond(request, protocol::AuthChallengeMessage{Bytes(start.begin(), start.end())});
+    }
+  }
   auto user = shared_.authenticator->authenticate(token);
   if (!user) {
     return respond(request, ErrorMessage{ErrorCode::BadCredentials, user.error().message, {}});

@@ -26,6 +26,7 @@ struct NodeServerShared {
   QueryProcessor* processor = nullptr;
   FaultInjector* faults = nullptr;
   const Authenticator* authenticator = nullptr;     // nullptr: no authentication (AllowAll)
+  AuthenticatorKind authenticator_kind = AuthenticatorKind::Password;
   std::vector<protocol::ProtocolVersion> versions;  // accepted, ascending
   bool v5_beta = false;  // v5 needs the USE_BETA flag (as Cassandra before v5 was final)
   protocol::SupportedMessage supported;
@@ -100,6 +101,7 @@ class NodeConnection final : public net::FramedConnection {
   SessionState session_;
   bool schema_events_ = false;
   bool registered_ = false;
+  bool sasl_mechanism_chosen_ = false;  // DseAuthenticator: "PLAIN" received, token expected
 };
 
 }  // namespace zdm::node

@@ -22,7 +22,11 @@ Result<std::vector<ProtocolVersion>> parse_protocol_versions(std::string_view te
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (!item.empty() && (item.front() == 'v' || item.front() == 'V')) item.remove_prefix(1);
-    if (item == "3") {
+    if (item == "65" || item == "dse_v1" || item == "DSE_V1" || item == "DseV1") {
+      out.push_back(ProtocolVersion::DseV1);
+    } else if (item == "66" || item == "dse_v2" || item == "DSE_V2" || item == "DseV2") {
+      out.push_back(ProtocolVersion::DseV2);
+    } else if (item == "3") {
       out.push_back(ProtocolVersion::V3);
     } else if (item == "4") {
       out.push_back(ProtocolVersion::V4);
@@ -30,7 +34,9 @@ Result<std::vector<ProtocolVersion>> parse_protocol_versions(std::string_view te
       out.push_back(ProtocolVersion::V5);
     } else {
       return fail(Errc::InvalidArgument,
-                  fmt::format("protocol version '{}' is not served; choose from 3, 4, 5", item));
+                  fmt::format("protocol version '{}' is not served; choose from 3, 4, 5, "
+                              "dse_v1 (65), dse_v2 (66)",
+                              item));
     }
     pos = comma + 1;
   }
@@ -108,6 +114,7 @@ Result<void> NodeServer::start() {
   shared_.processor = processor_.get();
   shared_.faults = &faults_;
   shared_.authenticator = authenticator_.get();
+  shared_.authenticator_kind = options_.authenticator;
   shared_.versions = options_.protocol_versions;
   shared_.v5_beta = options_.v5_beta;
   shared_.cql_version = processor_->identity().cql_version;

@@ -32,7 +32,8 @@ struct NodeServerOptions {
   std::vector<protocol::ProtocolVersion> protocol_versions{
       protocol::ProtocolVersion::V3, protocol::ProtocolVersion::V4, protocol::ProtocolVersion::V5};
   bool v5_beta = false;
-  std::vector<UserCredential> users;  // non-empty: PasswordAuthenticator
+  std::vector<UserCredential> users;  // non-empty: PasswordAuthenticator (or `authenticator`)
+  AuthenticatorKind authenticator = AuthenticatorKind::Password;  // used when users are given
   std::optional<net::ServerTlsOptions> tls;
   std::string prepared_id_salt;
   std::optional<net::HostPort> admin;  // fault-injection HTTP endpoint
@@ -40,7 +41,7 @@ struct NodeServerOptions {
   net::FramedConnectionOptions framing;
 };
 
-// Parses "3,4,5" (also "v4", "V5"); only 3, 4 and 5 are served.
+// Parses "3,4,5" (also "v4", "V5", and DSE_V1/DSE_V2 as "65"/"dse_v1", "66"/"dse_v2").
 Result<std::vector<protocol::ProtocolVersion>> parse_protocol_versions(std::string_view text);
 
 class NodeServer {

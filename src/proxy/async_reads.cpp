@@ -41,7 +41,8 @@ void AsyncReads::start(std::shared_ptr<UpstreamConnection> connection) {
     state_ = State::Failed;
     return;
   }
-  if (options_.version < protocol::ProtocolVersion::V5) {
+  // Frame compression in v3/v4 and the DSE versions (0x41/0x42 sort above v5 numerically).
+  if (!protocol::uses_segments(options_.version)) {
     conn_->enable_compression(options_.compression);
   }
   state_ = State::StartupSent;
@@ -257,8 +258,7 @@ void AsyncReads::expire(int16_t id) {
 
 void AsyncReads::on_handshake(const protocol::Frame& frame) {
   const auto op = frame.header.opcode;
-  const bool v5 = options_.version >= protocol::ProtocolVersion::V5 &&
-                  options_.version != protocol::ProtocolVersion::DseV1;
+  const bool v5 = protocol::uses_segments(options_.version);  // DSE_V2 has no segments
   if ((op == Opcode::Ready || op == Opcode::Authenticate) && v5 && state_ == State::StartupSent) {
     const auto c = options_.compression == protocol::Compression::Lz4 ? protocol::Compression::Lz4
                                                                        : protocol::Compression::None;

@@ -52,6 +52,32 @@ bool is_dse(ProtocolVersion v) {
   return v == ProtocolVersion::DseV1 || v == ProtocolVersion::DseV2;
 }
 
+// The highest non-DSE version a cluster speaks: for a cluster on a DSE version, what its
+// SUPPORTED lists, else v4 (every DSE with DSE_V1 speaks v4; its v5, if any, is a beta).
+ProtocolVersion highest_oss_version(const ClusterView& view) {
+  if (!is_dse(view.client_version)) return view.client_version;
+  return highest_listed_version(view.supported, false).value_or(ProtocolVersion::V4);
+}
+
+// "3/v3, 4/v4, 5/v5" (up to `max`, blocked ones left out), for version refusals.
+std::string served_versions_text(ProtocolVersion max, const ProxyConfig& config) {
+  std::string served;
+  for (auto candidate : {ProtocolVersion::V3, ProtocolVersion::V4, ProtocolVersion::V5,
+                         ProtocolVersion::DseV1, ProtocolVersion::DseV2}) {
+    const bool fits = is_dse(max) ? version_rank(candidate) <= version_rank(max)
+                                  : !is_dse(candidate) &&
+                                        version_rank(candidate) <= version_rank(max);
+    if (!fits || config.is_blocked(candidate)) continue;
+    if (!served.empty()) served += ", ";
+    served += is_dse(candidate)
+                  ? fmt::format("{}/dse-v{}", protocol::version_byte(candidate),
+                                candidate == ProtocolVersion::DseV1 ? 1 : 2)
+                  : fmt::format("{}/v{}", protocol::version_byte(candidate),
+                                protocol::version_byte(candidate));
+  }
+  return served;
+}
+
 std::vector<std::string> split_compressions(const protocol::SupportedMessage& s) {
   for (const auto& [key, values] : s.options) {
     if (key == "COMPRESSION") return values;
@@ -118,11 +144,15 @@ ProtocolVersion SessionContext::max_version() const {
   auto t = view(ClusterType::Target);
   ProtocolVersion v = ProtocolVersion::V5;
   if (o && t) {
-    v = version_rank(o->version) <= version_rank(t->version) ? o->version : t->version;
+    // DSE versions only when both clusters speak one; otherwise the best v3..v5 of both.
+    const bool both_dse = is_dse(o->client_version) && is_dse(t->client_version);
+    const ProtocolVersion a = both_dse ? o->client_version : highest_oss_version(*o);
+    const ProtocolVersion b = both_dse ? t->client_version : highest_oss_version(*t);
+    v = version_rank(a) <= version_rank(b) ? a : b;
   } else if (o) {
-    v = o->version;
+    v = o->client_version;
   } else if (t) {
-    v = t->version;
+    v = t->client_version;
   }
   // Blocked versions make drivers step down (ZDM_BLOCKED_PROTOCOL_VERSIONS).
   while (config_.is_blocked(v) && v != ProtocolVersion::V3) {
@@ -242,15 +272,16 @@ bool ClientSession::on_first_bytes(ByteView prefix) {
   const uint8_t raw = protocol::peek_raw_version_byte(prefix.data());
   if (protocol::protocol_version_from_byte(raw)) return true;
   // A version our decoder does not know (v1, v2, v6...): answer in one the client can read.
+  // Stream 0, as Cassandra (its decoder fails before reading the stream id).
   const auto v = ctx_.max_version();
-  const auto stream = protocol::read_stream_id(prefix.data());
   protocol::ErrorMessage e;
   e.code = ErrorCode::ProtocolError;
   e.message = fmt::format("Invalid or unsupported protocol version ({}); supported versions are "
-                          "(3/v3, 4/v4, 5/v5)",
-                          raw);
+                          "({})",
+                          raw, served_versions_text(v, config_));
   version_ = v;
-  (void)send(protocol::make_response(v, stream, protocol::ResponseBody(std::move(e))));
+  (void)send(protocol::make_response(v, protocol::StreamId{0},
+                                     protocol::ResponseBody(std::move(e))));
   close_after_flush();
   return false;
 }
@@ -292,6 +323,10 @@ void ClientSession::on_frame(const protocol::Frame& frame) {
                                protocol::opcode_name(h.opcode)));
       return;
     case Phase::Failed:
+      // The handshake failed (refused version, bad credentials) and the client was told; it
+      // gets an answer rather than silence until it closes the connection.
+      answer_error(h.stream.value, ErrorCode::ProtocolError,
+                   "the handshake of this connection failed; open a new connection");
       return;
   }
 }
@@ -334,11 +369,14 @@ bool ClientSession::reject_unsupported_version(const protocol::Frame& frame) {
                   (is_dse(max) ? version_rank(v) <= version_rank(max)
                                : !is_dse(v) && version_rank(v) <= version_rank(max));
   if (ok) return false;
+  // Stream 0, as Cassandra and the reference proxy answer a version they refuse (gocql reads the
+  // error only there); the Python and Java drivers send their first frame on stream 0 anyway.
   version_ = max;
-  answer_error(frame.header.stream.value, ErrorCode::ProtocolError,
+  answer_error(0, ErrorCode::ProtocolError,
                fmt::format("Invalid or unsupported protocol version ({}); supported versions "
-                           "are (3/v3, 4/v4, 5/v5)",
-                           static_cast<int>(protocol::version_byte(v))));
+                           "are ({})",
+                           static_cast<int>(protocol::version_byte(v)),
+                           served_versions_text(max, config_)));
   version_ = v;
   return true;
 }
@@ -463,6 +501,16 @@ void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
     leg.state = op == Opcode::Ready          ? LegState::Ready
                 : op == Opcode::Authenticate ? LegState::AuthPrimary
                                              : LegState::Failed;
+    if (op == Opcode::Authenticate) {
+      // DseAuthenticator wants the SASL mechanism name before the PLAIN token.
+      auto msg = protocol::decode_message(frame.header, frame.body);
+      if (msg) {
+        const auto* body = std::get_if<protocol::ResponseBody>(&msg->body);
+        const auto* a = body ? std::get_if<protocol::AuthenticateMessage>(body) : nullptr;
+        leg.dse_authenticator =
+            a && a->authenticator.find("DseAuthenticator") != std::string::npos;
+      }
+    }
     if ((op == Opcode::Ready || op == Opcode::Authenticate) && protocol::uses_segments(version_)) {
       const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
                                                                 : protocol::Compression::None;
@@ -584,10 +632,24 @@ void ClientSession::send_plain_credentials(Leg& leg, std::optional<ByteView> cha
   const bool origin = leg.cluster == ClusterType::Origin;
   const std::string& user = origin ? config_.origin_username : config_.target_username;
   const std::string& pass = origin ? config_.origin_password : config_.target_password;
-  Bytes token = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
-  // DseAuthenticator answers the first round with a "PLAIN-START" challenge; PasswordAuthenticator
-  // never challenges. Either way the answer is the PLAIN token.
-  (void)challenge;
+  Bytes token;
+  if (leg.dse_authenticator && !challenge) {
+    // DseAuthenticator: name the mechanism; it answers "PLAIN-START", then the token follows.
+    const auto mechanism = as_bytes(std::string_view("PLAIN"));
+    token.assign(mechanism.begin(), mechanism.end());
+  } else if (challenge && leg.dse_authenticator && as_chars(*challenge) != "PLAIN-START") {
+    leg.state = LegState::Failed;
+    protocol::ErrorMessage e;
+    e.code = ErrorCode::BadCredentials;
+    e.message = fmt::format("{} sent an unexpected SASL challenge (only PLAIN is supported)",
+                            cluster_type_name(leg.cluster));
+    leg.held = protocol::encode_frame(protocol::make_response(
+        version_, protocol::StreamId{handshake_stream_}, protocol::ResponseBody(e)));
+    finish_auth_if_done();
+    return;
+  } else {
+    token = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
+  }
   auto id = leg.conn->ids().acquire(kHandshakeOwner);
   if (!id) return fail_session("no stream id for AUTH_RESPONSE");
   Bytes frame = auth_response_frame(version_, *id, token);

@@ -121,6 +121,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     Bytes held;                          // a handshake answer waiting for the other leg
     protocol::Opcode held_opcode = protocol::Opcode::Ready;
     int auth_rounds = 0;
+    bool dse_authenticator = false;      // answered STARTUP with DseAuthenticator ("PLAIN" first)
     std::chrono::steady_clock::time_point last_sent{};  // for idle heartbeats
   };
 

@@ -1,6 +1,7 @@
 #include "proxy/control_connection.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -47,9 +48,68 @@ ControlConnectionOptions ControlConnectionOptions::from_config(const ProxyConfig
   o.topology_count = std::max<size_t>(1, config.topology_addresses().size());
   o.host_assignment =
       origin ? config.origin_enable_host_assignment : config.target_enable_host_assignment;
-  const auto max = config.control_conn_max_version();
-  if (max < protocol::ProtocolVersion::V5) o.max_version = max;
+  o.max_version = config.control_conn_max_version();
   return o;
+}
+
+std::vector<protocol::ProtocolVersion> control_versions_from(protocol::ProtocolVersion max) {
+  using protocol::ProtocolVersion;
+  constexpr ProtocolVersion kOrder[] = {ProtocolVersion::DseV2, ProtocolVersion::DseV1,
+                                        ProtocolVersion::V5, ProtocolVersion::V4,
+                                        ProtocolVersion::V3};
+  std::vector<ProtocolVersion> out;
+  bool started = false;
+  for (auto v : kOrder) {
+    started = started || v == max;
+    if (started) out.push_back(v);
+  }
+  if (out.empty()) out.assign(std::begin(kOrder), std::end(kOrder));
+  return out;
+}
+
+std::optional<protocol::ProtocolVersion> highest_listed_version(
+    const protocol::SupportedMessage& supported, bool include_dse) {
+  // Position in the stepping order: lower is higher.
+  const auto order = control_versions_from(protocol::ProtocolVersion::DseV2);
+  std::optional<size_t> best;
+  for (const auto& [key, values] : supported.options) {
+    if (key != "PROTOCOL_VERSIONS") continue;
+    for (const std::string& entry : values) {
+      if (entry.find("beta") != std::string::npos) continue;
+      int number = 0;
+      size_t i = 0;
+      while (i < entry.size() && i < 4 && entry[i] >= '0' && entry[i] <= '9') {
+        number = number * 10 + (entry[i] - '0');
+        ++i;
+      }
+      if (i == 0 || number > 255) continue;
+      auto v = protocol::protocol_version_from_byte(static_cast<uint8_t>(number));
+      if (!v) continue;
+      if (!include_dse &&
+          (*v == protocol::ProtocolVersion::DseV1 || *v == protocol::ProtocolVersion::DseV2)) {
+        continue;
+      }
+      const auto at = static_cast<size_t>(std::find(order.begin(), order.end(), *v) -
+                                          order.begin());
+      if (at < order.size() && (!best || at < *best)) best = at;
+    }
+  }
+  if (!best) return std::nullopt;
+  return order[*best];
+}
+
+bool is_version_refusal(const client::ClientError& error) {
+  // Some servers just close a connection that speaks a version they do not know.
+  if (error.kind == client::ClientErrc::ConnectionClosed) return true;
+  if (error.kind != client::ClientErrc::Protocol) return false;
+  // The client reports "<host>: STARTUP with protocol <v> refused: <CODE> <message>".
+  const auto refused = error.message.find("STARTUP with protocol");
+  if (refused == std::string::npos) return false;
+  std::string rest = error.message.substr(refused);
+  std::transform(rest.begin(), rest.end(), rest.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto reason = rest.find("refused:");
+  return reason != std::string::npos && rest.find("version", reason) != std::string::npos;
 }
 
 std::vector<ClusterNode> assign_hosts(std::vector<ClusterNode>& nodes, size_t index, size_t count) {
@@ -204,6 +264,18 @@ asio::awaitable<Result<std::shared_ptr<ClusterView>>> discover(client::Connectio
       if (const auto* s = std::get_if<protocol::SupportedMessage>(response)) view->supported = *s;
     }
   }
+  view->client_version = view->version;
+  const bool capped = opts.max_version && view->version == *opts.max_version &&
+                      *opts.max_version != protocol::ProtocolVersion::DseV2;
+  if (capped) {
+    if (auto listed = highest_listed_version(view->supported)) {
+      const auto order = control_versions_from(protocol::ProtocolVersion::DseV2);
+      const auto rank = [&](protocol::ProtocolVersion v) {
+        return std::find(order.begin(), order.end(), v) - order.begin();
+      };
+      if (rank(*listed) < rank(view->version)) view->client_version = *listed;
+    }
+  }
   co_return view;
 }
 
@@ -263,7 +335,6 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
                                   std::function<void(std::shared_ptr<const ClusterView>)> on_view) {
   const auto name = cluster_type_name(opts.cluster);
   client::ConnectionOptions co;
-  co.protocol_version = opts.max_version;
   co.username = opts.username;
   co.password = opts.password;
   co.connect_timeout = opts.connect_timeout;
@@ -302,7 +373,20 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     // coroutine call (double destruction).
     client::Endpoint endpoint{contact, opts.port};
     client::EventCallback no_events;
-    auto conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
+    // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the cluster
+    // settles on min(setting, what it speaks).
+    const auto versions = control_versions_from(
+        opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
+    client::ClientResult<std::shared_ptr<client::Connection>> conn =
+        client::client_fail(client::ClientErrc::Connect, "not tried", false);
+    for (size_t vi = 0; vi < versions.size(); ++vi) {
+      co.protocol_version = versions[vi];
+      conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
+      if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
+      spdlog::debug("{} control connection to {}:{}: protocol {} refused, trying {}", name,
+                    contact, opts.port, protocol::protocol_version_name(versions[vi]),
+                    protocol::protocol_version_name(versions[vi + 1]));
+    }
     Result<std::shared_ptr<ClusterView>> view = fail(Errc::Io, "not connected");
     if (conn) {
       st->conn = *conn;

@@ -15,12 +15,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "admin/admin_endpoints.hpp"
+#include "client/client_error.hpp"
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/version.hpp"
@@ -45,6 +47,10 @@ struct ClusterView {
   std::vector<ClusterNode> nodes;     // local datacenter, sorted (rack, host_id)
   std::vector<ClusterNode> assigned;  // this proxy's share (never empty when nodes is not)
   protocol::ProtocolVersion version = protocol::ProtocolVersion::V4;  // negotiated
+  // The highest version client sessions may use with this cluster: `version`, or, when
+  // CONTROL_CONN_MAX_PROTOCOL_VERSION capped the control connection, the highest non-beta
+  // version the cluster lists in SUPPORTED's PROTOCOL_VERSIONS (Cassandra 4+, zdm node).
+  protocol::ProtocolVersion client_version = protocol::ProtocolVersion::V4;
   protocol::SupportedMessage supported;  // the cluster's answer to OPTIONS
   ClusterLocalInfo local;                // system.local row and datacenter (virtual topology)
   std::string contact;                   // "ip:port" of the control connection
@@ -67,10 +73,22 @@ struct ControlConnectionOptions {
   size_t topology_index = 0;
   size_t topology_count = 1;
   bool host_assignment = true;
-  std::optional<protocol::ProtocolVersion> max_version;  // nullopt: negotiate from v5 down
+  // The first version tried (CONTROL_CONN_MAX_PROTOCOL_VERSION); each refusal steps down
+  // DSE_V2 -> DSE_V1 -> v5 -> v4 -> v3 on a new connection, as the reference. nullopt: DSE_V2.
+  std::optional<protocol::ProtocolVersion> max_version;
 
   static ControlConnectionOptions from_config(const ProxyConfig& config, ClusterType cluster);
 };
+
+// The versions a control connection tries, highest first, starting at `max`.
+std::vector<protocol::ProtocolVersion> control_versions_from(protocol::ProtocolVersion max);
+// Whether a failed connection attempt was the server refusing the protocol version (so a lower
+// one is worth trying), as opposed to a network or authentication failure.
+bool is_version_refusal(const client::ClientError& error);
+// The highest non-beta version in SUPPORTED's PROTOCOL_VERSIONS ("3/v3", "5/v5-beta",
+// "66/dse-v2", ...), if the cluster lists any; DSE versions only with `include_dse`.
+std::optional<protocol::ProtocolVersion> highest_listed_version(
+    const protocol::SupportedMessage& supported, bool include_dse = true);
 
 class ControlConnection {
  public:

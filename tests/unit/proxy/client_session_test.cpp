@@ -15,6 +15,7 @@ std::shared_ptr<const ClusterView> view_with(ProtocolVersion v,
                                              std::vector<std::string> compressions) {
   auto view = std::make_shared<ClusterView>();
   view->version = v;
+  view->client_version = v;
   view->supported.options.emplace_back("CQL_VERSION", std::vector<std::string>{"3.4.5"});
   view->supported.options.emplace_back("COMPRESSION", std::move(compressions));
   return view;
