@@ -109,7 +109,12 @@ void add_proxy_command(CLI::App& app) {
       "ZDM_PROXY_LISTEN_PORT, ZDM_READ_MODE, ...). With --config, the environment is ignored.\n"
       "Port 0 for ZDM_PROXY_LISTEN_PORT / ZDM_METRICS_PORT picks free ports; the ready line "
       "says which:\n"
-      "  zdm proxy: listening on 127.0.0.1:14002 (cql), metrics on 127.0.0.1:14001");
+      "  zdm proxy: listening on 127.0.0.1:14002 (cql), metrics on 127.0.0.1:14001\n"
+      "TLS: ZDM_PROXY_TLS_CA_PATH/_CERT_PATH/_KEY_PATH (+ _REQUIRE_CLIENT_AUTH) towards clients; "
+      "ZDM_ORIGIN_TLS_SERVER_CA_PATH (+ _CLIENT_CERT_PATH/_CLIENT_KEY_PATH for mutual TLS) and "
+      "the same for TARGET towards the clusters, with host names verified unless "
+      "ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION / ZDM_TARGET_... is true. Astra: "
+      "ZDM_ORIGIN_SECURE_CONNECT_BUNDLE_PATH / ZDM_TARGET_... instead of contact points.");
   cmd->add_option("--config", opts->config_path, "YAML configuration file");
   cmd->add_option("--startup-timeout", opts->startup_timeout_s,
                   "give up when the clusters cannot be reached within this many seconds (0: keep "

@@ -131,7 +131,8 @@ asio::awaitable<ClientResult<void>> Connection::open(tcp::resolver::results_type
   if (options_.tls.verify_peer) {
     tls_->set_verify_mode(asio::ssl::verify_peer);
     if (options_.tls.verify_hostname) {
-      tls_->set_verify_callback(asio::ssl::host_name_verification(name));
+      tls_->set_verify_callback(asio::ssl::host_name_verification(
+          options_.tls.verify_name.empty() ? name : options_.tls.verify_name));
     }
   } else {
     tls_->set_verify_mode(asio::ssl::verify_none);

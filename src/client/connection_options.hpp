@@ -40,6 +40,9 @@ struct TlsOptions {
   bool verify_peer = true;  // verify the server's certificate chain
   bool verify_hostname = true;
   std::string server_name;  // SNI and the name verified; empty: the endpoint's host
+  // The name the certificate must be valid for when it differs from the SNI name (an SNI proxy
+  // routing on a host id presents a certificate for its own name); empty: the SNI name.
+  std::string verify_name;
 };
 
 // Builds the TLS context once per session (it loads files). Fails with InvalidArgument naming the

@@ -113,7 +113,17 @@ asio::awaitable<Result<AstraContactInfo>> run_fetch(std::shared_ptr<FetchState> 
   request.set(http::field::accept, "application/json");
   request.set(http::field::connection, "close");
   co_await http::async_write(st->stream, request, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return failed("sending the request", ssl_error_text(ec));
+  if (ec) {
+    std::string detail = ssl_error_text(ec);
+    // TLS 1.3: a service that refuses our certificate may close before we have written.
+    if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+        detail.find("alert") != std::string::npos) {
+      detail += " (the service closed the connection right after the TLS handshake, which "
+                "usually means it refused the bundle's client certificate: download the bundle "
+                "again)";
+    }
+    co_return failed("sending the request", std::move(detail));
+  }
 
   boost::beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;

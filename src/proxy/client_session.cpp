@@ -439,7 +439,7 @@ void ClientSession::connect_leg(Leg& leg) {
   const ClusterType cluster = leg.cluster;
   const size_t node_count = nodes.size();
   connect_stream(
-      executor(), node.address, node.port, ctx_.tls(cluster), timeout,
+      executor(), node.address, node.port, ctx_.tls(cluster), node.sni, timeout,
       [self, cluster, node, node_count](Result<net::Stream> stream) {
         Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
         if (self->is_closed() || self->phase_ == Phase::Failed) {
@@ -732,7 +732,7 @@ void ClientSession::start_async_leg() {
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const int ids = static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1,
                                                        kMaxProtocolStreamIds));
-  connect_stream(executor(), node.address, node.port, ctx_.tls(secondary), timeout,
+  connect_stream(executor(), node.address, node.port, ctx_.tls(secondary), node.sni, timeout,
                  [self, node, ids](Result<net::Stream> stream) {
                    const auto* nm = self->ctx_.node_metrics(UpstreamRole::Async, node.label());
                    if (self->is_closed() || !self->async_) {

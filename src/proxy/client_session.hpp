@@ -59,12 +59,12 @@ class SessionContext {
   // Round-robin start index over a cluster's assigned nodes for the next connection.
   size_t next_node_index(ClusterType cluster);
 
-  // TLS for upstream connections (null: plain TCP).
-  std::shared_ptr<boost::asio::ssl::context> tls(ClusterType cluster) const {
+  // TLS for upstream connections (no context: plain TCP). Set before the first session opens.
+  const UpstreamTls& tls(ClusterType cluster) const {
     return cluster == ClusterType::Origin ? origin_tls_ : target_tls_;
   }
-  void set_tls(ClusterType cluster, std::shared_ptr<boost::asio::ssl::context> ctx) {
-    (cluster == ClusterType::Origin ? origin_tls_ : target_tls_) = std::move(ctx);
+  void set_tls(ClusterType cluster, UpstreamTls tls) {
+    (cluster == ClusterType::Origin ? origin_tls_ : target_tls_) = std::move(tls);
   }
 
   // The highest protocol version both clusters speak (blocked versions aside), and SUPPORTED
@@ -85,7 +85,7 @@ class SessionContext {
   std::shared_ptr<const VirtualTopology> topology_;
   std::unordered_map<std::string, std::unique_ptr<admin::NodeMetrics>> node_metrics_;
   std::atomic<size_t> next_origin_{0}, next_target_{0};
-  std::shared_ptr<boost::asio::ssl::context> origin_tls_, target_tls_;
+  UpstreamTls origin_tls_, target_tls_;
 };
 
 class ClientSession final : public net::FramedConnection, private UpstreamHandler {

@@ -214,6 +214,36 @@ Result<ClusterTls> make_cluster_tls(const ProxyConfig& config, ClusterType clust
   return out;
 }
 
+Result<ClusterConnectSetup> make_cluster_connect_setup(const ProxyConfig& config,
+                                                       ClusterType cluster) {
+  const ClusterPaths p = paths_of(config, cluster);
+  const bool skip = cluster == ClusterType::Origin ? config.origin_tls_skip_hostname_verification
+                                                   : config.target_tls_skip_hostname_verification;
+  const auto hostname = skip ? net::HostnameCheck::Skip : net::HostnameCheck::Verify;
+  ClusterConnectSetup out;
+  out.tls.hostname = hostname;
+  out.tls.cluster_name = cluster_prefix(cluster);
+  if (!p.bundle.empty()) {
+    const std::string setting =
+        fmt::format("ZDM_{}_SECURE_CONNECT_BUNDLE_PATH", cluster_prefix(cluster));
+    auto bundle = read_secure_connect_bundle(p.bundle);
+    if (!bundle) return in_setting(bundle.error(), setting);
+    auto request = astra_metadata_request(*bundle);
+    if (!request) return in_setting(request.error(), setting);
+    out.tls.context = request->tls;  // the same mutual TLS reaches the SNI proxy
+    if (skip) {
+      spdlog::warn("TLS to {} (Astra SNI proxy): hostname verification is OFF",
+                   cluster_prefix(cluster));
+    }
+    out.astra = std::move(*request);
+    return out;
+  }
+  auto tls = make_cluster_tls(config, cluster, hostname);
+  if (!tls) return tl::unexpected(tls.error());
+  out.tls.context = std::move(tls->context);
+  return out;
+}
+
 Result<std::shared_ptr<ssl::context>> make_proxy_tls_context(const ProxyConfig& config) {
   if (config.proxy_tls_ca_path.empty() && config.proxy_tls_cert_path.empty() &&
       config.proxy_tls_key_path.empty()) {
@@ -363,6 +393,57 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
                           "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
                           cluster_name)
             : std::string());
+}
+
+std::string explain_client_tls_failure(ssl::stream<boost::asio::ip::tcp::socket>& stream,
+                                       const boost::system::error_code& ec) {
+  std::string reason = ec.message();
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    char buf[256];
+    ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof(buf));
+    reason = buf;
+  }
+  const auto has = [&](std::string_view text) { return reason.find(text) != std::string::npos; };
+  const long verify = SSL_get_verify_result(stream.native_handle());
+  if (has("peer did not return a certificate") || has("certificate required")) {
+    return reason +
+           " (ZDM_PROXY_TLS_REQUIRE_CLIENT_AUTH is true: the client must present a certificate "
+           "signed by a CA in ZDM_PROXY_TLS_CA_PATH)";
+  }
+  if (has("certificate verify failed") && verify != X509_V_OK) {
+    return fmt::format("{}: the client's certificate was refused: {} (it must be current and "
+                       "signed by a CA in ZDM_PROXY_TLS_CA_PATH)",
+                       reason, X509_verify_cert_error_string(verify));
+  }
+  if (has("alert")) {
+    return reason +
+           " (the client refused the proxy's certificate, ZDM_PROXY_TLS_CERT_PATH: the client "
+           "must trust its CA and connect by a name or address it lists)";
+  }
+  if (has("wrong version number") || has("http request") || has("unknown protocol")) {
+    return reason + " (the client does not speak TLS; enable TLS in the driver)";
+  }
+  return reason;
+}
+
+std::string explain_tls_alert(std::string message, std::string_view cluster_name) {
+  if (message.find("alert") == std::string::npos) return message;
+  if (message.find("certificate required") != std::string::npos ||
+      message.find("handshake failure") != std::string::npos) {
+    message += fmt::format(
+        " (the {0} node requires a client certificate: set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
+        "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
+        cluster_name);
+  } else if (message.find("unknown ca") != std::string::npos ||
+             message.find("bad certificate") != std::string::npos ||
+             message.find("certificate expired") != std::string::npos ||
+             message.find("certificate unknown") != std::string::npos) {
+    message += fmt::format(
+        " (the {0} node refused our client certificate: check that "
+        "ZDM_{0}_TLS_CLIENT_CERT_PATH is current and signed by a CA the node trusts)",
+        cluster_name);
+  }
+  return message;
 }
 
 }  // namespace zdm::proxy

@@ -20,11 +20,13 @@
 #include <boost/system/error_code.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/result.hpp"
 #include "net/tls.hpp"
+#include "proxy/astra_metadata.hpp"
 #include "proxy/proxy_config.hpp"
 
 namespace zdm::proxy {
@@ -43,12 +45,34 @@ struct ClusterTls {
   net::HostnameCheck hostname = net::HostnameCheck::Verify;
 };
 
+// How a session reaches one cluster's nodes over TLS (built once at startup, shared read-only).
+struct UpstreamTls {
+  std::shared_ptr<boost::asio::ssl::context> context;  // null: plain TCP
+  // Verify: the node's certificate must be valid for the address (or name) connected to; for
+  // Astra, for the SNI proxy's host. Skip: ZDM_*_TLS_SKIP_HOSTNAME_VERIFICATION=true.
+  net::HostnameCheck hostname = net::HostnameCheck::Verify;
+  std::string cluster_name = "ORIGIN";  // "ORIGIN"/"TARGET": names the settings in errors
+
+  explicit operator bool() const { return context != nullptr; }
+};
+
 // The TLS context for connections to `cluster` (Off: no context). `hostname` is Verify unless the
-// user turned verification off (proposed settings: ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION and
-// ZDM_TARGET_TLS_SKIP_HOSTNAME_VERIFICATION). Clusters with a secure connect bundle are handled
+// user turned verification off (ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION,
+// ZDM_TARGET_TLS_SKIP_HOSTNAME_VERIFICATION; make_cluster_connect_setup reads them). Clusters with a secure connect bundle are handled
 // by make_bundle_tls_context instead and give Off here. Errors name the setting and the file.
 Result<ClusterTls> make_cluster_tls(const ProxyConfig& config, ClusterType cluster,
                                     net::HostnameCheck hostname = net::HostnameCheck::Verify);
+
+// Everything needed to reach one cluster, from its settings: plain TCP, TLS (one-way or mutual,
+// host names verified unless ZDM_<CLUSTER>_TLS_SKIP_HOSTNAME_VERIFICATION), or Astra (the
+// bundle's mutual TLS, and the request for the metadata service that names the SNI proxy and the
+// nodes). Reads the bundle and the certificate files: errors name the setting and the file.
+struct ClusterConnectSetup {
+  UpstreamTls tls;
+  std::optional<AstraMetadataRequest> astra;  // set for ZDM_<CLUSTER>_SECURE_CONNECT_BUNDLE_PATH
+};
+Result<ClusterConnectSetup> make_cluster_connect_setup(const ProxyConfig& config,
+                                                       ClusterType cluster);
 
 // The client-facing context, or null when ZDM_PROXY_TLS_* are not set.
 Result<std::shared_ptr<boost::asio::ssl::context>> make_proxy_tls_context(
@@ -74,5 +98,17 @@ std::string explain_tls_handshake_failure(
     boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,
     const boost::system::error_code& ec, std::string_view peer, std::string_view expected_name,
     net::HostnameCheck hostname, std::string_view cluster_name);
+
+// After a client's handshake with the proxy's listener failed: why, in the words of the
+// ZDM_PROXY_TLS_* settings (no certificate while one is required, a certificate the CA does not
+// sign, a client that refused the proxy's certificate, a client that does not speak TLS).
+std::string explain_client_tls_failure(
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,
+    const boost::system::error_code& ec);
+
+// With TLS 1.3 a server checks the client certificate after the client's side of the handshake
+// is done, so a refusal arrives later, as an alert in a read error. When `message` carries such an
+// alert, returns it with the advice of explain_tls_handshake_failure; otherwise unchanged.
+std::string explain_tls_alert(std::string message, std::string_view cluster_name);
 
 }  // namespace zdm::proxy

@@ -8,11 +8,14 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "client/connection.hpp"
+#include "common/timeuuid.hpp"
+#include "proxy/upstream_connection.hpp"
 
 namespace zdm::proxy {
 
@@ -20,8 +23,10 @@ namespace asio = boost::asio;
 using protocol::Message;
 
 std::string ClusterNode::label() const {
-  if (address.find(':') != std::string::npos) return fmt::format("[{}]:{}", address, port);
-  return fmt::format("{}:{}", address, port);
+  std::string out = address.find(':') != std::string::npos ? fmt::format("[{}]:{}", address, port)
+                                                           : fmt::format("{}:{}", address, port);
+  if (!sni.empty()) out += "/" + sni;
+  return out;
 }
 
 ControlConnectionOptions ControlConnectionOptions::from_config(const ProxyConfig& config,
@@ -34,9 +39,7 @@ ControlConnectionOptions ControlConnectionOptions::from_config(const ProxyConfig
   o.username = origin ? config.origin_username : config.target_username;
   o.password = origin ? config.origin_password : config.target_password;
   o.local_datacenter = origin ? config.origin_local_datacenter : config.target_local_datacenter;
-  o.tls_ca_path = origin ? config.origin_tls_server_ca_path : config.target_tls_server_ca_path;
-  o.tls_cert_path = origin ? config.origin_tls_client_cert_path : config.target_tls_client_cert_path;
-  o.tls_key_path = origin ? config.origin_tls_client_key_path : config.target_tls_client_key_path;
+  o.tls.cluster_name = std::string(cluster_type_name(cluster));  // contexts: set by the caller
   o.connect_timeout = std::chrono::milliseconds(origin ? config.origin_connection_timeout_ms
                                                        : config.target_connection_timeout_ms);
   o.heartbeat_interval = std::chrono::milliseconds(config.heartbeat_interval_ms);
@@ -136,6 +139,7 @@ struct ControlConnection::State {
   mutable std::mutex mu;
   std::shared_ptr<const ClusterView> view;     // guarded by mu
   std::string addr = "NOT_CONNECTED";          // guarded by mu
+  std::string last_error;                      // guarded by mu
 };
 
 namespace {
@@ -318,6 +322,11 @@ std::shared_ptr<const ClusterView> ControlConnection::view() const {
   return state_->view;
 }
 
+std::string ControlConnection::last_error() const {
+  std::lock_guard lock(state_->mu);
+  return state_->last_error;
+}
+
 admin::ControlConnStatus ControlConnection::status() const {
   std::string addr;
   {
@@ -330,6 +339,45 @@ admin::ControlConnStatus ControlConnection::status() const {
 
 namespace {
 
+// Where the Astra metadata service says the cluster is: connections go to the SNI proxy, with
+// SNI = host id.
+struct AstraRoute {
+  std::string sni_host;
+  uint16_t sni_port = kDefaultSniProxyPort;
+};
+
+void route_through_sni_proxy(ClusterView& view, const AstraRoute& route) {
+  for (auto* nodes : {&view.nodes, &view.assigned}) {
+    for (ClusterNode& n : *nodes) {
+      n.address = route.sni_host;
+      n.port = route.sni_port;
+      n.sni = uuid_to_string(n.host_id);
+    }
+  }
+  view.contact = fmt::format("{}:{}", route.sni_host, route.sni_port);
+}
+
+// client::Connection reports a failed TLS handshake with OpenSSL's words only. Handshake once
+// more with our own stream to say which of trust, expiry, host name or client certificate failed.
+asio::awaitable<std::string> explain_tls_failure(UpstreamTls tls, std::string host, uint16_t port,
+                                                 std::string sni,
+                                                 std::chrono::milliseconds timeout) {
+  auto executor = co_await asio::this_coro::executor;
+  auto initiation = [executor, tls, host, port, sni, timeout](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    connect_stream(executor, host, port, tls, sni, timeout,
+                   [shared](Result<net::Stream> r) { (*shared)(std::move(r)); });
+  };
+  auto token = asio::use_awaitable;
+  Result<net::Stream> probe =
+      co_await asio::async_initiate<decltype(token), void(Result<net::Stream>)>(initiation, token);
+  if (probe) {
+    probe->close();
+    co_return std::string();  // it worked this time: keep the original message
+  }
+  co_return probe.error().message;
+}
+
 asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
                                   ControlConnectionOptions opts,
                                   std::function<void(std::shared_ptr<const ClusterView>)> on_view) {
@@ -341,66 +389,103 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
   co.request_timeout = std::chrono::milliseconds(10000);  // the reference's read timeout
   co.heartbeat_interval = std::chrono::milliseconds(0);  // our loop below counts failures
   co.driver_name = "zdm-proxy";
-  std::shared_ptr<asio::ssl::context> tls;
-  if (!opts.tls_ca_path.empty()) {
+  std::shared_ptr<asio::ssl::context> tls = opts.tls.context;
+  if (tls) {
     co.tls.enabled = true;
-    co.tls.ca_file = opts.tls_ca_path;
-    co.tls.cert_file = opts.tls_cert_path;
-    co.tls.key_file = opts.tls_key_path;
-    co.tls.verify_hostname = false;  // as the reference for non-Astra clusters
-    auto ctx = client::make_tls_context(co.tls);
-    if (!ctx) {
-      spdlog::error("{} control connection: {}", name, ctx.error().to_string());
-      st->failures = opts.failure_threshold;
-      co_return;
-    }
-    tls = *ctx;
+    co.tls.verify_peer = true;
+    co.tls.verify_hostname = opts.tls.hostname == net::HostnameCheck::Verify;
   }
   auto backoff = opts.retry_min;
   size_t next_contact = 0;
+  bool need_metadata = opts.astra.has_value();
+  AstraRoute route;
   auto wait = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
     st->timer.expires_after(d);
     co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   };
   while (!st->stopped) {
-    if (opts.contact_points.empty()) co_return;
-    const std::string contact = opts.contact_points[next_contact++ % opts.contact_points.size()];
-    {
-      std::lock_guard lock(st->mu);
-      st->addr = fmt::format("{}:{}", contact, opts.port);
-    }
-    // Every argument named: GCC 12 mishandles temporaries and defaulted arguments of a co_awaited
-    // coroutine call (double destruction).
-    client::Endpoint endpoint{contact, opts.port};
-    client::EventCallback no_events;
-    // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the cluster
-    // settles on min(setting, what it speaks).
-    const auto versions = control_versions_from(
-        opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
-    client::ClientResult<std::shared_ptr<client::Connection>> conn =
-        client::client_fail(client::ClientErrc::Connect, "not tried", false);
-    for (size_t vi = 0; vi < versions.size(); ++vi) {
-      co.protocol_version = versions[vi];
-      conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
-      if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
-      spdlog::debug("{} control connection to {}:{}: protocol {} refused, trying {}", name,
-                    contact, opts.port, protocol::protocol_version_name(versions[vi]),
-                    protocol::protocol_version_name(versions[vi + 1]));
-    }
     Result<std::shared_ptr<ClusterView>> view = fail(Errc::Io, "not connected");
-    if (conn) {
-      st->conn = *conn;
-      view = co_await discover(**conn, opts, contact);
-    } else {
-      view = fail(Errc::Io, conn.error().to_string());
+    std::string where;
+    if (need_metadata) {
+      // Astra: the metadata service names the SNI proxy, the nodes' host ids and the local DC.
+      AstraMetadataRequest request = *opts.astra;
+      where = fmt::format("the Astra metadata service {}:{}", request.host, request.port);
+      auto info = co_await fetch_astra_metadata(request);
+      if (info) {
+        need_metadata = false;
+        route.sni_host = info->sni_proxy_host;
+        route.sni_port = info->sni_proxy_port;
+        opts.contact_points = info->host_ids;
+        opts.port = info->sni_proxy_port;
+        // Fixed at the first fetch, as the reference.
+        if (opts.local_datacenter.empty()) opts.local_datacenter = info->local_dc;
+        spdlog::info("{}: Astra metadata: SNI proxy {}:{}, {} host id(s), datacenter '{}'", name,
+                     route.sni_host, route.sni_port, info->host_ids.size(), info->local_dc);
+      } else {
+        view = tl::unexpected(info.error());
+      }
+    }
+    if (!need_metadata) {
+      if (opts.contact_points.empty()) co_return;
+      const std::string contact =
+          opts.contact_points[next_contact++ % opts.contact_points.size()];
+      const bool astra = opts.astra.has_value();
+      // Every argument named: GCC 12 mishandles temporaries and defaulted arguments of a
+      // co_awaited coroutine call (double destruction).
+      client::Endpoint endpoint{astra ? route.sni_host : contact, opts.port};
+      co.tls.server_name = astra ? contact : std::string();  // SNI = host id
+      co.tls.verify_name = astra ? route.sni_host : std::string();
+      where = astra ? fmt::format("{} (host id {})", endpoint.to_string(), contact)
+                    : endpoint.to_string();
+      {
+        std::lock_guard lock(st->mu);
+        st->addr = endpoint.to_string();
+      }
+      client::EventCallback no_events;
+      // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the cluster
+      // settles on min(setting, what it speaks).
+      const auto versions = control_versions_from(
+          opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
+      client::ClientResult<std::shared_ptr<client::Connection>> conn =
+          client::client_fail(client::ClientErrc::Connect, "not tried", false);
+      for (size_t vi = 0; vi < versions.size(); ++vi) {
+        co.protocol_version = versions[vi];
+        conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
+        if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
+        spdlog::debug("{} control connection to {}: protocol {} refused, trying {}", name,
+                      where, protocol::protocol_version_name(versions[vi]),
+                      protocol::protocol_version_name(versions[vi + 1]));
+      }
+      if (conn) {
+        st->conn = *conn;
+        view = co_await discover(**conn, opts, contact);
+        if (view && astra) route_through_sni_proxy(**view, route);
+      } else {
+        std::string message = conn.error().to_string();
+        if (tls && message.find("TLS handshake") != std::string::npos) {
+          UpstreamTls probe_tls = opts.tls;
+          std::string probe_host = endpoint.host;
+          std::string probe_sni = co.tls.server_name;
+          auto explained = co_await explain_tls_failure(probe_tls, probe_host, endpoint.port,
+                                                        probe_sni, opts.connect_timeout);
+          if (!explained.empty()) message = std::move(explained);
+        }
+        view = fail(Errc::Io, std::move(message));
+      }
+      if (!view && tls) view = fail(Errc::Io, explain_tls_alert(view.error().message, name));
     }
     if (!view) {
       ++st->failures;
-      spdlog::warn("{} control connection to {}:{} failed ({} in a row): {}; retrying in {} ms",
-                   name, contact, opts.port, st->failures.load(), view.error().message,
-                   backoff.count());
+      {
+        std::lock_guard lock(st->mu);
+        st->last_error = view.error().message;
+      }
+      spdlog::warn("{} control connection to {} failed ({} in a row): {}; retrying in {} ms", name,
+                   where, st->failures.load(), view.error().message, backoff.count());
       if (st->conn) st->conn->close("discovery failed");
       st->conn.reset();
+      // As the reference: after a failed open, ask the metadata service again.
+      if (opts.astra) need_metadata = true;
       co_await wait(backoff);
       backoff = std::min(opts.retry_max, std::chrono::milliseconds(static_cast<int64_t>(
                                              static_cast<double>(backoff.count()) *
@@ -413,6 +498,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     {
       std::lock_guard lock(st->mu);
       st->view = snapshot;
+      st->last_error.clear();
     }
     spdlog::info("{} control connection to {} (protocol {}): {} node(s) in datacenter '{}', {} "
                  "assigned to this proxy",

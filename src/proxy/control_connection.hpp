@@ -26,6 +26,8 @@
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/version.hpp"
+#include "proxy/astra_metadata.hpp"
+#include "proxy/cluster_tls.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/virtual_topology.hpp"
 
@@ -37,8 +39,11 @@ struct ClusterNode {
   std::string datacenter;
   std::string rack;
   Uuid host_id{};
+  // Astra: the TLS server name (the node's host id) that makes the SNI proxy at address:port
+  // route to this node; empty for other clusters.
+  std::string sni;
 
-  std::string label() const;  // "ip:port", the node metrics label
+  std::string label() const;  // "ip:port" ("ip:port/host-id" through an SNI proxy): metrics label
 };
 
 // An immutable snapshot of what a control connection learned.
@@ -63,7 +68,11 @@ struct ControlConnectionOptions {
   std::string username;
   std::string password;
   std::string local_datacenter;  // empty: the datacenter of the first node reached
-  std::string tls_ca_path, tls_cert_path, tls_key_path;  // TLS when tls_ca_path is set
+  // TLS and Astra routing (make_cluster_connect_setup): no context means plain TCP; with `astra`,
+  // contact points, port and datacenter come from the metadata service, fetched again after a
+  // failed connection (as the reference).
+  UpstreamTls tls;
+  std::optional<AstraMetadataRequest> astra;
   std::chrono::milliseconds connect_timeout{30000};
   std::chrono::milliseconds heartbeat_interval{30000};
   std::chrono::milliseconds retry_min{250};
@@ -106,6 +115,8 @@ class ControlConnection {
   // The latest snapshot; null before the first successful connect.
   std::shared_ptr<const ClusterView> view() const;
   admin::ControlConnStatus status() const;
+  // Why the last attempt failed ("" after a success): shown in startup errors.
+  std::string last_error() const;
   const ControlConnectionOptions& options() const { return options_; }
 
   struct State;  // shared with the connection's coroutine

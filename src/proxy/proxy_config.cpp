@@ -157,6 +157,7 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(origin_tls_server_ca_path),
       ZDM_SETTING(origin_tls_client_cert_path),
       ZDM_SETTING(origin_tls_client_key_path),
+      ZDM_SETTING(origin_tls_skip_hostname_verification),  // ours, kept next to the TLS settings
       ZDM_SETTING(target_contact_points),
       ZDM_SETTING(target_port),
       ZDM_SETTING(target_secure_connect_bundle_path),
@@ -167,6 +168,7 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(target_tls_server_ca_path),
       ZDM_SETTING(target_tls_client_cert_path),
       ZDM_SETTING(target_tls_client_key_path),
+      ZDM_SETTING(target_tls_skip_hostname_verification),  // ours
       ZDM_SETTING(proxy_listen_address),
       ZDM_SETTING(proxy_listen_port),
       ZDM_SETTING(proxy_request_timeout_ms),
@@ -349,6 +351,7 @@ struct ClusterFields {
   const std::string& cert;
   const std::string& key;
   bool host_assignment;
+  bool skip_hostname_verification;
 };
 
 Result<void> validate_cluster(const ClusterFields& c) {
@@ -393,6 +396,11 @@ Result<void> validate_cluster(const ClusterFields& c) {
     return invalid(name("tls_server_ca_path"),
                    fmt::format("mutual TLS ({} and {}) also needs the server CA",
                                name("tls_client_cert_path"), name("tls_client_key_path")));
+  }
+  if (c.skip_hostname_verification && c.ca.empty() && !has_scb) {
+    return invalid(name("tls_skip_hostname_verification"),
+                   fmt::format("is true but {} TLS is not configured (set {} or {})", c.prefix,
+                               name("tls_server_ca_path"), name("secure_connect_bundle_path")));
   }
   return {};
 }
@@ -619,7 +627,8 @@ Result<void> validate_proxy_config(const ProxyConfig& c) {
                                  c.origin_secure_connect_bundle_path, c.origin_local_datacenter,
                                  c.origin_connection_timeout_ms, c.origin_tls_server_ca_path,
                                  c.origin_tls_client_cert_path, c.origin_tls_client_key_path,
-                                 c.origin_enable_host_assignment});
+                                 c.origin_enable_host_assignment,
+                                 c.origin_tls_skip_hostname_verification});
       !r) {
     return r;
   }
@@ -627,7 +636,8 @@ Result<void> validate_proxy_config(const ProxyConfig& c) {
                                  c.target_secure_connect_bundle_path, c.target_local_datacenter,
                                  c.target_connection_timeout_ms, c.target_tls_server_ca_path,
                                  c.target_tls_client_cert_path, c.target_tls_client_key_path,
-                                 c.target_enable_host_assignment});
+                                 c.target_enable_host_assignment,
+                                 c.target_tls_skip_hostname_verification});
       !r) {
     return r;
   }

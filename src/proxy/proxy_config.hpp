@@ -69,6 +69,8 @@ struct ProxyConfig {
   std::string origin_tls_server_ca_path;
   std::string origin_tls_client_cert_path;
   std::string origin_tls_client_key_path;
+  // Ours: the reference never checks node names; we do unless this is true.
+  bool origin_tls_skip_hostname_verification = false;
 
   // Target
   std::string target_contact_points;
@@ -81,6 +83,7 @@ struct ProxyConfig {
   std::string target_tls_server_ca_path;
   std::string target_tls_client_cert_path;
   std::string target_tls_client_key_path;
+  bool target_tls_skip_hostname_verification = false;  // ours
 
   // Proxy listener
   std::string proxy_listen_address = "localhost";

@@ -3,13 +3,20 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "client/connection_options.hpp"
 #include "common/process_metrics.hpp"
 #include "net/tls.hpp"
+#include "proxy/cluster_tls.hpp"
 
 namespace zdm::proxy {
 
 namespace asio = boost::asio;
+
+namespace {
+constexpr std::chrono::seconds kClientTlsHandshakeTimeout{10};
+}  // namespace
 
 ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
   admin::ProxyMetricsOptions mo;
@@ -45,31 +52,38 @@ ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
 ProxyServer::~ProxyServer() { stop(); }
 
 Result<void> ProxyServer::setup_tls() {
+  // Towards the clusters: TLS contexts, hostname checks and Astra bundles, read once; any
+  // unusable file or bundle stops startup here with a message naming the setting.
   for (ClusterType c : {ClusterType::Origin, ClusterType::Target}) {
-    const bool o = c == ClusterType::Origin;
-    const std::string& ca = o ? config_.origin_tls_server_ca_path : config_.target_tls_server_ca_path;
-    if (ca.empty()) continue;
-    net::ClientTlsOptions t;
-    t.ca_file = ca;
-    t.cert_file = o ? config_.origin_tls_client_cert_path : config_.target_tls_client_cert_path;
-    t.key_file = o ? config_.origin_tls_client_key_path : config_.target_tls_client_key_path;
-    t.hostname = net::HostnameCheck::Skip;
-    auto ctx = net::make_client_tls_context(t);
-    if (!ctx) return tl::unexpected(ctx.error());
-    context_->set_tls(c, *ctx);
+    auto setup = make_cluster_connect_setup(config_, c);
+    if (!setup) return tl::unexpected(setup.error());
+    if (setup->tls) {
+      spdlog::info("{}: {}, hostname verification {}", cluster_type_name(c),
+                   setup->astra ? "Astra secure connect bundle (mutual TLS through the SNI proxy)"
+                                : std::string(tls_mode_name(cluster_tls_mode(config_, c))) + " TLS",
+                   setup->tls.hostname == net::HostnameCheck::Verify ? "on" : "OFF");
+    }
+    context_->set_tls(c, setup->tls);
+    cluster_setup_[c == ClusterType::Origin ? 0 : 1] = std::move(*setup);
   }
-  if (!config_.proxy_tls_cert_path.empty()) {
-    net::ServerTlsOptions s;
-    s.cert_file = config_.proxy_tls_cert_path;
-    s.key_file = config_.proxy_tls_key_path;
-    s.ca_file = config_.proxy_tls_ca_path;
-    s.client_cert = config_.proxy_tls_require_client_auth ? net::ClientCertPolicy::Required
-                                                          : net::ClientCertPolicy::Optional;
-    auto ctx = net::make_server_tls_context(s);
-    if (!ctx) return tl::unexpected(ctx.error());
-    client_tls_ = *ctx;
+  // Towards clients (ZDM_PROXY_TLS_*).
+  auto client = make_proxy_tls_context(config_);
+  if (!client) return tl::unexpected(client.error());
+  client_tls_ = std::move(*client);
+  if (client_tls_) {
+    spdlog::info("client connections: TLS{}", config_.proxy_tls_require_client_auth
+                                                  ? ", client certificates required"
+                                                  : "");
   }
   return {};
+}
+
+ControlConnectionOptions ProxyServer::control_options(ClusterType cluster) const {
+  auto o = ControlConnectionOptions::from_config(config_, cluster);
+  const auto& setup = cluster_setup_[cluster == ClusterType::Origin ? 0 : 1];
+  o.tls = setup.tls;
+  o.astra = setup.astra;
+  return o;
 }
 
 Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
@@ -97,10 +111,10 @@ Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
   if (!listener) return tl::unexpected(listener.error());
   listener_ = *listener;
 
-  origin_control_ = std::make_unique<ControlConnection>(
-      threads_->context(0), ControlConnectionOptions::from_config(config_, ClusterType::Origin));
-  target_control_ = std::make_unique<ControlConnection>(
-      threads_->context(0), ControlConnectionOptions::from_config(config_, ClusterType::Target));
+  origin_control_ = std::make_unique<ControlConnection>(threads_->context(0),
+                                                        control_options(ClusterType::Origin));
+  target_control_ = std::make_unique<ControlConnection>(threads_->context(0),
+                                                        control_options(ClusterType::Target));
   origin_control_->start([this](auto view) { on_view(ClusterType::Origin, std::move(view)); });
   target_control_->start([this](auto view) { on_view(ClusterType::Target, std::move(view)); });
   if (endpoints_) {
@@ -116,10 +130,11 @@ Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
     if (startup_timeout.count() > 0) {
       if (!views_cv_.wait_for(lock, startup_timeout, ready)) {
         return fail(Errc::Io, fmt::format("could not connect to both clusters within {} ms "
-                                          "(origin: {}, target: {})",
+                                          "(origin: {}, target: {}){}",
                                           startup_timeout.count(),
                                           origin_control_->status().addr,
-                                          target_control_->status().addr));
+                                          target_control_->status().addr,
+                                          startup_failure_details()));
       }
     } else {
       views_cv_.wait(lock, ready);
@@ -169,10 +184,61 @@ void ProxyServer::on_accept(asio::ip::tcp::socket socket, size_t) {
   }
   boost::system::error_code ec;
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  net::Stream stream = client_tls_ ? net::Stream(std::move(socket), client_tls_)
-                                   : net::Stream(std::move(socket));
-  auto session = std::make_shared<ClientSession>(std::move(stream), *context_);
+  if (client_tls_) return open_tls_session(net::Stream(std::move(socket), client_tls_));
+  auto session = std::make_shared<ClientSession>(net::Stream(std::move(socket)), *context_);
   session->open();
+}
+
+// TLS clients: the handshake runs before the session exists, so a refused client is logged with
+// the reason, and a client that never finishes it is dropped. The session's own handshake call
+// (FramedConnection::start) then finds it done.
+void ProxyServer::open_tls_session(net::Stream stream) {
+  struct Pending {
+    explicit Pending(net::Stream s) : stream(std::move(s)), timer(stream.get_executor()) {}
+    net::Stream stream;
+    asio::steady_timer timer;
+    std::string peer;
+    bool done = false;
+  };
+  auto pending = std::make_shared<Pending>(std::move(stream));
+  boost::system::error_code ec;
+  const auto remote = pending->stream.socket().remote_endpoint(ec);
+  pending->peer = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(),
+                                                     remote.port());
+  pending->timer.expires_after(kClientTlsHandshakeTimeout);
+  pending->timer.async_wait([pending](boost::system::error_code tec) {
+    if (tec || pending->done) return;
+    pending->done = true;
+    spdlog::warn("client {}: TLS handshake not completed within {} s; connection closed",
+                 pending->peer, kClientTlsHandshakeTimeout.count());
+    pending->stream.close();
+  });
+  pending->stream.async_handshake(
+      asio::ssl::stream_base::server,
+      [pending, ctx = context_.get()](boost::system::error_code hec) {
+        pending->timer.cancel();
+        if (pending->done) return;
+        pending->done = true;
+        if (hec) {
+          spdlog::warn("client {}: TLS handshake failed: {}", pending->peer,
+                       explain_client_tls_failure(*pending->stream.tls(), hec));
+          pending->stream.close();
+          return;
+        }
+        auto session = std::make_shared<ClientSession>(std::move(pending->stream), *ctx);
+        session->open();
+      });
+}
+
+std::string ProxyServer::startup_failure_details() const {
+  std::string out;
+  for (const auto* control : {origin_control_.get(), target_control_.get()}) {
+    if (control == nullptr || control->view()) continue;
+    const std::string why = control->last_error();
+    if (why.empty()) continue;
+    out += fmt::format("\n  {}: {}", cluster_type_name(control->options().cluster), why);
+  }
+  return out;
 }
 
 admin::ReadinessReport ProxyServer::readiness() const {

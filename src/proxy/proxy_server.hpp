@@ -18,6 +18,7 @@
 #include "net/io_threads.hpp"
 #include "net/listener.hpp"
 #include "proxy/client_session.hpp"
+#include "proxy/cluster_tls.hpp"
 #include "proxy/control_connection.hpp"
 #include "proxy/prepared_cache.hpp"
 #include "proxy/proxy_config.hpp"
@@ -48,8 +49,11 @@ class ProxyServer {
 
  private:
   void on_accept(boost::asio::ip::tcp::socket socket, size_t thread_index);
+  void open_tls_session(net::Stream stream);  // client TLS handshake, then the session
   void on_view(ClusterType cluster, std::shared_ptr<const ClusterView> view);
   Result<void> setup_tls();
+  ControlConnectionOptions control_options(ClusterType cluster) const;
+  std::string startup_failure_details() const;  // why each unconnected cluster failed
 
   ProxyConfig config_;
   metrics::Registry registry_;
@@ -65,6 +69,7 @@ class ProxyServer {
   std::unique_ptr<ControlConnection> origin_control_;
   std::unique_ptr<ControlConnection> target_control_;
   std::shared_ptr<boost::asio::ssl::context> client_tls_;
+  ClusterConnectSetup cluster_setup_[2];  // origin, target (TLS, Astra)
 
   std::mutex mu_;
   std::condition_variable views_cv_;

@@ -5,11 +5,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "net/tls.hpp"
 #include "protocol/message_codec.hpp"
+#include "proxy/astra_metadata.hpp"
+#include "proxy/cluster_tls.hpp"
 
 namespace zdm::proxy {
 
@@ -97,20 +100,27 @@ void UpstreamConnection::on_closed() {
 
 namespace {
 
-// Shared by the resolve/connect chain and the deadline timer; whichever finishes first reports.
+// Shared by the resolve/connect/handshake chain and the deadline timer; whichever finishes first
+// reports.
 struct ConnectAttempt : std::enable_shared_from_this<ConnectAttempt> {
-  ConnectAttempt(asio::any_io_executor ex, std::shared_ptr<asio::ssl::context> tls_ctx,
-                 StreamCallback cb)
-      : socket(ex), resolver(ex), timer(ex), tls(std::move(tls_ctx)), done(std::move(cb)) {}
+  ConnectAttempt(asio::any_io_executor ex, UpstreamTls tls_settings, StreamCallback cb)
+      : socket(ex), resolver(ex), timer(ex), tls(std::move(tls_settings)), done(std::move(cb)) {}
 
   tcp::socket socket;
   tcp::resolver resolver;
   asio::steady_timer timer;
-  std::shared_ptr<asio::ssl::context> tls;
+  UpstreamTls tls;
   StreamCallback done;
   std::string host;
+  std::string server_name;  // Astra: SNI = host id
   uint16_t port = 0;
+  std::optional<net::Stream> stream;  // TLS: while the handshake runs
   bool finished = false;
+
+  std::string peer() const {
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+    return fmt::format("{}:{}", host, port);
+  }
 
   void finish(Result<net::Stream> result) {
     if (finished) return;
@@ -121,10 +131,15 @@ struct ConnectAttempt : std::enable_shared_from_this<ConnectAttempt> {
     cb(std::move(result));
   }
 
-  void fail_with(const std::string& what) {
+  void close_all() {
     boost::system::error_code ignored;
     socket.close(ignored);
-    finish(fail(Errc::Io, fmt::format("cannot connect to {}:{}: {}", host, port, what)));
+    if (stream) stream->close();
+  }
+
+  void fail_with(const std::string& what) {
+    close_all();
+    finish(fail(Errc::Io, fmt::format("cannot connect to {}: {}", peer(), what)));
   }
 
   void connect_to(const tcp::endpoint& endpoint) {
@@ -139,28 +154,45 @@ struct ConnectAttempt : std::enable_shared_from_this<ConnectAttempt> {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (!tls) return finish(net::Stream(std::move(socket)));
-    net::Stream stream(std::move(socket), tls);
-    // Clusters are addressed by IP from system.peers: as the reference, no hostname check.
-    if (auto ok = net::prepare_client_tls_stream(*stream.tls(), host, net::HostnameCheck::Skip);
-        !ok) {
-      return finish(tl::unexpected(ok.error()));
+    stream.emplace(std::move(socket), tls.context);
+    auto prepared = server_name.empty()
+                        ? net::prepare_client_tls_stream(*stream->tls(), host, tls.hostname)
+                        : prepare_astra_sni_stream(*stream->tls(), server_name, host, tls.hostname);
+    if (!prepared) {
+      close_all();
+      return finish(tl::unexpected(prepared.error()));
     }
-    finish(std::move(stream));
+    stream->async_handshake(
+        asio::ssl::stream_base::client, [self = shared_from_this()](boost::system::error_code ec) {
+          if (self->finished) return;
+          if (ec) {
+            const std::string why = explain_tls_handshake_failure(
+                *self->stream->tls(), ec, self->peer(), self->host, self->tls.hostname,
+                self->tls.cluster_name);
+            self->close_all();
+            return self->finish(fail(Errc::Io, why));
+          }
+          net::Stream ready = std::move(*self->stream);
+          self->stream.reset();
+          self->finish(std::move(ready));
+        });
   }
 };
 
 }  // namespace
 
 void connect_stream(asio::any_io_executor executor, std::string host, uint16_t port,
-                    std::shared_ptr<asio::ssl::context> tls, std::chrono::milliseconds timeout,
+                    UpstreamTls tls, std::string server_name, std::chrono::milliseconds timeout,
                     StreamCallback done) {
   auto attempt = std::make_shared<ConnectAttempt>(executor, std::move(tls), std::move(done));
   attempt->host = std::move(host);
+  attempt->server_name = std::move(server_name);
   attempt->port = port;
   attempt->timer.expires_after(timeout);
   attempt->timer.async_wait([attempt, ms = timeout.count()](boost::system::error_code ec) {
     if (ec || attempt->finished) return;
-    attempt->fail_with(fmt::format("timed out after {} ms", ms));
+    attempt->fail_with(fmt::format("timed out after {} ms{}", ms,
+                                   attempt->stream ? " (during the TLS handshake)" : ""));
   });
   boost::system::error_code ec;
   auto address = asio::ip::make_address(attempt->host, ec);

@@ -11,8 +11,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 
 #include "proxy/secure_connect_bundle.hpp"
+#include "proxy/upstream_connection.hpp"
 #include "testdata/test_pki.hpp"
 
 namespace zdm::proxy {
@@ -401,6 +403,108 @@ TEST_F(ClusterTlsTest, BundleContextIsBuiltFromPemInMemory) {
   auto x = make_bundle_tls_context(expired);
   ASSERT_FALSE(x.has_value());
   EXPECT_NE(x.error().message.find("expired"), std::string::npos);
+}
+
+
+// connect_stream (the proxy's request connections) completes the handshake itself, so a failure
+// is explained; the stream it hands over has its handshake done, and FramedConnection's own
+// handshake call on it is a no-op.
+struct ConnectOutcome {
+  bool ok = false;
+  std::string error;
+  bool second_handshake_ok = false;
+};
+
+ConnectOutcome connect_through(const std::shared_ptr<ssl::context>& server, UpstreamTls tls) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto srv = std::make_shared<ssl::stream<tcp::socket>>(io, *server);
+  acceptor.async_accept(srv->lowest_layer(), [srv](boost::system::error_code ec) {
+    if (ec) return;
+    srv->async_handshake(ssl::stream_base::server, [](boost::system::error_code) {});
+  });
+  ConnectOutcome out;
+  std::optional<net::Stream> kept;
+  connect_stream(io.get_executor(), "127.0.0.1", acceptor.local_endpoint().port(), tls, "",
+                 std::chrono::milliseconds(10000), [&](Result<net::Stream> r) {
+                   out.ok = r.has_value();
+                   if (!r) {
+                     out.error = r.error().message;
+                     return;
+                   }
+                   kept.emplace(std::move(*r));
+                   kept->async_handshake(ssl::stream_base::client,
+                                         [&](boost::system::error_code ec) {
+                                           out.second_handshake_ok = !ec;
+                                           kept->close();
+                                           srv->lowest_layer().close();
+                                         });
+                 });
+  io.run_for(std::chrono::seconds(20));
+  return out;
+}
+
+TEST_F(ClusterTlsTest, ConnectStreamCompletesTheHandshakeOrExplainsWhyNot) {
+  UpstreamTls good;
+  good.context = make_cluster_tls(origin_tls(pki_->ca_pem), ClusterType::Origin)->context;
+  good.cluster_name = "TARGET";
+  auto ok = connect_through(server_ctx(false), good);
+  EXPECT_TRUE(ok.ok) << ok.error;
+  EXPECT_TRUE(ok.second_handshake_ok);
+
+  UpstreamTls untrusted = good;
+  untrusted.context =
+      make_cluster_tls(origin_tls(pki_->other_ca_pem), ClusterType::Origin)->context;
+  auto bad = connect_through(server_ctx(false), untrusted);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_NE(bad.error.find("TLS handshake with TARGET node 127.0.0.1:"), std::string::npos)
+      << bad.error;
+  EXPECT_NE(bad.error.find("not signed by a trusted CA"), std::string::npos) << bad.error;
+  EXPECT_NE(bad.error.find("ZDM_TARGET_TLS_SERVER_CA_PATH"), std::string::npos) << bad.error;
+
+  auto expired = connect_through(
+      server_ctx(false, pki_->expired_server_pem, pki_->expired_server_key), good);
+  EXPECT_FALSE(expired.ok);
+  EXPECT_NE(expired.error.find("expired"), std::string::npos) << expired.error;
+}
+
+TEST_F(ClusterTlsTest, ConnectSetupFollowsTheClusterSettings) {
+  ProxyConfig c = origin_tls(pki_->ca_pem);
+  c.target_contact_points = "127.0.0.1";
+  auto origin = make_cluster_connect_setup(c, ClusterType::Origin);
+  ASSERT_TRUE(origin) << origin.error().message;
+  EXPECT_TRUE(origin->tls);
+  EXPECT_EQ(origin->tls.hostname, net::HostnameCheck::Verify);
+  EXPECT_EQ(origin->tls.cluster_name, "ORIGIN");
+  EXPECT_FALSE(origin->astra);
+  auto target = make_cluster_connect_setup(c, ClusterType::Target);
+  ASSERT_TRUE(target);
+  EXPECT_FALSE(target->tls);
+  EXPECT_EQ(target->tls.cluster_name, "TARGET");
+
+  c.origin_tls_skip_hostname_verification = true;
+  auto skip = make_cluster_connect_setup(c, ClusterType::Origin);
+  ASSERT_TRUE(skip);
+  EXPECT_EQ(skip->tls.hostname, net::HostnameCheck::Skip);
+
+  ProxyConfig b;
+  b.target_secure_connect_bundle_path = pki_->dir.path("missing-bundle.zip");
+  auto missing = make_cluster_connect_setup(b, ClusterType::Target);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("ZDM_TARGET_SECURE_CONNECT_BUNDLE_PATH"),
+            std::string::npos)
+      << missing.error().message;
+  EXPECT_NE(missing.error().message.find("missing-bundle.zip"), std::string::npos)
+      << missing.error().message;
+}
+
+TEST_F(ClusterTlsTest, AlertsAfterTheHandshakeAreExplained) {
+  const std::string required = explain_tls_alert(
+      "connection closed: tlsv13 alert certificate required (SSL routines)", "ORIGIN");
+  EXPECT_NE(required.find("ZDM_ORIGIN_TLS_CLIENT_CERT_PATH"), std::string::npos) << required;
+  const std::string unknown = explain_tls_alert("tlsv1 alert unknown ca", "TARGET");
+  EXPECT_NE(unknown.find("refused our client certificate"), std::string::npos) << unknown;
+  EXPECT_EQ(explain_tls_alert("connection refused", "ORIGIN"), "connection refused");
 }
 
 }  // namespace

@@ -248,6 +248,55 @@ TEST(ProxyConfig, RequiresContactPointsOrBundleButNotBoth) {
   EXPECT_TRUE(bundle) << bundle.error().message;
 }
 
+TEST(ProxyConfig, HostnameVerificationIsOnUnlessSkippedPerCluster) {
+  auto defaults = load_config_from_env(minimal_env());
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->config.origin_tls_skip_hostname_verification);
+  EXPECT_FALSE(defaults->config.target_tls_skip_hostname_verification);
+
+  auto env = minimal_env();
+  env["ZDM_ORIGIN_TLS_SERVER_CA_PATH"] = "/ca.pem";
+  env["ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION"] = "true";
+  auto loaded = load_config_from_env(env);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_TRUE(loaded->config.origin_tls_skip_hostname_verification);
+  EXPECT_FALSE(loaded->config.target_tls_skip_hostname_verification);
+  const auto json = nlohmann::json::parse(describe_effective(loaded->config));
+  EXPECT_EQ(json.at("origin_tls_skip_hostname_verification"), true);
+  EXPECT_EQ(json.at("target_tls_skip_hostname_verification"), false);
+
+  auto yaml = load_config_from_yaml(minimal_yaml() +
+                                    "target_tls_server_ca_path: /ca.pem\n"
+                                    "target_tls_skip_hostname_verification: yes\n");
+  ASSERT_TRUE(yaml) << yaml.error().message;
+  EXPECT_TRUE(yaml->config.target_tls_skip_hostname_verification);
+
+  // With a bundle the setting applies to the SNI proxy's certificate.
+  auto bundle = load_config_from_yaml(
+      "origin_contact_points: 10.0.0.1\ntarget_secure_connect_bundle_path: /b.zip\n"
+      "target_tls_skip_hostname_verification: true\n");
+  EXPECT_TRUE(bundle) << bundle.error().message;
+
+  // Without TLS the setting is a mistake (usually set for the wrong cluster).
+  const std::string m = yaml_error("origin_tls_skip_hostname_verification: true\n");
+  EXPECT_NE(m.find("ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION"), std::string::npos) << m;
+  EXPECT_NE(m.find("origin_tls_server_ca_path"), std::string::npos) << m;
+  const std::string b = yaml_error("target_tls_skip_hostname_verification: maybe\n");
+  EXPECT_NE(b.find("target_tls_skip_hostname_verification"), std::string::npos) << b;
+}
+
+TEST(ProxyConfig, TlsKeyWithoutCertificateNamesTheMissingSetting) {
+  const std::string m = yaml_error("origin_tls_server_ca_path: /ca.pem\n"
+                                   "origin_tls_client_key_path: /k.pem\n");
+  EXPECT_NE(m.find("ZDM_ORIGIN_TLS_CLIENT_CERT_PATH"), std::string::npos) << m;
+  auto scb = load_config_from_yaml(
+      "origin_contact_points: 10.0.0.1\ntarget_secure_connect_bundle_path: /b.zip\n"
+      "target_tls_server_ca_path: /ca.pem\n");
+  ASSERT_FALSE(scb);
+  EXPECT_NE(scb.error().message.find("target_secure_connect_bundle_path"), std::string::npos)
+      << scb.error().message;
+}
+
 TEST(ProxyConfig, CredentialsAreOptional) {
   auto loaded = load_config_from_yaml(minimal_yaml());
   ASSERT_TRUE(loaded) << loaded.error().message;
