@@ -783,6 +783,9 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
   std::string_view statement_text;  // for the read comparison log
   bool continuation_page = false;
   std::shared_ptr<const PreparedEntry> executed;  // keeps `statement_text` alive for EXECUTE
+  // ZDM_REPLACE_CQL_FUNCTIONS: the body both clusters get instead of the client's.
+  std::optional<Bytes> rewritten_body;
+  std::shared_ptr<const PrepareRewrite> prepare_functions;
 
   switch (h.opcode) {
     case Opcode::Options:
@@ -815,6 +818,12 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
         }
         return answer_locally(frame, topology->query(q->query, ks));
       }
+      if (config_.replace_cql_functions && is_rewritable_kind(decision.statement) &&
+          may_contain_replaced_call(q->query)) {
+        auto r = rewrite_query_functions(frame, decision.statement);
+        if (!r) return answer_rewrite_error(cs, r.error());
+        rewritten_body = std::move(*r);
+      }
       break;
     }
     case Opcode::Prepare: {
@@ -839,6 +848,15 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
       prepare_decision = StoredDecision::from(statement);
       prepare_query = std::string(p->query);
       prepare_keyspace = std::string(ks);
+      if (config_.replace_cql_functions && is_rewritable_kind(statement.statement) &&
+          may_contain_replaced_call(p->query)) {
+        auto r = rewrite_prepare_functions(frame);
+        if (!r) return answer_rewrite_error(cs, r.error());
+        if (*r) {
+          rewritten_body = std::move((*r)->body);
+          prepare_functions = std::make_shared<const PrepareRewrite>(std::move((*r)->plan));
+        }
+      }
       break;
     }
     case Opcode::Execute: {
@@ -870,12 +888,19 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
       decision.keyspace = protocol::CqlName{entry->decision.keyspace, true};
       decision.table = protocol::CqlName{entry->decision.table, true};
       prepared_id.assign(e->prepared_id.begin(), e->prepared_id.end());
+      if (entry->functions) {  // prepared with now()/uuid() replaced: values must be inserted
+        auto r = rewrite_execute_functions(frame, *entry);
+        if (!r) return answer_rewrite_error(cs, r.error());
+        rewritten_body = std::move(*r);
+      }
       const bool to_target = decision.target == ForwardTarget::Target ||
                              decision.target == ForwardTarget::Both ||
                              (decision.send_async && config_.primary_cluster == ClusterType::Origin &&
                               config_.read_mode == ReadMode::DualAsyncOnSecondary);
       if (to_target && entry->target_id != entry->origin_id) {
-        target_frame = target_execute_frame(frame, e->prepared_id, entry->target_id);
+        protocol::Frame source = frame;
+        if (rewritten_body) source.body = *rewritten_body;
+        target_frame = target_execute_frame(source, e->prepared_id, entry->target_id);
         if (!target_frame) {
           return answer_error(cs, ErrorCode::ProtocolError, "malformed EXECUTE");
         }
@@ -893,17 +918,30 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
       consistency = b->consistency;
       decision = decide_request(h.opcode, {}, ks, routing_);
       bool any_prepared = false;
+      bool functions = false;  // a child may have now()/uuid() to replace
       for (const auto& child : b->children) {
-        if (child.kind != protocol::BatchChildPeek::Kind::Prepared) continue;
+        if (child.kind != protocol::BatchChildPeek::Kind::Prepared) {
+          functions = functions ||
+                      (config_.replace_cql_functions && may_contain_replaced_call(child.query));
+          continue;
+        }
         any_prepared = true;
-        if (!ctx_.prepared().find(child.prepared_id)) {
+        auto entry = ctx_.prepared().find(child.prepared_id);
+        if (!entry) {
           if (auto* m = ctx_.metrics(); m && m->pscache_misses) m->pscache_misses->inc();
           return answer_unprepared(cs, child.prepared_id);
         }
+        functions = functions || entry->functions != nullptr;
+      }
+      if (functions) {
+        auto r = rewrite_batch_functions(frame);
+        if (!r) return answer_rewrite_error(cs, r.error());
+        rewritten_body = std::move(*r);
       }
       if (any_prepared) {
         std::vector<std::shared_ptr<const PreparedEntry>> keep;
-        auto body = protocol::replace_prepared_ids(h, frame.body, [&](ByteView id) {
+        const ByteView source = rewritten_body ? ByteView(*rewritten_body) : frame.body;
+        auto body = protocol::replace_prepared_ids(h, source, [&](ByteView id) {
           std::optional<ByteView> out;
           if (auto entry = ctx_.prepared().find(id)) {
             keep.push_back(entry);
@@ -926,6 +964,22 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
   if (decision.target == ForwardTarget::None) return;  // e.g. DSE Insights reports
   if (decision.target == ForwardTarget::Proxy) {
     return answer_error(cs, ErrorCode::Invalid, "statement not supported by the proxy");
+  }
+  // With function replacement, both clusters get the rewritten frame (target's prepared ids are
+  // already patched in target_frame).
+  Bytes rewritten_wire;
+  protocol::Frame rewritten_frame;
+  const protocol::Frame* sent = &frame;
+  if (rewritten_body) {
+    auto encoded = protocol::encode_frame(h, *rewritten_body, compression_for_frames());
+    if (!encoded) return answer_rewrite_error(cs, encoded.error());
+    rewritten_wire = std::move(*encoded);
+    rewritten_frame.header = h;
+    rewritten_frame.header.body_length = static_cast<uint32_t>(rewritten_body->size());
+    rewritten_frame.body = *rewritten_body;
+    rewritten_frame.wire = rewritten_wire;
+    sent = &rewritten_frame;
+    ++stats_.function_rewrites;
   }
 
   auto index = take_slot();
@@ -953,8 +1007,13 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     s.query = std::move(prepare_query);
     s.keyspace = std::move(prepare_keyspace);
     s.decision = std::move(prepare_decision);
+    s.functions = std::move(prepare_functions);
   }
-  if (!dispatch(frame, decision.target, *index, target_frame ? &*target_frame : nullptr)) return;
+  if (h.opcode == Opcode::Execute && rewritten_body) {
+    s.function_values.assign(function_values_.begin(), function_values_.end());
+    s.function_body_hash = function_body_hash_;
+  }
+  if (!dispatch(*sent, decision.target, *index, target_frame ? &*target_frame : nullptr)) return;
 
   if (s.track_metrics) {
     if (auto* m = ctx_.metrics()) {
@@ -965,7 +1024,7 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     }
   }
   if (decision.send_async && async_) {
-    send_async_copy(frame, target_frame ? &*target_frame : nullptr, s, statement_text,
+    send_async_copy(*sent, target_frame ? &*target_frame : nullptr, s, statement_text,
                     continuation_page);
   }
 }
@@ -1132,6 +1191,9 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
   const bool failed = peek.failed();
   (from == ClusterType::Origin ? s.origin_failed : s.target_failed) = failed;
   compare_primary_answer(s, from, peek);
+  if (from == ClusterType::Origin) {
+    s.origin_unprepared = failed && *peek.error == ErrorCode::Unprepared;
+  }
   if (failed && from == ClusterType::Target) {
     s.target_error = *peek.error;
     if (*peek.error == ErrorCode::Unprepared) {
@@ -1163,6 +1225,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
 
   ByteView chosen = frame.wire;
   ClusterType chosen_from = from;
+  std::optional<ByteView> prepared_for_client;  // origin's PREPARED of a rewritten statement
   auto* m = s.track_metrics ? ctx_.metrics() : nullptr;
   if (s.has_stored) {
     const auto outcome = join_responses(s.origin_failed, s.target_failed,
@@ -1188,6 +1251,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
       const ByteView stored = s.stored_body;
       record_prepared(s, from == ClusterType::Origin ? mine : stored,
                       from == ClusterType::Target ? mine : stored);
+      if (s.functions) prepared_for_client = from == ClusterType::Origin ? mine : stored;
     }
   } else if (m && failed) {
     count_table_failure(s.table, from == ClusterType::Origin ? FailedOn::Origin : FailedOn::Target);
@@ -1230,8 +1294,11 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     }
     if (!origin_id && !s.prepared_id.empty()) origin_id = s.prepared_id;
   }
+  if (!s.function_values.empty()) remember_function_values(s);
   if (origin_id) {
     answer_unprepared(s.client_stream, *origin_id);
+  } else if (prepared_for_client) {
+    answer_prepared_for_client(s, *prepared_for_client);
   } else {
     send_to_client(chosen, s.client_stream);
   }
@@ -1267,6 +1334,7 @@ void ClientSession::record_prepared(Slot& s, ByteView origin_message, ByteView t
   entry.target_variables = std::move(t->metadata);
   entry.query = std::move(s.query);
   entry.keyspace = std::move(s.keyspace);
+  entry.functions = s.functions;
   ctx_.prepared().put(std::move(entry));
 }
 
@@ -1368,6 +1436,9 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.target_unprepared_id.clear();
   s.prepared_id.clear();
   s.compare = {};
+  s.functions.reset();
+  s.function_values.clear();
+  s.origin_unprepared = false;
   s.start = Clock::now();
   s.deadline = s.start + timeout_;
   // Append to the in-flight list: every request has the same timeout, so list order is
@@ -1449,6 +1520,110 @@ void ClientSession::expire(uint32_t index) {
                                        protocol::ResponseBody(std::move(error))));
   }
   free_slot(index);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function replacement (ZDM_REPLACE_CQL_FUNCTIONS). Only requests that have a call to replace
+// (or EXECUTE/BATCH a statement prepared with one) come here; the rewrite happens once and the
+// same values reach both clusters.
+
+Result<std::optional<Bytes>> ClientSession::rewrite_query_functions(
+    const protocol::Frame& frame, protocol::StatementKind kind) {
+  return rewrite_query_body(frame.header, frame.body, ctx_.timeuuids(), kind);
+}
+
+Result<std::optional<PrepareBodyRewrite>> ClientSession::rewrite_prepare_functions(
+    const protocol::Frame& frame) {
+  return rewrite_prepare_body(frame.header, frame.body);
+}
+
+Result<Bytes> ClientSession::rewrite_execute_functions(const protocol::Frame& frame,
+                                                       const PreparedEntry& entry) {
+  const PrepareRewrite& plan = *entry.functions;
+  function_body_hash_ = std::hash<std::string_view>{}(std::string_view(
+      reinterpret_cast<const char*>(frame.body.data()), frame.body.size()));
+  function_values_.clear();
+  // A retry of an EXECUTE that one cluster already applied gets that EXECUTE's values.
+  for (auto it = retry_values_.begin(); it != retry_values_.end(); ++it) {
+    if (it->body_hash == function_body_hash_ && it->values.size() == plan.inserted.size()) {
+      function_values_.swap(it->values);
+      retry_values_.erase(it);
+      break;
+    }
+  }
+  if (function_values_.empty()) {
+    for (const InsertedMarker& m : plan.inserted) {
+      function_values_.push_back(generate_value(m.function, ctx_.timeuuids()));
+    }
+  }
+  // Named values need the markers' names; origin's metadata has them (the same on target).
+  return rewrite_execute_body(frame.header, frame.body, plan, function_values_,
+                              &entry.origin_variables);
+}
+
+Result<std::optional<Bytes>> ClientSession::rewrite_batch_functions(
+    const protocol::Frame& frame) {
+  PreparedCache& cache = ctx_.prepared();
+  std::vector<std::shared_ptr<const PreparedEntry>> keep;  // plans stay alive during the rewrite
+  return rewrite_batch_body(frame.header, frame.body, ctx_.timeuuids(),
+                            [&](ByteView id) -> const PrepareRewrite* {
+                              auto entry = cache.find(id);
+                              if (!entry || !entry->functions) return nullptr;
+                              keep.push_back(std::move(entry));
+                              return keep.back()->functions.get();
+                            });
+}
+
+void ClientSession::answer_prepared_for_client(const Slot& s, ByteView origin_message) {
+  protocol::FrameHeader bare;
+  bare.version = version_;
+  bare.direction = protocol::Direction::Response;
+  bare.opcode = Opcode::Result;
+  auto message = protocol::decode_message(bare, origin_message);
+  protocol::PreparedResult* prepared = nullptr;
+  if (message) {
+    auto* response = std::get_if<protocol::ResponseBody>(&message->body);
+    auto* result = response ? std::get_if<protocol::ResultMessage>(response) : nullptr;
+    prepared = result ? std::get_if<protocol::PreparedResult>(&result->result) : nullptr;
+  }
+  Result<void> hidden;
+  if (prepared) {
+    hidden = rewrite_prepared_result(*prepared, *s.functions);
+  } else {
+    hidden = fail(Errc::Malformed, "origin's PREPARED answer could not be decoded");
+  }
+  if (!hidden) {
+    // The client would have to bind the proxy's markers: better no statement than a wrong one.
+    if (prepared) ctx_.prepared().erase(prepared->id);
+    spdlog::warn("PREPARE with now()/uuid() replaced: {}", hidden.error().message);
+    answer_error(s.client_stream, ErrorCode::ServerError,
+                 fmt::format("the proxy replaced now()/uuid() in this statement "
+                             "(ZDM_REPLACE_CQL_FUNCTIONS) but cannot hide its bind markers from "
+                             "the prepared metadata: {}",
+                             hidden.error().message));
+    return;
+  }
+  message->stream = protocol::StreamId{s.client_stream};
+  (void)send(*message);
+  schedule_client_flush();
+}
+
+void ClientSession::remember_function_values(const Slot& s) {
+  // Both answered (complete() calls this with the final answer).
+  const bool target_only =
+      s.target_failed && s.target_error == ErrorCode::Unprepared && !s.origin_failed;
+  const bool origin_only = s.origin_unprepared && !s.target_failed;
+  if (!target_only && !origin_only) return;
+  if (retry_values_.size() >= kRetryValues) retry_values_.erase(retry_values_.begin());
+  retry_values_.push_back(RetryValues{s.function_body_hash, s.function_values});
+}
+
+void ClientSession::answer_rewrite_error(int16_t stream, const Error& error) {
+  // A value count that does not fit the statement is the client's mistake (Invalid, as Cassandra
+  // answers it); anything else is a malformed body.
+  const auto code =
+      error.code == Errc::InvalidArgument ? ErrorCode::Invalid : ErrorCode::ProtocolError;
+  answer_error(stream, code, error.message);
 }
 
 }  // namespace zdm::proxy

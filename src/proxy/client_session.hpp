@@ -25,12 +25,14 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "admin/proxy_metrics.hpp"
+#include "common/timeuuid.hpp"
 #include "net/framed_connection.hpp"
 #include "protocol/compression.hpp"
 #include "proxy/async_reads.hpp"
 #include "proxy/control_connection.hpp"
 #include "proxy/dual_request.hpp"
 #include "proxy/forward_decision.hpp"
+#include "proxy/function_rewriter.hpp"
 #include "proxy/prepared_cache.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/upstream_connection.hpp"
@@ -59,6 +61,9 @@ class SessionContext {
   // Round-robin start index over a cluster's assigned nodes for the next connection.
   size_t next_node_index(ClusterType cluster);
 
+  // now() values of ZDM_REPLACE_CQL_FUNCTIONS (lock-free, strictly increasing per proxy).
+  TimeuuidGenerator& timeuuids() { return timeuuids_; }
+
   // TLS for upstream connections (no context: plain TCP). Set before the first session opens.
   const UpstreamTls& tls(ClusterType cluster) const {
     return cluster == ClusterType::Origin ? origin_tls_ : target_tls_;
@@ -86,6 +91,7 @@ class SessionContext {
   std::unordered_map<std::string, std::unique_ptr<admin::NodeMetrics>> node_metrics_;
   std::atomic<size_t> next_origin_{0}, next_target_{0};
   UpstreamTls origin_tls_, target_tls_;
+  TimeuuidGenerator timeuuids_;
 };
 
 class ClientSession final : public net::FramedConnection, private UpstreamHandler {
@@ -104,6 +110,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     uint64_t timeouts = 0;
     uint64_t late_responses = 0;
     uint64_t local_answers = 0;  // OPTIONS, system.local/peers, UNPREPARED for unknown ids
+    uint64_t function_rewrites = 0;  // requests changed by ZDM_REPLACE_CQL_FUNCTIONS
   };
   const Stats& stats() const { return stats_; }
 
@@ -160,6 +167,10 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     std::string query;   // PREPARE: statement text and keyspace, for the prepared cache
     std::string keyspace;
     StoredDecision decision;  // PREPARE: the statement's decision
+    std::shared_ptr<const PrepareRewrite> functions;  // PREPARE: now()/uuid() were replaced
+    std::vector<Uuid> function_values;  // EXECUTE: the values generated for now()/uuid()
+    uint64_t function_body_hash = 0;    // EXECUTE with function_values: hash of the client body
+    bool origin_unprepared = false;     // origin answered UNPREPARED
     TableCounters* table = nullptr;
     ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
     std::chrono::steady_clock::time_point start{};
@@ -209,6 +220,24 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   bool sample_comparison();
   // The primary's answer of a sampled read, digested as it passes through complete().
   void compare_primary_answer(Slot& slot, ClusterType from, const ResponsePeek& peek);
+
+  // ZDM_REPLACE_CQL_FUNCTIONS (function_rewriter.hpp): the request body with now()/uuid()
+  // replaced, rewritten once and sent to both clusters (TARGET's prepared ids patched
+  // afterwards). nullopt: nothing to replace. Errors are answered by answer_rewrite_error.
+  Result<std::optional<Bytes>> rewrite_query_functions(const protocol::Frame& frame,
+                                                       protocol::StatementKind kind);
+  Result<std::optional<PrepareBodyRewrite>> rewrite_prepare_functions(
+      const protocol::Frame& frame);
+  Result<Bytes> rewrite_execute_functions(const protocol::Frame& frame, const PreparedEntry& entry);
+  Result<std::optional<Bytes>> rewrite_batch_functions(const protocol::Frame& frame);
+  // Answers a rewritten PREPARE with origin's PREPARED minus the proxy's markers (the client
+  // binds only its own); if they cannot be hidden, forgets the statement and answers an error.
+  void answer_prepared_for_client(const Slot& slot, ByteView origin_message);
+  void answer_rewrite_error(int16_t stream, const Error& error);
+  // An EXECUTE with generated values got UNPREPARED from one cluster after the other applied it:
+  // the driver re-prepares and sends the same EXECUTE again, which must get the same values, or
+  // the cluster that applied it twice (same client timestamp, LWW tie) keeps other values.
+  void remember_function_values(const Slot& slot);
   // The reference's request-connection heartbeat: a connection that a read-only workload leaves
   // idle gets an OPTIONS now and then, so clusters that close idle connections (Astra) do not.
   void heartbeat_if_idle(Leg& leg, std::chrono::steady_clock::time_point now);
@@ -276,6 +305,17 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   bool compare_all_ = false;        // rate >= 1
   uint64_t compare_rng_ = 0x9E3779B97F4A7C15ULL;
   Stats stats_;
+
+  // Function replacement: values of the EXECUTE being rewritten (reused buffer), and values to
+  // reuse for retried EXECUTEs (remember_function_values), oldest first, at most kRetryValues.
+  struct RetryValues {
+    uint64_t body_hash = 0;
+    std::vector<Uuid> values;
+  };
+  static constexpr size_t kRetryValues = 16;
+  std::vector<Uuid> function_values_;
+  uint64_t function_body_hash_ = 0;
+  std::vector<RetryValues> retry_values_;
 };
 
 }  // namespace zdm::proxy

@@ -183,11 +183,14 @@ bool scan_markers(std::string_view cql, std::vector<CallSite> &calls,
 }
 
 // Call sites of a write statement; empty when there is nothing to replace.
-std::vector<CallSite> find_call_sites(std::string_view cql) {
+// `kind`: the statement's kind when the caller classified it already.
+std::vector<CallSite>
+find_call_sites(std::string_view cql,
+                std::optional<protocol::StatementKind> kind = std::nullopt) {
   std::vector<CallSite> out;
   if (!may_contain_replaced_call(cql))
     return out;
-  if (!is_rewritable_kind(protocol::classify_statement(cql).kind))
+  if (!is_rewritable_kind(kind ? *kind : protocol::classify_statement(cql).kind))
     return out;
   const auto ranges = protocol::find_function_calls(
       cql, std::span<const std::string_view>(kFunctionNames.data(),
@@ -203,9 +206,26 @@ std::vector<CallSite> find_call_sites(std::string_view cql) {
   return out;
 }
 
+// uuid_to_string without its own string: QUERY rewriting appends the literal in
+// place.
+void append_uuid_text(std::string &out, const Uuid &u) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t at = out.size();
+  out.resize(at + kUuidTextSize);
+  char *p = out.data() + at;
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *p++ = '-';
+    *p++ = kHex[u[i] >> 4];
+    *p++ = kHex[u[i] & 0x0F];
+  }
+}
+
 std::optional<std::string>
-rewrite_text_with_literals(std::string_view cql, TimeuuidGenerator &timeuuids) {
-  const std::vector<CallSite> calls = find_call_sites(cql);
+rewrite_text_with_literals(
+    std::string_view cql, TimeuuidGenerator &timeuuids,
+    std::optional<protocol::StatementKind> kind = std::nullopt) {
+  const std::vector<CallSite> calls = find_call_sites(cql, kind);
   if (calls.empty())
     return std::nullopt;
   std::string out;
@@ -213,7 +233,7 @@ rewrite_text_with_literals(std::string_view cql, TimeuuidGenerator &timeuuids) {
   size_t copied = 0;
   for (const CallSite &call : calls) {
     out.append(cql.substr(copied, call.begin - copied));
-    out.append(uuid_to_string(generate_value(call.function, timeuuids)));
+    append_uuid_text(out, generate_value(call.function, timeuuids));
     copied = call.end;
   }
   out.append(cql.substr(copied));
@@ -450,7 +470,7 @@ std::optional<PrepareRewrite> plan_prepare(std::string_view cql) {
   PrepareRewrite plan;
   plan.named = named;
   plan.total_markers = static_cast<uint16_t>(client_markers + calls.size());
-  plan.query.reserve(cql.size() + calls.size() * 24);
+  plan.query.reserve(cql.size() + calls.size() * 24 + kRewrittenTextTag.size());
   size_t copied = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
     const CallSite &call = calls[i];
@@ -474,6 +494,7 @@ std::optional<PrepareRewrite> plan_prepare(std::string_view cql) {
     copied = call.end;
   }
   plan.query.append(cql.substr(copied));
+  plan.query.append(kRewrittenTextTag);
   return plan;
 }
 
@@ -621,13 +642,20 @@ rewrite_execute_body(const FrameHeader &header, ByteView body,
 Result<std::optional<Bytes>> rewrite_query_body(const FrameHeader &header,
                                                 ByteView body,
                                                 TimeuuidGenerator &timeuuids) {
+  return rewrite_query_body(header, body, timeuuids, std::nullopt);
+}
+
+Result<std::optional<Bytes>>
+rewrite_query_body(const FrameHeader &header, ByteView body,
+                   TimeuuidGenerator &timeuuids,
+                   std::optional<protocol::StatementKind> kind) {
   constexpr Opcode op = Opcode::Query;
   REWRITE_FORWARD_VOID(check_frame(header, op, protocol::Direction::Request));
   ByteReader reader(body);
   REWRITE_FORWARD_VOID(skip_custom_payload(header, reader));
   const size_t query_at = reader.position();
   REWRITE_TRY(query, reader.read_long_string(), op, "query text");
-  auto rewritten = rewrite_text_with_literals(query, timeuuids);
+  auto rewritten = rewrite_text_with_literals(query, timeuuids, kind);
   if (!rewritten)
     return std::optional<Bytes>();
   Bytes out;

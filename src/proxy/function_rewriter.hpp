@@ -85,6 +85,11 @@ bool may_contain_replaced_call(std::string_view cql);
 std::optional<std::string> rewrite_query(std::string_view cql,
                                          TimeuuidGenerator &timeuuids);
 
+// Appended to every rewritten PREPARE text. Prepared ids are a hash of the text, so without it
+// the rewrite of "... VALUES (?, now())" would share its id (and cache entry) with a client's own
+// "... VALUES (?, ?)", and one of the two would be executed with the other's markers.
+inline constexpr std::string_view kRewrittenTextTag = " /* zdm: functions replaced */";
+
 // One bind marker the proxy inserted into a prepared statement.
 struct InsertedMarker {
   uint16_t position =
@@ -110,8 +115,9 @@ struct PrepareRewrite {
   }
 };
 
-// The rewrite of a PREPARE's text; nullopt when nothing changes (not a write,
-// no call site, the text does not lex, or more than 65535 markers).
+// The rewrite of a PREPARE's text, kRewrittenTextTag appended; nullopt when
+// nothing changes (not a write, no call site, the text does not lex, or more
+// than 65535 markers).
 std::optional<PrepareRewrite> plan_prepare(std::string_view cql);
 
 // Hides the inserted markers from a PREPARED result: removes their column specs
@@ -150,6 +156,12 @@ Result<Bytes> rewrite_execute_body(
 Result<std::optional<Bytes>>
 rewrite_query_body(const protocol::FrameHeader &header, ByteView body,
                    TimeuuidGenerator &timeuuids);
+// The same for a statement the caller has classified already (its kind from
+// protocol::classify_statement; nullopt: classify here).
+Result<std::optional<Bytes>>
+rewrite_query_body(const protocol::FrameHeader &header, ByteView body,
+                   TimeuuidGenerator &timeuuids,
+                   std::optional<protocol::StatementKind> kind);
 
 // A PREPARE body with its text rewritten (plan_prepare) and the plan; nullopt
 // when nothing changes.

@@ -24,6 +24,7 @@
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
 #include "proxy/forward_decision.hpp"
+#include "proxy/function_rewriter.hpp"
 #include "proxy/virtual_topology.hpp"
 
 namespace zdm::proxy {
@@ -49,6 +50,9 @@ struct PreparedEntry {
   protocol::PreparedMetadata target_variables;
   std::string query;
   std::string keyspace;  // the keyspace the statement was prepared in ("" if none)
+  // ZDM_REPLACE_CQL_FUNCTIONS: how now()/uuid() were turned into bind markers when both clusters
+  // prepared the statement (null: not rewritten). Its EXECUTEs must get the values inserted.
+  std::shared_ptr<const PrepareRewrite> functions;
 };
 
 // A statement the proxy prepared itself.

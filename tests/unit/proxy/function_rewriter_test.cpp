@@ -200,7 +200,8 @@ TEST(PlanPrepare, InsertsPositionalMarkersAmongTheClientsMarkers) {
       "INSERT INTO t (k, a, b, c) VALUES (?, now(), ?, uuid()) USING TTL ?");
   ASSERT_TRUE(plan.has_value());
   EXPECT_EQ(plan->query,
-            "INSERT INTO t (k, a, b, c) VALUES (?, ?, ?, ?) USING TTL ?");
+            "INSERT INTO t (k, a, b, c) VALUES (?, ?, ?, ?) USING TTL ?" +
+                std::string(kRewrittenTextTag));
   EXPECT_FALSE(plan->named);
   EXPECT_EQ(plan->total_markers, 5);
   EXPECT_EQ(plan->client_markers(), 3);
@@ -215,7 +216,8 @@ TEST(PlanPrepare, UsesNamedMarkersWhenTheStatementDoes) {
   ASSERT_TRUE(plan.has_value());
   EXPECT_EQ(
       plan->query,
-      "UPDATE t SET a = :a, b = :zdm__now0, c = :zdm__uuid1 WHERE k = :k");
+      "UPDATE t SET a = :a, b = :zdm__now0, c = :zdm__uuid1 WHERE k = :k" +
+          std::string(kRewrittenTextTag));
   EXPECT_TRUE(plan->named);
   EXPECT_EQ(plan->total_markers, 4);
   ASSERT_EQ(plan->inserted.size(), 2u);
@@ -235,7 +237,8 @@ TEST(PlanPrepare, TellsMapAndUdtColonsFromNamedMarkers) {
   ASSERT_EQ(plan->inserted.size(), 1u);
   EXPECT_EQ(plan->inserted[0].position, 2);
   EXPECT_EQ(plan->query,
-            "UPDATE t SET m = {'x': :v, :k2 : :zdm__now0} WHERE k = ?");
+            "UPDATE t SET m = {'x': :v, :k2 : :zdm__now0} WHERE k = ?" +
+                std::string(kRewrittenTextTag));
 
   // UDT literal: field names followed by ':' are not markers.
   plan = plan_prepare(
@@ -243,7 +246,8 @@ TEST(PlanPrepare, TellsMapAndUdtColonsFromNamedMarkers) {
   ASSERT_TRUE(plan.has_value());
   EXPECT_FALSE(plan->named);
   EXPECT_EQ(plan->query,
-            "INSERT INTO t (k, u) VALUES (?, {a: ?, b: ?, c: {d: ?}})");
+            "INSERT INTO t (k, u) VALUES (?, {a: ?, b: ?, c: {d: ?}})" +
+                std::string(kRewrittenTextTag));
   ASSERT_EQ(plan->inserted.size(), 2u);
   EXPECT_EQ(plan->inserted[0].position, 1);
   EXPECT_EQ(plan->inserted[1].position, 3);
@@ -255,7 +259,8 @@ TEST(PlanPrepare, NeverTakesACallSiteForAMarkerName) {
   const auto plan = plan_prepare("UPDATE t SET v = ? WHERE k = 1 IF v : now()");
   ASSERT_TRUE(plan.has_value());
   EXPECT_FALSE(plan->named);
-  EXPECT_EQ(plan->query, "UPDATE t SET v = ? WHERE k = 1 IF v : ?");
+  EXPECT_EQ(plan->query, "UPDATE t SET v = ? WHERE k = 1 IF v : ?" +
+                             std::string(kRewrittenTextTag));
   EXPECT_EQ(plan->total_markers, 2);
   ASSERT_EQ(plan->inserted.size(), 1u);
   EXPECT_EQ(plan->inserted[0].position, 1);
@@ -266,8 +271,22 @@ TEST(PlanPrepare, HintsTheTypeOfMarkersThatAreFunctionArguments) {
                                  "toTimestamp(now()), f(1, uuid()), uuid())");
   ASSERT_TRUE(plan.has_value());
   EXPECT_EQ(plan->query, "INSERT INTO t (k, ts, d, id) VALUES (?, "
-                         "toTimestamp((timeuuid)?), f(1, (uuid)?), ?)");
+                         "toTimestamp((timeuuid)?), f(1, (uuid)?), ?)" +
+                             std::string(kRewrittenTextTag));
   EXPECT_EQ(plan->total_markers, 4);
+}
+
+TEST(PlanPrepare, RewrittenTextNeverEqualsTheClientsOwnMarkerText) {
+  // Prepared ids hash the text: the rewrite must not collide with a statement
+  // a client could prepare with its own markers.
+  const auto plan = plan_prepare("INSERT INTO t (k, v) VALUES (?, now())");
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_NE(plan->query, "INSERT INTO t (k, v) VALUES (?, ?)");
+  const auto commented =
+      plan_prepare("INSERT INTO t (k, v) VALUES (?, now()) -- note");
+  ASSERT_TRUE(commented.has_value());
+  EXPECT_NE(commented->query, "INSERT INTO t (k, v) VALUES (?, ?) -- note");
+  EXPECT_EQ(commented->total_markers, 2);
 }
 
 TEST(PlanPrepare, NothingToDoForSelectsOrStatementsWithoutCalls) {
@@ -554,7 +573,8 @@ TEST(RewritePrepareBody, RewritesTheTextAndReturnsThePlan) {
   ASSERT_TRUE(out->has_value());
   auto decoded =
       decode_request_as<protocol::PrepareMessage>(header, (*out)->body);
-  EXPECT_EQ(decoded.query, "UPDATE t SET v = ? WHERE k = ?");
+  EXPECT_EQ(decoded.query,
+            "UPDATE t SET v = ? WHERE k = ?" + std::string(kRewrittenTextTag));
   EXPECT_EQ(decoded.keyspace, p.keyspace);
   EXPECT_EQ((*out)->plan.query, decoded.query);
   ASSERT_EQ((*out)->plan.inserted.size(), 1u);
