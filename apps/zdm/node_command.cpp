@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
@@ -36,6 +37,7 @@ struct NodeOptions {
   std::string prepared_id_salt;
   std::string admin;
   std::vector<std::string> faults;
+  std::vector<std::string> peers;
   std::string log_level = "info";
   uint32_t max_frame_mb = 16;
 };
@@ -62,6 +64,12 @@ int run_node(const NodeOptions& opts) {
   options.identity.cluster_name = opts.cluster_name;
   options.identity.datacenter = opts.datacenter;
   options.identity.rack = opts.rack;
+  for (const auto& p : opts.peers) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(p, ec);
+    if (ec) return fail_with("--peer '" + p + "': not an IP address");
+    options.identity.peers.push_back(address.to_string());
+  }
   auto versions = node::parse_protocol_versions(opts.protocol_versions);
   if (!versions) return fail_with("--protocol-versions: " + versions.error().message);
   options.protocol_versions = *versions;
@@ -175,6 +183,10 @@ void add_node_command(CLI::App& app) {
   cmd->add_option("--admin", opts->admin,
                   "fault-injection HTTP endpoint host:port (e.g. 127.0.0.1:0); off if unset");
   cmd->add_option("--fault", opts->faults, "a fault rule applied from the start; repeatable");
+  cmd->add_option("--peer", opts->peers,
+                  "IP of another node of this cluster, listed in system.peers (same datacenter, "
+                  "rack and port; nodes do not replicate); repeatable. Run nodes on 127.0.0.2:P, "
+                  "127.0.0.3:P, ... each naming the others to test failover");
   cmd->add_option("--max-frame-mb", opts->max_frame_mb,
                   "largest request frame body accepted, in MiB (Cassandra's default is 16)")
       ->capture_default_str();

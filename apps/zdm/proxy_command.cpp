@@ -1,9 +1,13 @@
 // zdm proxy: the ZDM proxy. Configuration as the reference ZDM proxy: a YAML file (--config) or
 // ZDM_* environment variables (not both). Prints one ready line on stdout for scripts and tests:
 //   zdm proxy: listening on 127.0.0.1:14002 (cql), metrics on 127.0.0.1:14001
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -62,22 +66,53 @@ int run_proxy(const ProxyOptions& opts) {
   spdlog::info("{} starting; configuration from {}", kVersion, loaded->source_description);
   spdlog::info("effective configuration: {}", proxy::describe_effective(config));
 
+  proxy::ProxyServer server(config);
+
+  // Signals: the first SIGINT/SIGTERM starts a graceful shutdown (or aborts the startup); a
+  // second one exits at once. The handlers run on `signal_thread`; the shutdown itself, which
+  // waits for in-flight requests, runs on this thread.
   boost::asio::io_context main_context;
   boost::asio::signal_set signals(main_context, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int) {});
+  std::mutex mu;
+  std::condition_variable cv;
+  int signal_count = 0;
+  bool started_ok = false;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        std::unique_lock lock(mu);
+        if (++signal_count > 1) {
+          spdlog::warn("second signal ({}): exiting now without waiting for in-flight requests",
+                       signo);
+          spdlog::default_logger()->flush();
+          std::fflush(stdout);
+          std::_Exit(128 + signo);
+        }
+        spdlog::info("signal {} received: graceful shutdown (a second signal exits at once)",
+                     signo);
+        const bool running = started_ok;
+        lock.unlock();
+        cv.notify_all();
+        if (!running) server.stop();  // still connecting to the clusters: give up
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  std::thread signal_thread([&] { main_context.run(); });
+  auto finish = [&](int code) {
+    main_context.stop();
+    signal_thread.join();
+    return code;
+  };
 
-  proxy::ProxyServer server(config);
   // Startup waits for both clusters (retrying, as the reference); a signal meanwhile stops it.
-  std::thread waiter([&] {
-    main_context.run();
-    server.stop();
-  });
   auto started = server.start(std::chrono::seconds(opts.startup_timeout_s));
   if (!started) {
     std::fprintf(stderr, "zdm proxy: %s\n", started.error().message.c_str());
-    main_context.stop();
-    waiter.join();
-    return 1;
+    return finish(1);
+  }
+  {
+    std::lock_guard lock(mu);
+    started_ok = true;
   }
   const std::string host = config.proxy_listen_address;
   const std::string metrics = config.metrics_enabled
@@ -89,9 +124,15 @@ int run_proxy(const ProxyOptions& opts) {
   std::printf("zdm proxy: listening on %s:%u (cql), metrics on %s\n",
               host == "localhost" ? "127.0.0.1" : host.c_str(), server.port(), metrics.c_str());
   std::fflush(stdout);
-  waiter.join();  // returns once a signal arrived (and the server stopped)
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return signal_count > 0; });
+  }
+  // In-flight requests get at most their own timeout, plus a margin for the answers to leave.
+  const auto drain = std::chrono::milliseconds(config.proxy_request_timeout_ms + 2000);
+  server.shutdown(drain);
   spdlog::info("zdm proxy: shut down");
-  return 0;
+  return finish(0);
 }
 
 }  // namespace

@@ -84,10 +84,19 @@ void FramedConnection::on_read(const boost::system::error_code& ec, size_t n) {
   if (closed_) return;
   flush();
   if (closing_) return;
-  if (queued_bytes() > options_.write_pause_bytes) {
-    read_paused_ = true;  // resumed by on_write once the peer has read enough
+  if (queued_bytes() > options_.write_pause_bytes || should_pause_reading()) {
+    read_paused_ = true;  // resumed by on_write / resume_reading once the queues drained
     return;
   }
+  read_next();
+}
+
+void FramedConnection::resume_reading() {
+  if (!read_paused_ || closing_ || queued_bytes() > options_.write_pause_bytes / 2 ||
+      should_pause_reading()) {
+    return;
+  }
+  read_paused_ = false;
   read_next();
 }
 
@@ -196,10 +205,9 @@ void FramedConnection::on_write(const boost::system::error_code& ec) {
     close();
     return;
   }
-  if (read_paused_ && queued_bytes() <= options_.write_pause_bytes / 2) {
-    read_paused_ = false;
-    read_next();
-  }
+  on_write_done();
+  if (closed_) return;
+  resume_reading();
 }
 
 }  // namespace zdm::net

@@ -61,6 +61,9 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   void flush();
 
   size_t queued_bytes() const { return pending_.size() + writing_.size(); }
+  // Resumes reading after should_pause_reading() stopped it, once it returns false and this
+  // connection's own queue is below half the pause mark. No-op when reading is not paused.
+  void resume_reading();
   // Socket operations so far (for tests and stats: writes <= reads shows coalescing).
   uint64_t read_count() const { return reads_; }
   uint64_t write_count() const { return writes_; }
@@ -78,6 +81,12 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   virtual void on_framing_error(const Error& error);
   // Called once when the connection closes (from close()).
   virtual void on_closed();
+  // Asked after each batch of delivered frames: true stops reading (backpressure from somewhere
+  // else than this connection's write queue, e.g. a proxy's full upstream queue) until
+  // resume_reading().
+  virtual bool should_pause_reading() { return false; }
+  // A write completed (the queue shrank).
+  virtual void on_write_done() {}
 
   // v3/v4 body compression for both directions (after STARTUP negotiated it).
   void enable_compression(protocol::Compression compression);

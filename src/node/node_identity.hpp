@@ -21,6 +21,12 @@ struct NodeIdentity {
   std::string release_version = "4.0.11";    // what drivers see as the Cassandra version
   std::string cql_version = "3.4.5";
   std::string partitioner = "org.apache.cassandra.dht.Murmur3Partitioner";
+  // Other nodes of the same cluster (IP addresses, same datacenter, rack and native port) listed
+  // in system.peers / peers_v2, so that drivers and the proxy discover them (`zdm node --peer`).
+  // Nodes only advertise each other: they do not replicate. With peers, the host id and token
+  // derive from the address (peer_host_id, peer_token), so what A says about B is what B says
+  // about itself.
+  std::vector<std::string> peers;
 };
 
 }  // namespace zdm::node

@@ -25,6 +25,8 @@ namespace {
 
 NodeIdentity complete_identity(NodeIdentity id) {
   const Uuid zero{};
+  if (id.host_id == zero && !id.peers.empty()) id.host_id = peer_host_id(id.listen_address);
+  if (id.tokens.empty() && !id.peers.empty()) id.tokens.push_back(peer_token(id.listen_address));
   if (id.host_id == zero) id.host_id = random_uuid();
   if (id.tokens.empty()) {
     const Uuid r = random_uuid();

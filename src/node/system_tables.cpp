@@ -330,6 +330,16 @@ std::string kind_name(ColumnKind kind) {
 
 }  // namespace
 
+Uuid peer_host_id(std::string_view address) { return name_uuid("zdm-node-peer", address); }
+
+int64_t peer_token(std::string_view address) {
+  const Uuid u = name_uuid("zdm-node-token", address);
+  uint64_t t = 0;
+  for (size_t i = 0; i < 8; ++i) t = (t << 8) | u[i];
+  const auto token = static_cast<int64_t>(t);
+  return token == INT64_MIN ? 0 : token;
+}
+
 bool is_system_keyspace(std::string_view ks) {
   return ks == "system" || ks == "system_schema" || ks == "system_auth" ||
          ks == "system_distributed" || ks == "system_traces" || ks == "system_virtual_schema" ||
@@ -415,6 +425,7 @@ Result<void> SystemTables::install() {
     if (!created) return tl::unexpected(created.error());
   }
   if (auto ok = write_local(); !ok) return ok;
+  if (auto ok = write_peers(); !ok) return ok;
   for (const auto& ks : engine_.catalog().keyspaces()) {
     if (auto ok = refresh_keyspace(ks.name); !ok) return ok;
   }
@@ -451,6 +462,44 @@ Result<void> SystemTables::write_local() {
            {"tokens", text_list(tokens)}},
           next_timestamp());
   return table->apply(m);
+}
+
+Result<void> SystemTables::write_peers() {
+  if (identity_.peers.empty()) return {};
+  auto peers = engine_.table(std::string(kSystem), "peers");
+  auto peers_v2 = engine_.table(std::string(kSystem), "peers_v2");
+  if (!peers || !peers_v2) return fail(Errc::InvalidArgument, "system.peers is missing");
+  const int64_t ts = next_timestamp();
+  for (const auto& address : identity_.peers) {
+    const std::vector<std::string> tokens = {std::to_string(peer_token(address))};
+    // schema_version stays null: these nodes do not share schema, and drivers skip peers without
+    // one when they wait for schema agreement.
+    Mutation m;
+    add_row(*peers->schema(), m,
+            {{"peer", inet(address)},
+             {"data_center", text(identity_.datacenter)},
+             {"host_id", uuid(peer_host_id(address))},
+             {"rack", text(identity_.rack)},
+             {"release_version", text(identity_.release_version)},
+             {"rpc_address", inet(address)},
+             {"tokens", text_list(tokens)}},
+            ts);
+    if (auto ok = peers->apply(m); !ok) return ok;
+    Mutation m2;
+    add_row(*peers_v2->schema(), m2,
+            {{"peer", inet(address)},
+             {"peer_port", int32(7000)},
+             {"data_center", text(identity_.datacenter)},
+             {"host_id", uuid(peer_host_id(address))},
+             {"native_address", inet(address)},
+             {"native_port", int32(identity_.native_port)},
+             {"rack", text(identity_.rack)},
+             {"release_version", text(identity_.release_version)},
+             {"tokens", text_list(tokens)}},
+            ts);
+    if (auto ok = peers_v2->apply(m2); !ok) return ok;
+  }
+  return {};
 }
 
 Result<void> SystemTables::write_schema_version() {

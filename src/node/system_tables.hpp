@@ -31,6 +31,10 @@ std::string schema_type_text(const DataType& type, bool frozen);
 // A column's type text (frozen unless it is a multi-cell collection).
 std::string schema_type_text(const ColumnSchema& column);
 
+// Host id and token of a node that advertises peers (`zdm node --peer`), derived from its address.
+Uuid peer_host_id(std::string_view address);
+int64_t peer_token(std::string_view address);
+
 class SystemTables {
  public:
   SystemTables(StorageEngine& engine, const NodeIdentity& identity);
@@ -46,6 +50,7 @@ class SystemTables {
  private:
   int64_t next_timestamp();
   Result<void> write_local();
+  Result<void> write_peers();
   Result<void> write_schema_version();
 
   StorageEngine& engine_;

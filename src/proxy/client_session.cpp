@@ -27,6 +27,10 @@ constexpr uint32_t kHeartbeatOwner = 0xFFFF0001u;
 constexpr uint8_t kOriginBit = 1;
 constexpr uint8_t kTargetBit = 2;
 
+// A session stops reading its client while an upstream connection has more than this queued
+// (a slow or stalled node), and resumes below half of it.
+constexpr size_t kUpstreamBacklogBytes = 4 * 1024 * 1024;
+
 uint8_t bit_of(ClusterType c) { return c == ClusterType::Origin ? kOriginBit : kTargetBit; }
 ClusterType other(ClusterType c) {
   return c == ClusterType::Origin ? ClusterType::Target : ClusterType::Origin;
@@ -193,6 +197,43 @@ protocol::SupportedMessage SessionContext::supported() const {
   return out;
 }
 
+void SessionContext::mark_node_down(const std::string& label) {
+  std::lock_guard lock(down_mu_);
+  down_until_[label] = Clock::now() + std::chrono::seconds(10);
+}
+
+bool SessionContext::node_recently_down(const std::string& label) const {
+  std::lock_guard lock(down_mu_);
+  auto it = down_until_.find(label);
+  return it != down_until_.end() && it->second > Clock::now();
+}
+
+void SessionContext::register_session(const std::shared_ptr<ClientSession>& session) {
+  std::lock_guard lock(sessions_mu_);
+  open_sessions_[session.get()] = session;
+}
+
+void SessionContext::unregister_session(const ClientSession* session) {
+  std::lock_guard lock(sessions_mu_);
+  open_sessions_.erase(session);
+}
+
+void SessionContext::begin_drain() {
+  draining_.store(true);
+  std::vector<std::shared_ptr<ClientSession>> open;
+  {
+    std::lock_guard lock(sessions_mu_);
+    for (auto& [key, weak] : open_sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  // Moved into the handlers: the last reference must not be dropped on this (foreign) thread.
+  for (auto& session : open) {
+    auto executor = session->executor();
+    asio::post(executor, [s = std::move(session)] { s->begin_drain(); });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // ClientSession: lifecycle
 
@@ -202,6 +243,7 @@ ClientSession::ClientSession(net::Stream stream, SessionContext& context,
       ctx_(context),
       config_(context.config()),
       deadline_timer_(executor()),
+      handshake_timer_(executor()),
       timeout_(std::chrono::milliseconds(std::max<int64_t>(1, context.config().proxy_request_timeout_ms))) {
   origin_.cluster = ClusterType::Origin;
   target_.cluster = ClusterType::Target;
@@ -216,6 +258,7 @@ ClientSession::ClientSession(net::Stream stream, SessionContext& context,
 }
 
 ClientSession::~ClientSession() {
+  ctx_.unregister_session(this);
   // Normally on_closed() already did this; not when the io_context is stopped with work pending.
   for (Leg* leg : {&origin_, &target_}) {
     if (leg->conn) leg->conn->detach();
@@ -226,11 +269,46 @@ void ClientSession::open() {
   ctx_.sessions.fetch_add(1, std::memory_order_relaxed);
   counted_ = true;
   if (auto* m = ctx_.metrics(); m && m->client_connections) m->client_connections->inc();
+  ctx_.register_session(std::static_pointer_cast<ClientSession>(shared_from_this()));
   start();
+  if (ctx_.draining()) begin_drain();  // accepted while the proxy began shutting down
+}
+
+void ClientSession::begin_drain() {
+  if (draining_ || is_closed()) return;
+  draining_ = true;
+  if (phase_ != Phase::Ready) return fail_session("proxy shutting down");
+  schedule_client_flush();  // closes the session at once when nothing is in flight
+}
+
+bool ClientSession::should_pause_reading() {
+  if (upstream_backlog() <= kUpstreamBacklogBytes) return false;
+  if (!upstream_paused_) {
+    upstream_paused_ = true;
+    ++stats_.upstream_pauses;
+    spdlog::debug("client reads paused: {} bytes queued for a slow node", upstream_backlog());
+  }
+  return true;
+}
+
+size_t ClientSession::upstream_backlog() const {
+  size_t most = 0;
+  for (const Leg* leg : {&origin_, &target_}) {
+    if (leg->conn) most = std::max(most, leg->conn->queued_bytes());
+  }
+  return most;
+}
+
+void ClientSession::on_upstream_written(UpstreamConnection&) {
+  if (!upstream_paused_ || upstream_backlog() > kUpstreamBacklogBytes / 2) return;
+  upstream_paused_ = false;
+  resume_reading();
 }
 
 void ClientSession::on_closed() {
   deadline_timer_.cancel();
+  handshake_timer_.cancel();
+  ctx_.unregister_session(this);
   for (Leg* leg : {&origin_, &target_}) {
     if (leg->conn) leg->conn->detach();
     leg->conn.reset();
@@ -429,7 +507,16 @@ void ClientSession::connect_leg(Leg& leg) {
     return;
   }
   const auto& nodes = view->assigned;
-  const ClusterNode node = nodes[(leg.first_node + leg.attempts) % nodes.size()];
+  const auto index = next_candidate(leg, nodes);
+  if (!index) {
+    leg.state = LegState::Failed;
+    answer_error(handshake_stream_, ErrorCode::ServerError,
+                 fmt::format("cannot connect to any {} node: {}", cluster_type_name(leg.cluster),
+                             leg.last_error));
+    fail_session("upstream unreachable");
+    return;
+  }
+  const ClusterNode node = nodes[*index];
   ++leg.attempts;
   leg.state = LegState::Connecting;
   const bool origin = leg.cluster == ClusterType::Origin;
@@ -437,10 +524,9 @@ void ClientSession::connect_leg(Leg& leg) {
                                                         : config_.target_connection_timeout_ms);
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const ClusterType cluster = leg.cluster;
-  const size_t node_count = nodes.size();
   connect_stream(
       executor(), node.address, node.port, ctx_.tls(cluster), node.sni, timeout,
-      [self, cluster, node, node_count](Result<net::Stream> stream) {
+      [self, cluster, node](Result<net::Stream> stream) {
         Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
         if (self->is_closed() || self->phase_ == Phase::Failed) {
           if (stream) stream->close();
@@ -457,15 +543,10 @@ void ClientSession::connect_leg(Leg& leg) {
           }
           spdlog::warn("{} node {} unreachable: {}", cluster_type_name(cluster), node.label(),
                        stream.error().message);
-          if (l.attempts < node_count) {
-            self->connect_leg(l);  // the reference fails the client here; we try the next node
-            return;
-          }
-          l.state = LegState::Failed;
-          self->answer_error(self->handshake_stream_, ErrorCode::ServerError,
-                             fmt::format("cannot connect to any {} node: {}",
-                                         cluster_type_name(cluster), stream.error().message));
-          self->fail_session("upstream unreachable");
+          self->ctx_.mark_node_down(node.label());
+          l.last_error = stream.error().message;
+          // The reference fails the client here; we try the next node (or fail when none is left).
+          self->connect_leg(l);
           return;
         }
         const int ids = static_cast<int>(std::clamp<int64_t>(
@@ -478,6 +559,66 @@ void ClientSession::connect_leg(Leg& leg) {
 
 void ClientSession::on_leg_connected(Leg& leg) { send_startup(leg); }
 
+std::optional<size_t> ClientSession::next_candidate(Leg& leg,
+                                                    const std::vector<ClusterNode>& nodes) {
+  const size_t n = std::min<size_t>(nodes.size(), 64);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t p = 0; p < n; ++p) {
+      if (leg.tried & (uint64_t{1} << p)) continue;
+      const size_t i = (leg.first_node + p) % nodes.size();
+      if (pass == 0 && ctx_.node_recently_down(nodes[i].label())) continue;
+      leg.tried |= uint64_t{1} << p;
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+void ClientSession::arm_handshake_timer() {
+  auto earliest = Clock::time_point::max();
+  for (const Leg* leg : {&origin_, &target_}) {
+    if (leg->state == LegState::StartupSent) earliest = std::min(earliest, leg->startup_deadline);
+  }
+  if (earliest == Clock::time_point::max() || is_closed()) return;
+  handshake_timer_.expires_at(earliest);
+  handshake_timer_.async_wait([self = std::static_pointer_cast<ClientSession>(shared_from_this())](
+                                  boost::system::error_code ec) {
+    if (ec || self->is_closed()) return;
+    self->on_handshake_timeout();
+  });
+}
+
+// A node that accepts connections but never answers (a hung process: the kernel still completes
+// TCP handshakes) is treated like an unreachable one: the leg moves on to the next assigned node.
+void ClientSession::on_handshake_timeout() {
+  if (phase_ == Phase::Ready || phase_ == Phase::Failed) return;
+  const auto now = Clock::now();
+  for (Leg* leg : {&origin_, &target_}) {
+    if (leg->state != LegState::StartupSent || leg->startup_deadline > now) continue;
+    const std::string node = leg->conn ? leg->conn->node() : std::string("?");
+    if (auto* m = ctx_.metrics()) {
+      auto* c = leg->cluster == ClusterType::Origin ? m->failed_connections_origin
+                                                    : m->failed_connections_target;
+      if (c) c->inc();
+    }
+    if (const auto* nm = leg->conn ? leg->conn->metrics() : nullptr; nm && nm->failed_connections) {
+      nm->failed_connections->inc();
+    }
+    if (leg->conn) {
+      ctx_.mark_node_down(leg->conn->node());
+      leg->conn->detach();
+      leg->conn.reset();
+    }
+    spdlog::warn("{} node {} did not answer STARTUP in time (connection timeout); trying the "
+                 "next node if any",
+                 cluster_type_name(leg->cluster), node);
+    leg->last_error = fmt::format("node {} did not answer STARTUP in time", node);
+    connect_leg(*leg);
+    if (phase_ == Phase::Failed || is_closed()) return;
+  }
+  arm_handshake_timer();
+}
+
 void ClientSession::send_startup(Leg& leg) {
   auto id = leg.conn->ids().acquire(kHandshakeOwner);
   if (!id) return fail_session("no stream id for STARTUP");
@@ -487,6 +628,11 @@ void ClientSession::send_startup(Leg& leg) {
     leg.conn->enable_compression(compression_);
   }
   leg.state = LegState::StartupSent;
+  leg.startup_deadline =
+      Clock::now() + std::chrono::milliseconds(leg.cluster == ClusterType::Origin
+                                                   ? config_.origin_connection_timeout_ms
+                                                   : config_.target_connection_timeout_ms);
+  arm_handshake_timer();
   leg.conn->schedule_flush();
   if (origin_.state == LegState::StartupSent && target_.state == LegState::StartupSent) {
     phase_ = Phase::Handshake;
@@ -694,6 +840,7 @@ void ClientSession::finish_auth_if_done() {
 
 void ClientSession::become_ready() {
   phase_ = Phase::Ready;
+  handshake_timer_.cancel();
   origin_.last_sent = target_.last_sent = Clock::now();
   origin_.held = Bytes();
   target_.held = Bytes();
@@ -770,6 +917,11 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
   if (cs < 0) {
     answer_error(0, ErrorCode::ProtocolError, "negative stream id in a request");
     return;
+  }
+  if (ctx_.draining()) {
+    // Graceful shutdown: in-flight requests finish, new ones go elsewhere (the reference's text).
+    if (!draining_) begin_drain();
+    return answer_error(cs, ErrorCode::Overloaded, "Shutting down, please retry on next host");
   }
   ForwardDecision decision;
   decision.target = ForwardTarget::Both;
@@ -1351,6 +1503,7 @@ void ClientSession::schedule_client_flush() {
   asio::post(executor(), [self = std::static_pointer_cast<ClientSession>(shared_from_this())] {
     self->flush_scheduled_ = false;
     self->flush();
+    if (self->draining_ && self->head_ < 0) return self->close_after_flush();
     if (self->origin_.conn) self->origin_.conn->publish_stream_ids();
     if (self->target_.conn) self->target_.conn->publish_stream_ids();
   });
@@ -1483,6 +1636,21 @@ void ClientSession::on_deadline_timer() {
   const auto now = Clock::now();
   while (head_ >= 0 && slots_[static_cast<size_t>(head_)].deadline <= now) {
     expire(static_cast<uint32_t>(head_));
+  }
+  // Ids of timed-out requests stay taken until a late answer that a hung node may never send.
+  // Once most of a connection's ids are held so, the session closes (after the timeout errors
+  // leave) and the driver reconnects on fresh connections, instead of answering OVERLOADED for
+  // ever.
+  for (Leg* leg : {&origin_, &target_}) {
+    if (!leg->conn) continue;
+    const auto& ids = leg->conn->ids();
+    if (ids.orphans() >= std::max(1, ids.capacity() * 3 / 4)) {
+      spdlog::warn("{} of {} stream ids of the {} connection to {} are held by timed-out "
+                   "requests; closing the client connection so that the driver reconnects",
+                   ids.orphans(), ids.capacity(), cluster_type_name(leg->cluster),
+                   leg->conn->node());
+      return fail_session("too many timed-out requests");
+    }
   }
   arm_deadline_timer();
   schedule_client_flush();

@@ -40,6 +40,8 @@
 
 namespace zdm::proxy {
 
+class ClientSession;
+
 // What every session of a proxy shares. Built once by ProxyServer; thread-safe.
 class SessionContext {
  public:
@@ -60,6 +62,10 @@ class SessionContext {
 
   // Round-robin start index over a cluster's assigned nodes for the next connection.
   size_t next_node_index(ClusterType cluster);
+  // Nodes a session recently failed to reach ("ip:port"), skipped by new sessions for a while
+  // so that only one pays for a hung node's connection timeout. Cold (once per connection).
+  void mark_node_down(const std::string& label);
+  bool node_recently_down(const std::string& label) const;
 
   // now() values of ZDM_REPLACE_CQL_FUNCTIONS (lock-free, strictly increasing per proxy).
   TimeuuidGenerator& timeuuids() { return timeuuids_; }
@@ -81,7 +87,20 @@ class SessionContext {
   std::atomic<uint64_t> rejected_clients{0};  // over PROXY_MAX_CLIENT_CONNECTIONS
   std::atomic<uint64_t> async_dropped{0};     // async reads not sent (queue full / not ready)
 
+  // Graceful shutdown. Sessions register while open (cold: once per connection). begin_drain()
+  // sets `draining` and asks every open session, on its own io thread, to answer new requests
+  // with OVERLOADED and to close once its in-flight requests are answered or timed out.
+  void register_session(const std::shared_ptr<ClientSession>& session);
+  void unregister_session(const ClientSession* session);
+  void begin_drain();
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+
  private:
+  std::atomic<bool> draining_{false};
+  mutable std::mutex down_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> down_until_;
+  std::mutex sessions_mu_;
+  std::unordered_map<const ClientSession*, std::weak_ptr<ClientSession>> open_sessions_;
   ProxyConfig config_;
   admin::ProxyMetrics* metrics_;
   PreparedCache* prepared_;
@@ -102,6 +121,8 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
 
   // Starts reading the client. Call on the session's io thread.
   void open();
+  // Graceful shutdown (see SessionContext::begin_drain). Call on the session's io thread.
+  void begin_drain();
 
   // Statistics for tests and logs.
   struct Stats {
@@ -111,6 +132,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     uint64_t late_responses = 0;
     uint64_t local_answers = 0;  // OPTIONS, system.local/peers, UNPREPARED for unknown ids
     uint64_t function_rewrites = 0;  // requests changed by ZDM_REPLACE_CQL_FUNCTIONS
+    uint64_t upstream_pauses = 0;  // client reads paused because an upstream queue was full
   };
   const Stats& stats() const { return stats_; }
 
@@ -124,12 +146,15 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     std::shared_ptr<UpstreamConnection> conn;
     LegState state = LegState::Idle;
     size_t attempts = 0;                 // nodes tried
+    uint64_t tried = 0;                  // bit p: rotation position p (from first_node) tried
+    std::string last_error;              // why the last node tried failed
     size_t first_node = 0;
     Bytes held;                          // a handshake answer waiting for the other leg
     protocol::Opcode held_opcode = protocol::Opcode::Ready;
     int auth_rounds = 0;
     bool dse_authenticator = false;      // answered STARTUP with DseAuthenticator ("PLAIN" first)
     std::chrono::steady_clock::time_point last_sent{};  // for idle heartbeats
+    std::chrono::steady_clock::time_point startup_deadline{};  // STARTUP sent, no answer yet
   };
 
   // Per-table series (zdm_proxy_table_*), bound on first use by this session.
@@ -183,13 +208,20 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   bool on_first_bytes(ByteView prefix) override;
   void on_framing_error(const Error& error) override;
   void on_closed() override;
+  bool should_pause_reading() override;
   // UpstreamHandler
   void on_upstream_frame(UpstreamConnection& connection, const protocol::Frame& frame) override;
   void on_upstream_closed(UpstreamConnection& connection) override;
+  void on_upstream_written(UpstreamConnection& connection) override;
+  size_t upstream_backlog() const;
 
   // Handshake.
   void handle_startup(const protocol::Frame& frame);
   void connect_leg(Leg& leg);
+  // The next node to try: untried ones not recently down first, then the recently down ones.
+  std::optional<size_t> next_candidate(Leg& leg, const std::vector<ClusterNode>& nodes);
+  void arm_handshake_timer();
+  void on_handshake_timeout();
   void on_leg_connected(Leg& leg);
   void send_startup(Leg& leg);
   void on_handshake_frame(Leg& leg, const protocol::Frame& frame);
@@ -292,7 +324,10 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   std::vector<uint32_t> free_slots_;
   int32_t head_ = -1, tail_ = -1;
   boost::asio::steady_timer deadline_timer_;
+  boost::asio::steady_timer handshake_timer_;  // a node that accepts but never answers STARTUP
   bool timer_armed_ = false;
+  bool draining_ = false;
+  bool upstream_paused_ = false;  // client reads paused until the upstream queues drain
   std::chrono::milliseconds timeout_;
   bool flush_scheduled_ = false;
   bool counted_ = false;

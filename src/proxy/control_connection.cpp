@@ -396,13 +396,19 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     co.tls.verify_hostname = opts.tls.hostname == net::HostnameCheck::Verify;
   }
   auto backoff = opts.retry_min;
-  size_t next_contact = 0;
   bool need_metadata = opts.astra.has_value();
   AstraRoute route;
   auto wait = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
     st->timer.expires_after(d);
     co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   };
+  // Failover: a (re)connect tries every candidate once (a "round"): the configured contact
+  // points, then the nodes discovered through system.peers, starting after the node that was
+  // lost so it is tried last. Only a round in which no node answered counts as a failure (for
+  // readiness), so losing one node of a cluster whose other nodes answer does not make the proxy
+  // unready.
+  std::vector<std::string> discovered;
+  size_t start_at = 0;
   while (!st->stopped) {
     Result<std::shared_ptr<ClusterView>> view = fail(Errc::Io, "not connected");
     std::string where;
@@ -427,61 +433,83 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     }
     if (!need_metadata) {
       if (opts.contact_points.empty()) co_return;
-      const std::string contact =
-          opts.contact_points[next_contact++ % opts.contact_points.size()];
       const bool astra = opts.astra.has_value();
-      // Every argument named: GCC 12 mishandles temporaries and defaulted arguments of a
-      // co_awaited coroutine call (double destruction).
-      client::Endpoint endpoint{astra ? route.sni_host : contact, opts.port};
-      co.tls.server_name = astra ? contact : std::string();  // SNI = host id
-      co.tls.verify_name = astra ? route.sni_host : std::string();
-      where = astra ? fmt::format("{} (host id {})", endpoint.to_string(), contact)
-                    : endpoint.to_string();
-      {
-        std::lock_guard lock(st->mu);
-        st->addr = endpoint.to_string();
-      }
-      client::EventCallback no_events;
-      // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the cluster
-      // settles on min(setting, what it speaks).
-      const auto versions = control_versions_from(
-          opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
-      client::ClientResult<std::shared_ptr<client::Connection>> conn =
-          client::client_fail(client::ClientErrc::Connect, "not tried", false);
-      for (size_t vi = 0; vi < versions.size(); ++vi) {
-        co.protocol_version = versions[vi];
-        conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
-        if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
-        spdlog::debug("{} control connection to {}: protocol {} refused, trying {}", name,
-                      where, protocol::protocol_version_name(versions[vi]),
-                      protocol::protocol_version_name(versions[vi + 1]));
-      }
-      if (conn) {
-        st->conn = *conn;
-        view = co_await discover(**conn, opts, contact);
-        if (view && astra) route_through_sni_proxy(**view, route);
-      } else {
-        std::string message = conn.error().to_string();
-        if (tls && message.find("TLS handshake") != std::string::npos) {
-          UpstreamTls probe_tls = opts.tls;
-          std::string probe_host = endpoint.host;
-          std::string probe_sni = co.tls.server_name;
-          auto explained = co_await explain_tls_failure(probe_tls, probe_host, endpoint.port,
-                                                        probe_sni, opts.connect_timeout);
-          if (!explained.empty()) message = std::move(explained);
+      std::vector<std::string> candidates = opts.contact_points;
+      // Astra's host ids all come from the metadata service; discovered addresses are the SNI
+      // proxy's.
+      for (const auto& d : astra ? std::vector<std::string>{} : discovered) {
+        if (std::find(candidates.begin(), candidates.end(), d) == candidates.end()) {
+          candidates.push_back(d);
         }
-        view = fail(Errc::Io, std::move(message));
       }
-      if (!view && tls) view = fail(Errc::Io, explain_tls_alert(view.error().message, name));
+      for (size_t tried = 0; tried < candidates.size() && !st->stopped; ++tried) {
+        const size_t index = (start_at + tried) % candidates.size();
+        const std::string contact = candidates[index];
+        // Every argument named: GCC 12 mishandles temporaries and defaulted arguments of a
+        // co_awaited coroutine call (double destruction).
+        client::Endpoint endpoint{astra ? route.sni_host : contact, opts.port};
+        co.tls.server_name = astra ? contact : std::string();  // SNI = host id
+        co.tls.verify_name = astra ? route.sni_host : std::string();
+        where = astra ? fmt::format("{} (host id {})", endpoint.to_string(), contact)
+                      : endpoint.to_string();
+        {
+          std::lock_guard lock(st->mu);
+          st->addr = endpoint.to_string();
+        }
+        client::EventCallback no_events;
+        // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the
+        // cluster settles on min(setting, what it speaks).
+        const auto versions = control_versions_from(
+            opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
+        client::ClientResult<std::shared_ptr<client::Connection>> conn =
+            client::client_fail(client::ClientErrc::Connect, "not tried", false);
+        for (size_t vi = 0; vi < versions.size(); ++vi) {
+          co.protocol_version = versions[vi];
+          conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
+          if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
+          spdlog::debug("{} control connection to {}: protocol {} refused, trying {}", name,
+                        where, protocol::protocol_version_name(versions[vi]),
+                        protocol::protocol_version_name(versions[vi + 1]));
+        }
+        if (conn) {
+          st->conn = *conn;
+          view = co_await discover(**conn, opts, contact);
+          if (view && astra) route_through_sni_proxy(**view, route);
+        } else {
+          std::string message = conn.error().to_string();
+          if (tls && message.find("TLS handshake") != std::string::npos) {
+            UpstreamTls probe_tls = opts.tls;
+            std::string probe_host = endpoint.host;
+            std::string probe_sni = co.tls.server_name;
+            auto explained = co_await explain_tls_failure(probe_tls, probe_host, endpoint.port,
+                                                          probe_sni, opts.connect_timeout);
+            if (!explained.empty()) message = std::move(explained);
+          }
+          view = fail(Errc::Io, std::move(message));
+        }
+        if (!view && tls) view = fail(Errc::Io, explain_tls_alert(view.error().message, name));
+        if (view) {
+          start_at = index + 1;
+          break;
+        }
+        spdlog::warn("{} control connection to {} failed: {}{}", name, where,
+                     view.error().message,
+                     tried + 1 < candidates.size() ? "; trying the next node" : "");
+        if (st->conn) st->conn->close("discovery failed");
+        st->conn.reset();
+      }
     }
+    if (st->stopped) break;
     if (!view) {
       ++st->failures;
+      start_at = 0;
       {
         std::lock_guard lock(st->mu);
         st->last_error = view.error().message;
       }
-      spdlog::warn("{} control connection to {} failed ({} in a row): {}; retrying in {} ms", name,
-                   where, st->failures.load(), view.error().message, backoff.count());
+      spdlog::warn("{} control connection: no node answered ({} round(s) in a row; last: {}: {}); "
+                   "retrying in {} ms",
+                   name, st->failures.load(), where, view.error().message, backoff.count());
       if (st->conn) st->conn->close("discovery failed");
       st->conn.reset();
       // As the reference: after a failed open, ask the metadata service again.
@@ -494,6 +522,14 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     }
     backoff = opts.retry_min;
     st->failures = 0;
+    discovered.clear();
+    for (const auto& n : (*view)->nodes) discovered.push_back(n.address);
+    // A closed connection (node gone) wakes the heartbeat loop at once instead of at the next
+    // heartbeat.
+    st->conn->set_close_callback(
+        [weak = std::weak_ptr<ControlConnection::State>(st)](const client::ClientError&) {
+          if (auto s = weak.lock()) s->timer.cancel();
+        });
     std::shared_ptr<const ClusterView> snapshot = *view;
     {
       std::lock_guard lock(st->mu);
@@ -509,12 +545,15 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     while (!st->stopped) {
       co_await wait(opts.heartbeat_interval);
       if (st->stopped) break;
+      if (!st->conn->is_open()) {
+        spdlog::warn("{} control connection to {} closed; failing over", name, snapshot->contact);
+        break;
+      }
       auto pong = co_await st->conn->async_request(
           protocol::RequestBody(protocol::OptionsMessage{}), asio::use_awaitable);
       if (!pong) {
-        ++st->failures;
-        spdlog::warn("{} control connection heartbeat to {} failed: {}", name, snapshot->contact,
-                     pong.error().to_string());
+        spdlog::warn("{} control connection heartbeat to {} failed: {}; failing over", name,
+                     snapshot->contact, pong.error().to_string());
         break;
       }
     }

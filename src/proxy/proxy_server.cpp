@@ -1,5 +1,7 @@
 #include "proxy/proxy_server.hpp"
 
+#include <thread>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -243,7 +245,40 @@ std::string ProxyServer::startup_failure_details() const {
 
 admin::ReadinessReport ProxyServer::readiness() const {
   if (!origin_control_ || !target_control_) return admin::ReadinessReport::startup();
-  return admin::ReadinessReport::from(origin_control_->status(), target_control_->status());
+  auto report = admin::ReadinessReport::from(origin_control_->status(), target_control_->status());
+  if (draining_.load()) report.status = admin::HealthStatus::Down;  // shutting down: not ready
+  return report;
+}
+
+int64_t ProxyServer::shutdown(std::chrono::milliseconds drain_timeout) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || draining_.exchange(true)) return 0;
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  spdlog::info("shutting down: listener closed, readiness 503, {} client session(s) open; new "
+               "requests get OVERLOADED while in-flight ones finish (at most {} ms)",
+               context_->sessions.load(), drain_timeout.count());
+  if (listener_) listener_->stop();
+  context_->begin_drain();
+  // Each session closes itself once nothing is in flight; requests are bounded by their deadline.
+  const auto deadline = started + drain_timeout;
+  while (context_->sessions.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int64_t left = context_->sessions.load();
+  const auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  if (left > 0) {
+    spdlog::warn("shutting down: {} client session(s) still busy after {} ms; closing them",
+                 left, waited);
+  } else {
+    spdlog::info("shutting down: every client session finished in {} ms", waited);
+  }
+  stop();
+  spdlog::info("shutting down: control connections, admin server and io threads stopped");
+  return left;
 }
 
 void ProxyServer::stop() {

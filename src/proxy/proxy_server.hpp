@@ -4,6 +4,8 @@
 // registry and the admin HTTP server (/metrics, /health/liveness, /health/readiness). Each
 // accepted client gets a ClientSession on the io thread of its socket.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -38,6 +40,12 @@ class ProxyServer {
   Result<void> start(std::chrono::milliseconds startup_timeout = std::chrono::milliseconds{0});
   // Stops accepting, closes control connections, the HTTP server and every io thread.
   void stop();
+  // Graceful shutdown (SIGTERM): closes the listener, readiness goes 503, sessions answer new
+  // requests with OVERLOADED and close once their in-flight requests are answered (or timed out:
+  // every request has PROXY_REQUEST_TIMEOUT_MS); after that, or after `drain_timeout`, stop().
+  // Thread-safe; returns how many client sessions were still open when it gave up waiting.
+  int64_t shutdown(std::chrono::milliseconds drain_timeout);
+  bool draining() const { return draining_.load(); }
 
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
   std::string listen_host() const { return config_.proxy_listen_address; }
@@ -74,6 +82,7 @@ class ProxyServer {
   std::mutex mu_;
   std::condition_variable views_cv_;
   bool stopped_ = false;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace zdm::proxy

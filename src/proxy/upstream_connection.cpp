@@ -87,6 +87,10 @@ void UpstreamConnection::on_frame(const protocol::Frame& frame) {
   if (handler_) handler_->on_upstream_frame(*this, frame);
 }
 
+void UpstreamConnection::on_write_done() {
+  if (handler_) handler_->on_upstream_written(*this);
+}
+
 void UpstreamConnection::on_closed() {
   if (counted_ && metrics_ && metrics_->connections) {
     metrics_->connections->dec();

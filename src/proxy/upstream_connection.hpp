@@ -37,6 +37,9 @@ class UpstreamHandler {
   // A whole response or event frame (views valid during the call only).
   virtual void on_upstream_frame(UpstreamConnection& connection, const protocol::Frame& frame) = 0;
   virtual void on_upstream_closed(UpstreamConnection& connection) = 0;
+  // A write to the node completed (its queue shrank): a session that stopped reading its client
+  // because this queue was full may resume.
+  virtual void on_upstream_written(UpstreamConnection& connection) { (void)connection; }
 };
 
 class UpstreamConnection final : public net::FramedConnection {
@@ -73,6 +76,7 @@ class UpstreamConnection final : public net::FramedConnection {
  private:
   void on_frame(const protocol::Frame& frame) override;
   void on_closed() override;
+  void on_write_done() override;
 
   UpstreamRole role_;
   std::string node_;

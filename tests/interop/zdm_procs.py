@@ -6,6 +6,7 @@ parallel without port clashes. The zdm binary comes from $ZDM_BIN (set by CTest)
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -65,8 +66,8 @@ class ZdmProcess:
 class Node(ZdmProcess):
     """`zdm node` on 127.0.0.1 with an ephemeral CQL port and admin (fault injection) port."""
 
-    def __init__(self, *extra, cluster_name="test", datacenter="dc1"):
-        args = ["node", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+    def __init__(self, *extra, cluster_name="test", datacenter="dc1", listen="127.0.0.1:0"):
+        args = ["node", "--listen", listen, "--admin", "127.0.0.1:0",
                 "--cluster-name", cluster_name, "--datacenter", datacenter, *extra]
         super().__init__(args)
         m = _LISTEN.search(self._ready_line)
@@ -81,6 +82,28 @@ class Node(ZdmProcess):
         with urllib.request.urlopen(req, timeout=10) as resp:
             text = resp.read().decode()
             return json.loads(text) if text.strip() else None
+
+
+def send_signal(process, sig):
+    """Sends `sig` to a ZdmProcess (SIGSTOP: a hung node; SIGCONT: it resumes)."""
+    if process.proc.poll() is None:
+        process.proc.send_signal(sig)
+
+
+def vm_rss_kb(process):
+    """Resident memory of a ZdmProcess in KiB, from /proc (Linux)."""
+    with open("/proc/%d/status" % process.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def kill_now(process):
+    """SIGKILL (a node that dies): no shutdown, sockets reset by the kernel."""
+    if process.proc.poll() is None:
+        process.proc.send_signal(signal.SIGKILL)
+        process.proc.wait()
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):

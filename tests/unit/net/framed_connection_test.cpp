@@ -3,6 +3,7 @@
 #include "net/framed_connection.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -205,6 +206,73 @@ TEST_F(FramedConnectionTest, RejectsOversizedFrameBeforeReadingItsBody) {
   EXPECT_EQ(std::get<protocol::ErrorMessage>(std::get<protocol::ResponseBody>(m->body)).code,
             protocol::ErrorCode::ProtocolError);
   EXPECT_TRUE(at_eof());
+}
+
+// Answers OPTIONS; stops reading while `pause` is set (backpressure from elsewhere, as a proxy
+// session whose upstream queue is full).
+class PausingConnection final : public FramedConnection {
+ public:
+  using FramedConnection::FramedConnection;
+  std::atomic<bool> pause{false};
+  std::atomic<int> frames{0};
+
+ protected:
+  void on_frame(const protocol::Frame& frame) override {
+    ++frames;
+    (void)send(protocol::make_response(frame.header.version, frame.header.stream,
+                                       protocol::SupportedMessage{}));
+  }
+  bool should_pause_reading() override { return pause.load(); }
+};
+
+TEST(FramedConnectionBackpressure, StopsReadingWhileAskedAndResumesOnRequest) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  timeval tv{10, 0};
+  setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  auto server = std::make_shared<PausingConnection>(Stream(acceptor.accept()),
+                                                    ConnectionRole::Server);
+  server->pause = true;
+  server->start();
+  std::thread thread([&] { io.run(); });
+
+  protocol::FrameDecoder decoder;
+  auto read_one = [&]() -> bool {
+    for (int i = 0; i < 100; ++i) {
+      auto frame = decoder.next();
+      if (!frame) return false;
+      if (*frame) return true;
+      uint8_t buf[4096];
+      boost::system::error_code ec;
+      size_t n = client.read_some(asio::buffer(buf), ec);
+      if (ec) return false;
+      decoder.feed(ByteView(buf, n));
+    }
+    return false;
+  };
+  Bytes first = options_frames(1);
+  asio::write(client, asio::buffer(first));
+  EXPECT_TRUE(read_one());  // delivered by the read that then paused
+  Bytes second = options_frames(1);
+  asio::write(client, asio::buffer(second));
+  // Not read while paused: no answer within 300 ms (an answer would fail the test).
+  pollfd pfd{client.native_handle(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pfd, 1, 300), 0);
+  EXPECT_EQ(server->frames.load(), 1);
+
+  asio::post(io, [server] {
+    server->pause = false;
+    server->resume_reading();
+  });
+  EXPECT_TRUE(read_one());
+  EXPECT_EQ(server->frames.load(), 2);
+
+  asio::post(io, [server] { server->close(); });
+  work.reset();
+  thread.join();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "common/murmur3.hpp"
 #include "node_test_util.hpp"
 #include "node/storage_engine.hpp"
+#include "node/system_tables.hpp"
 
 namespace zdm::node::test {
 namespace {
@@ -121,6 +122,40 @@ TEST_F(QueryProcessorTest, SystemLocalLooksLikeCassandra) {
   EXPECT_TRUE(peers_v2.rows.empty());
   auto v = rows("SELECT schema_version FROM system.local WHERE key='local'");
   ASSERT_EQ(v.rows.size(), 1u);
+}
+
+TEST(SystemPeers, ListConfiguredPeersWithAddressDerivedIds) {
+  ManualClock time;
+  StorageEngine engine{time.clock()};
+  NodeIdentity identity;
+  identity.listen_address = "127.0.0.2";
+  identity.native_port = 9142;
+  identity.peers = {"127.0.0.3"};
+  QueryProcessor qp{engine, identity, QueryProcessorOptions{}};
+  ASSERT_TRUE(qp.install_system_tables());
+  SessionState session{protocol::ProtocolVersion::V4, "", ""};
+  auto select = [&](const std::string& q) {
+    protocol::QueryMessage m;
+    m.query = q;
+    auto r = qp.process(m, session);
+    return std::get<RowsResult>(std::get<ResultMessage>(r).result);
+  };
+  // This node's id is what its peers say about it; the peer's is derived the same way.
+  EXPECT_EQ(qp.identity().host_id, peer_host_id("127.0.0.2"));
+  auto peers = select("SELECT peer, rpc_address, host_id, data_center, tokens FROM system.peers");
+  ASSERT_EQ(peers.rows.size(), 1u);
+  const Bytes address{127, 0, 0, 3};
+  EXPECT_EQ(peers.rows[0][0], address);
+  EXPECT_EQ(peers.rows[0][1], address);
+  const Uuid id = peer_host_id("127.0.0.3");
+  EXPECT_EQ(peers.rows[0][2], Bytes(id.begin(), id.end()));
+  EXPECT_EQ(cell_text(peers.rows[0][3]), "dc1");
+  ASSERT_TRUE(peers.rows[0][4].has_value());
+  auto v2 = select("SELECT native_address, native_port FROM system.peers_v2");
+  ASSERT_EQ(v2.rows.size(), 1u);
+  EXPECT_EQ(v2.rows[0][0], address);
+  EXPECT_NE(peer_host_id("127.0.0.2"), peer_host_id("127.0.0.3"));
+  EXPECT_NE(peer_token("127.0.0.2"), peer_token("127.0.0.3"));
 }
 
 TEST_F(QueryProcessorTest, SchemaTablesFollowDdl) {
