@@ -82,6 +82,27 @@ std::string served_versions_text(ProtocolVersion max, const ProxyConfig& config)
   return served;
 }
 
+// The version a refusal of `requested_rank` is answered in. Drivers read the answer's frame
+// version as the server's suggestion (the Node.js driver and gocql retry with it; a version they
+// do not know makes the Node.js driver step down one from it), so answer in the highest version
+// we serve below the refused one, as Cassandra's "highest supported" is for a too-high version.
+// A blocked version in the middle (e.g. v4 blocked, v3 and v5 served) then leads to v3 instead
+// of a retry loop on v4. None below: the highest served; none served at all: `max`.
+ProtocolVersion refusal_answer_version(int requested_rank, ProtocolVersion max,
+                                       const ProxyConfig& config) {
+  std::optional<ProtocolVersion> below;
+  std::optional<ProtocolVersion> highest;
+  for (auto candidate : {ProtocolVersion::V3, ProtocolVersion::V4, ProtocolVersion::V5,
+                         ProtocolVersion::DseV1, ProtocolVersion::DseV2}) {
+    const bool fits = version_rank(candidate) <= version_rank(max) &&
+                      (is_dse(max) || !is_dse(candidate));
+    if (!fits || config.is_blocked(candidate)) continue;
+    highest = candidate;
+    if (version_rank(candidate) < requested_rank) below = candidate;
+  }
+  return below.value_or(highest.value_or(max));
+}
+
 std::vector<std::string> split_compressions(const protocol::SupportedMessage& s) {
   for (const auto& [key, values] : s.options) {
     if (key == "COMPRESSION") return values;
@@ -351,12 +372,15 @@ bool ClientSession::on_first_bytes(ByteView prefix) {
   if (protocol::protocol_version_from_byte(raw)) return true;
   // A version our decoder does not know (v1, v2, v6...): answer in one the client can read.
   // Stream 0, as Cassandra (its decoder fails before reading the stream id).
-  const auto v = ctx_.max_version();
+  // Rank of the unknown byte: v1/v2 below everything, v6 above v5, unknown DSE above DSE_V2.
+  const int rank = raw >= 0x40 ? 16 : static_cast<int>(raw);
+  const auto max = ctx_.max_version();
+  const auto v = refusal_answer_version(rank, max, config_);
   protocol::ErrorMessage e;
   e.code = ErrorCode::ProtocolError;
   e.message = fmt::format("Invalid or unsupported protocol version ({}); supported versions are "
                           "({})",
-                          raw, served_versions_text(v, config_));
+                          raw, served_versions_text(max, config_));
   version_ = v;
   (void)send(protocol::make_response(v, protocol::StreamId{0},
                                      protocol::ResponseBody(std::move(e))));
@@ -439,7 +463,8 @@ void ClientSession::answer_locally(const protocol::Frame& frame,
 }
 
 // Versions both clusters cannot speak, or blocked ones, get Cassandra's error (answered in the
-// highest version we serve) so the driver steps down. True when the frame was answered so.
+// highest version we serve below the refused one: refusal_answer_version) so the driver steps
+// down. True when the frame was answered so.
 bool ClientSession::reject_unsupported_version(const protocol::Frame& frame) {
   const auto v = frame.header.version;
   const auto max = ctx_.max_version();
@@ -449,7 +474,7 @@ bool ClientSession::reject_unsupported_version(const protocol::Frame& frame) {
   if (ok) return false;
   // Stream 0, as Cassandra and the reference proxy answer a version they refuse (gocql reads the
   // error only there); the Python and Java drivers send their first frame on stream 0 anyway.
-  version_ = max;
+  version_ = refusal_answer_version(version_rank(v), max, config_);
   answer_error(0, ErrorCode::ProtocolError,
                fmt::format("Invalid or unsupported protocol version ({}); supported versions "
                            "are ({})",

@@ -236,3 +236,22 @@ def test_refused_version_is_a_protocol_error_on_stream_0(nodes, proxies, request
     message = body[6:6 + length].decode()
     assert "Invalid or unsupported protocol version (%d)" % requested in message
     assert "4/v4" in message and "5/v5" not in message
+
+
+@pytest.mark.parametrize("requested,answered", [(4, 3), (0x42, 5), (5, 5)])
+def test_blocked_version_refusal_suggests_the_next_served_version_below(nodes, proxies, requested,
+                                                                         answered):
+    """Drivers take the refusal's frame version as the version to retry with (the Node.js driver
+    steps down one from a version it does not know, gocql uses it as is): with v4 blocked between
+    served v3 and v5, a v4 request is answered in v3, not in v5 (a retry loop on v4 for the
+    Node.js driver 4.8, which knows no v5)."""
+    proxy = proxies("v345_a", "v345_b", BLOCKED_PROTOCOL_VERSIONS="v4")
+    with socket.create_connection((proxy.host, proxy.port), timeout=10) as sock:
+        sock.sendall(struct.pack(">BBhBi", requested, 0, 7, 0x05, 0))  # OPTIONS on stream 7
+        version, stream, opcode, body = _read_frame(sock)
+    if requested == 5:  # served: SUPPORTED on the request's stream
+        assert (version & 0x7F, stream, opcode) == (5, 7, 0x06)
+        return
+    assert (version & 0x7F, stream, opcode) == (answered, 0, 0x00)
+    message = body[6:6 + struct.unpack(">iH", body[:6])[1]].decode()
+    assert "3/v3, 5/v5" in message and "4/v4" not in message
