@@ -110,6 +110,9 @@ def main():
                         help="before going idle, each client sends one QUERY this large (a "
                              "system.local SELECT padded with a comment), to see what buffers "
                              "grown by traffic keep")
+    parser.add_argument("--query-text", default="SELECT key FROM system.local",
+                        help="the statement padded by --query-bytes (the default is answered by "
+                             "the proxy itself; e.g. 'USE system' goes to both clusters)")
     parser.add_argument("--threads", type=int, default=0,
                         help="ZDM_PROXY_THREADS (0: the proxy's default, one per core)")
     args = parser.parse_args()
@@ -188,7 +191,7 @@ def main():
         if opcodes.get(OPCODE_READY) != args.clients:
             sys.exit(f"idle-connections: expected {args.clients} READY, got opcodes {opcodes}")
         if args.query_bytes > 0:
-            text = ("SELECT key FROM system.local /*" + "x" * args.query_bytes + "*/").encode()
+            text = (args.query_text + " /*" + "x" * args.query_bytes + "*/").encode()
             query = frame(2, 0x07, struct.pack(">i", len(text)) + text + struct.pack(">HB", 1, 0))
             for s in clients:
                 s.sendall(query)

@@ -12,6 +12,18 @@ namespace {
 constexpr size_t kPrefixBytes = 4;
 // Buffers grown by a burst are given back once idle, so an idle connection stays small.
 constexpr size_t kRetainedWriteBuffer = 1024 * 1024;
+
+// The read buffer of plain TCP connections, one per io thread: a read fills it and hands the
+// bytes to the decoder within the same handler, so no connection needs its own.
+uint8_t* thread_read_buffer(size_t size) {
+  thread_local std::unique_ptr<uint8_t[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < size) {
+    buffer.reset(new uint8_t[size]);
+    capacity = size;
+  }
+  return buffer.get();
+}
 }  // namespace
 
 FramedConnection::FramedConnection(Stream stream, ConnectionRole role,
@@ -19,8 +31,9 @@ FramedConnection::FramedConnection(Stream stream, ConnectionRole role,
     : stream_(std::move(stream)),
       role_(role),
       options_(options),
-      decoder_(options.max_frame_body_length),
-      read_buffer_(new uint8_t[options.read_buffer_size]) {}
+      decoder_(options.max_frame_body_length) {
+  if (options_.read_buffer_size == 0) options_.read_buffer_size = 1;
+}
 
 FramedConnection::~FramedConnection() = default;
 
@@ -63,12 +76,41 @@ void FramedConnection::close_after_flush() {
 void FramedConnection::read_next() {
   if (closing_ || reading_) return;
   reading_ = true;
-  stream_.async_read_some(asio::buffer(read_buffer_.get(), options_.read_buffer_size),
-                          [self = shared_from_this()](const boost::system::error_code& ec,
-                                                      size_t n) { self->on_read(ec, n); });
+  if (stream_.is_tls()) {
+    if (!tls_read_buffer_) tls_read_buffer_.reset(new uint8_t[options_.read_buffer_size]);
+    stream_.async_read_some(asio::buffer(tls_read_buffer_.get(), options_.read_buffer_size),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        size_t n) {
+                              self->on_read(ec, self->tls_read_buffer_.get(), n);
+                            });
+    return;
+  }
+  stream_.socket().async_wait(
+      Stream::Tcp::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
-void FramedConnection::on_read(const boost::system::error_code& ec, size_t n) {
+void FramedConnection::on_readable(const boost::system::error_code& ec) {
+  if (ec || closed_) {
+    reading_ = false;
+    if (!closed_) on_read(ec, nullptr, 0);
+    return;
+  }
+  auto& socket = stream_.socket();
+  boost::system::error_code rec;
+  if (!socket.non_blocking()) socket.non_blocking(true, rec);
+  uint8_t* buffer = thread_read_buffer(options_.read_buffer_size);
+  const size_t n = rec ? 0 : socket.read_some(asio::buffer(buffer, options_.read_buffer_size), rec);
+  if (rec == asio::error::would_block || rec == asio::error::try_again) {
+    reading_ = false;  // readable went away (another wakeup consumed it): wait again
+    read_next();
+    return;
+  }
+  on_read(rec, buffer, n);
+}
+
+void FramedConnection::on_read(const boost::system::error_code& ec, const uint8_t* data,
+                               size_t n) {
   reading_ = false;
   if (closed_) return;
   if (ec) {
@@ -80,10 +122,13 @@ void FramedConnection::on_read(const boost::system::error_code& ec, size_t n) {
     return;
   }
   ++reads_;
-  deliver(ByteView(read_buffer_.get(), n));
+  deliver(ByteView(data, n));
   if (closed_) return;
   flush();
   if (closing_) return;
+  // A read that did not fill the buffer ends a burst: a good moment to give memory back (a
+  // connection streaming full reads keeps its buffers).
+  if (n < options_.read_buffer_size) trim_if_idle();
   if (queued_bytes() > options_.write_pause_bytes || should_pause_reading()) {
     read_paused_ = true;  // resumed by on_write / resume_reading once the queues drained
     return;
@@ -98,6 +143,14 @@ void FramedConnection::resume_reading() {
   }
   read_paused_ = false;
   read_next();
+}
+
+void FramedConnection::trim_if_idle() {
+  // No views are alive here: the frames of this read have been handled.
+  decoder_.trim(options_.idle_buffer_bytes);
+  if (scratch_.capacity() > options_.idle_buffer_bytes) Bytes().swap(scratch_);
+  if (pending_.empty() && pending_.capacity() > options_.idle_buffer_bytes) Bytes().swap(pending_);
+  if (!writing_active_ && writing_.capacity() > options_.idle_buffer_bytes) Bytes().swap(writing_);
 }
 
 void FramedConnection::deliver(ByteView data) {

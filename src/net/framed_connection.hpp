@@ -10,6 +10,13 @@
 // Bounds: frame bodies are limited before they are buffered; when more than
 // `write_pause_bytes` wait to be written (a peer that does not read), reading stops until the queue
 // drains (backpressure), so memory per connection stays bounded.
+//
+// Memory of idle connections: a plain TCP connection owns no read buffer. It waits for the socket
+// to become readable, then reads into a buffer of its io thread (the decoder copies what it keeps),
+// so a thousand idle connections do not each hold `read_buffer_size` bytes. TLS connections read
+// through their own buffer (allocated at the first read). Once a connection is idle again (no
+// partial frame, nothing queued), decoder and write buffers grown by a large frame shrink back to
+// `idle_buffer_bytes`.
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +35,8 @@ struct FramedConnectionOptions {
   uint32_t max_frame_body_length = 16u * 1024 * 1024;
   size_t read_buffer_size = 64 * 1024;
   size_t write_pause_bytes = 4 * 1024 * 1024;
+  // Buffers above this size are given back when the connection is idle.
+  size_t idle_buffer_bytes = 8 * 1024;
 };
 
 enum class ConnectionRole : uint8_t { Server, Client };  // which side of the TLS handshake
@@ -99,8 +108,10 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
 
  private:
   void read_next();
-  void on_read(const boost::system::error_code& ec, size_t n);
+  void on_readable(const boost::system::error_code& ec);
+  void on_read(const boost::system::error_code& ec, const uint8_t* data, size_t n);
   void deliver(ByteView data);
+  void trim_if_idle();
   void start_write();
   void on_write(const boost::system::error_code& ec);
 
@@ -109,7 +120,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   FramedConnectionOptions options_;
   protocol::FrameDecoder decoder_;
   protocol::FrameEncoder encoder_;
-  std::unique_ptr<uint8_t[]> read_buffer_;
+  std::unique_ptr<uint8_t[]> tls_read_buffer_;  // TLS only; plain TCP reads a per-thread buffer
   Bytes prefix_;   // first bytes, until on_first_bytes() has seen them
   Bytes pending_;  // queued, not yet handed to the socket
   Bytes writing_;  // owned by the write in flight

@@ -93,6 +93,18 @@ void FrameDecoder::feed(ByteView bytes) {
   input_.insert(input_.end(), bytes.begin(), bytes.end());
 }
 
+void FrameDecoder::trim(size_t keep) {
+  if (body_.capacity() > keep) Bytes().swap(body_);
+  if (segments_) {
+    segments_->trim(keep);
+    return;
+  }
+  if (input_pos_ != input_.size()) return;
+  input_.clear();
+  input_pos_ = 0;
+  if (input_.capacity() > keep) Bytes().swap(input_);
+}
+
 Result<std::optional<Frame>> FrameDecoder::next() {
   if (failed_) return tl::unexpected(*failed_);
   if (body_.capacity() > kRetainedBufferLimit) Bytes().swap(body_);

@@ -63,6 +63,9 @@ class FrameDecoder {
 
   // Bytes fed and not yet returned as frames (excluding the inside of the segment decoder).
   size_t buffered_bytes() const { return input_.size() - input_pos_; }
+  // When no partial frame is buffered, gives back buffers larger than `keep` bytes, so a large
+  // frame does not stay charged to an idle connection. Ends the views of the last frame.
+  void trim(size_t keep);
 
  private:
   Result<std::optional<Frame>> next_from_segments();

@@ -273,6 +273,17 @@ void SegmentDecoder::feed(ByteView bytes) {
   input_.insert(input_.end(), bytes.begin(), bytes.end());
 }
 
+void SegmentDecoder::trim(size_t keep) {
+  if (input_pos_ != input_.size() || payload_pos_ < payload_end_ || !large_.empty()) return;
+  input_.clear();
+  input_pos_ = payload_pos_ = payload_end_ = 0;
+  payload_in_input_ = true;
+  if (input_.capacity() > keep) Bytes().swap(input_);
+  if (scratch_.capacity() > keep) Bytes().swap(scratch_);
+  if (large_.capacity() > keep) Bytes().swap(large_);
+  if (frame_out_.capacity() > keep) Bytes().swap(frame_out_);
+}
+
 tl::unexpected<Error> SegmentDecoder::fatal(Errc code, std::string message) {
   failed_ = Error{code, std::move(message)};
   return tl::unexpected(*failed_);

@@ -111,6 +111,9 @@ class SegmentDecoder {
   size_t buffered_bytes() const { return input_.size() - input_pos_; }
   // True between the parts of a frame split across segments.
   bool in_large_frame() const { return !large_.empty(); }
+  // When nothing is buffered or pending, gives back buffers larger than `keep` bytes (a burst
+  // must not stay charged to an idle connection). Ends the view of the last frame.
+  void trim(size_t keep);
   Compression compression() const { return compression_; }
 
  private:

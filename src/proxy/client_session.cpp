@@ -164,6 +164,14 @@ size_t SessionContext::next_node_index(ClusterType cluster) {
   return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
+void SessionContext::connect(asio::any_io_executor executor, ClusterType cluster,
+                             const ClusterNode& node, std::chrono::milliseconds timeout,
+                             StreamCallback done) const {
+  if (connector_) return connector_(std::move(executor), cluster, node, std::move(done));
+  connect_stream(std::move(executor), node.address, node.port, tls(cluster), node.sni, timeout,
+                 std::move(done));
+}
+
 ProtocolVersion SessionContext::max_version() const {
   auto o = view(ClusterType::Origin);
   auto t = view(ClusterType::Target);
@@ -369,9 +377,14 @@ UpstreamConnection* ClientSession::upstream(ClusterType cluster) {
 
 bool ClientSession::on_first_bytes(ByteView prefix) {
   const uint8_t raw = protocol::peek_raw_version_byte(prefix.data());
-  if (protocol::protocol_version_from_byte(raw)) return true;
-  // A version our decoder does not know (v1, v2, v6...): answer in one the client can read.
-  // Stream 0, as Cassandra (its decoder fails before reading the stream id).
+  if (auto known = protocol::protocol_version_from_byte(raw)) {
+    // Errors before the first whole frame (bad length, unknown opcode) answer in this version.
+    version_ = *known;
+    return true;
+  }
+  // A version our decoder does not know (v1, v2, v6, garbage, an HTTP request...): answer in one
+  // the client can read, on stream 0 as Cassandra does (the stream bytes of an unknown version
+  // mean nothing; gocql needs 0 to step down), then close.
   // Rank of the unknown byte: v1/v2 below everything, v6 above v5, unknown DSE above DSE_V2.
   const int rank = raw >= 0x40 ? 16 : static_cast<int>(raw);
   const auto max = ctx_.max_version();
@@ -382,6 +395,7 @@ bool ClientSession::on_first_bytes(ByteView prefix) {
                           "({})",
                           raw, served_versions_text(max, config_));
   version_ = v;
+  spdlog::debug("client sent protocol version byte {}: closing", raw);
   (void)send(protocol::make_response(v, protocol::StreamId{0},
                                      protocol::ResponseBody(std::move(e))));
   close_after_flush();
@@ -389,8 +403,17 @@ bool ClientSession::on_first_bytes(ByteView prefix) {
 }
 
 void ClientSession::on_framing_error(const Error& error) {
+  // The header could not be trusted (version, opcode, length) or a v5 segment failed its CRC:
+  // stream 0, as Cassandra; FramedConnection closes after this is flushed.
   spdlog::debug("client framing lost: {}", error.to_string());
   answer_error(0, ErrorCode::ProtocolError, error.message);
+}
+
+void ClientSession::reject_and_close(int16_t stream, std::string message) {
+  spdlog::debug("client protocol violation: {}", message);
+  answer_error(stream, ErrorCode::ProtocolError, std::move(message));
+  phase_ = Phase::Failed;
+  close_after_flush();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,8 +422,16 @@ void ClientSession::on_framing_error(const Error& error) {
 void ClientSession::on_frame(const protocol::Frame& frame) {
   const auto& h = frame.header;
   if (h.direction != protocol::Direction::Request) {
-    answer_error(h.stream.value, ErrorCode::ProtocolError, "expected a request frame");
-    return;
+    return reject_and_close(h.stream.value, "Wrong protocol direction (expected a request frame, "
+                                            "got a response frame)");
+  }
+  if (phase_ != Phase::AwaitStartup && h.version != version_) {
+    return reject_and_close(
+        h.stream.value,
+        fmt::format("Invalid message version. Got {} but previous messages on this connection "
+                    "had version {}",
+                    protocol::protocol_version_name(h.version),
+                    protocol::protocol_version_name(version_)));
   }
   switch (phase_) {
     case Phase::Ready:
@@ -425,10 +456,11 @@ void ClientSession::on_frame(const protocol::Frame& frame) {
                                protocol::opcode_name(h.opcode)));
       return;
     case Phase::Failed:
-      // The handshake failed (refused version, bad credentials) and the client was told; it
-      // gets an answer rather than silence until it closes the connection.
+      // The handshake failed (refused version, bad credentials) or the client broke the
+      // protocol, and the client was told; it gets an answer rather than silence until the
+      // connection is closed.
       answer_error(h.stream.value, ErrorCode::ProtocolError,
-                   "the handshake of this connection failed; open a new connection");
+                   "this connection failed (see the previous error); open a new connection");
       return;
   }
 }
@@ -549,8 +581,8 @@ void ClientSession::connect_leg(Leg& leg) {
                                                         : config_.target_connection_timeout_ms);
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const ClusterType cluster = leg.cluster;
-  connect_stream(
-      executor(), node.address, node.port, ctx_.tls(cluster), node.sni, timeout,
+  ctx_.connect(
+      executor(), cluster, node, timeout,
       [self, cluster, node](Result<net::Stream> stream) {
         Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
         if (self->is_closed() || self->phase_ == Phase::Failed) {
@@ -904,7 +936,7 @@ void ClientSession::start_async_leg() {
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const int ids = static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1,
                                                        kMaxProtocolStreamIds));
-  connect_stream(executor(), node.address, node.port, ctx_.tls(secondary), node.sni, timeout,
+  ctx_.connect(executor(), secondary, node, timeout,
                  [self, node, ids](Result<net::Stream> stream) {
                    const auto* nm = self->ctx_.node_metrics(UpstreamRole::Async, node.label());
                    if (self->is_closed() || !self->async_) {
@@ -925,14 +957,42 @@ void ClientSession::start_async_leg() {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-std::optional<Bytes> ClientSession::target_execute_frame(const protocol::Frame& frame,
-                                                         ByteView origin_id, ByteView target_id) {
-  (void)origin_id;
-  auto body = protocol::replace_prepared_id(frame.header, frame.body, target_id);
-  if (!body) return std::nullopt;
-  auto encoded = protocol::encode_frame(frame.header, *body, compression_for_frames());
-  if (!encoded) return std::nullopt;
-  return std::move(*encoded);
+const Bytes* ClientSession::target_execute_frame(const protocol::Frame& frame,
+                                                 ByteView origin_id, ByteView target_id) {
+  if (target_id.size() > 0xFFFF) return nullptr;
+  if (compression_for_frames() != protocol::Compression::None) {
+    // v3/v4 with compression: re-encode (and compress) through the codec.
+    auto body = protocol::replace_prepared_id(frame.header, frame.body, target_id);
+    if (!body) return nullptr;
+    target_frame_.clear();
+    if (!protocol::encode_frame_into(frame.header, *body, compression_for_frames(), target_frame_)) {
+      return nullptr;
+    }
+    return &target_frame_;
+  }
+  // Hot path, no allocation once the session's buffer has grown: header, the body up to the id
+  // (custom payload), the target id, the rest of the body. `origin_id` views the frame's body
+  // (peek_execute validated it).
+  const size_t id_at = static_cast<size_t>(origin_id.data() - frame.body.data());
+  if (id_at < 2 || id_at + origin_id.size() > frame.body.size()) return nullptr;
+  const size_t body_size = frame.body.size() - origin_id.size() + target_id.size();
+  if (body_size > protocol::kMaxFrameBodyLength) return nullptr;
+  target_frame_.clear();
+  target_frame_.reserve(protocol::kFrameHeaderSize + body_size);
+  protocol::FrameHeader h = frame.header;
+  h.flags = static_cast<uint8_t>(h.flags & ~protocol::frame_flags::kCompression);
+  h.body_length = static_cast<uint32_t>(body_size);
+  target_frame_.resize(protocol::kFrameHeaderSize);
+  protocol::encode_frame_header(h, target_frame_.data());
+  target_frame_.insert(target_frame_.end(), frame.body.begin(),
+                       frame.body.begin() + static_cast<std::ptrdiff_t>(id_at - 2));
+  target_frame_.push_back(static_cast<uint8_t>(target_id.size() >> 8));
+  target_frame_.push_back(static_cast<uint8_t>(target_id.size() & 0xFF));
+  target_frame_.insert(target_frame_.end(), target_id.begin(), target_id.end());
+  target_frame_.insert(target_frame_.end(),
+                       frame.body.begin() + static_cast<std::ptrdiff_t>(id_at + origin_id.size()),
+                       frame.body.end());
+  return &target_frame_;
 }
 
 void ClientSession::handle_request(const protocol::Frame& frame) {
@@ -952,6 +1012,7 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
   decision.target = ForwardTarget::Both;
   uint16_t consistency = 1;
   std::optional<Bytes> target_frame;
+  const Bytes* target_wire = nullptr;  // EXECUTE for target: target_frame_ (per-session buffer)
   Bytes prepared_id;
   StoredDecision prepare_decision;
   std::string prepare_query;
@@ -1075,10 +1136,15 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
                              (decision.send_async && config_.primary_cluster == ClusterType::Origin &&
                               config_.read_mode == ReadMode::DualAsyncOnSecondary);
       if (to_target && entry->target_id != entry->origin_id) {
+        const ByteView body = rewritten_body ? ByteView(*rewritten_body) : frame.body;
         protocol::Frame source = frame;
-        if (rewritten_body) source.body = *rewritten_body;
-        target_frame = target_execute_frame(source, e->prepared_id, entry->target_id);
-        if (!target_frame) {
+        source.body = body;
+        // The rewritten body keeps the client's bytes up to the values, so the id sits at the
+        // same offset (target_execute_frame finds it by its position in the body).
+        const ByteView origin_id(body.data() + (e->prepared_id.data() - frame.body.data()),
+                                 e->prepared_id.size());
+        target_wire = target_execute_frame(source, origin_id, entry->target_id);
+        if (!target_wire) {
           return answer_error(cs, ErrorCode::ProtocolError, "malformed EXECUTE");
         }
       }
@@ -1190,7 +1256,8 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     s.function_values.assign(function_values_.begin(), function_values_.end());
     s.function_body_hash = function_body_hash_;
   }
-  if (!dispatch(*sent, decision.target, *index, target_frame ? &*target_frame : nullptr)) return;
+  if (target_frame) target_wire = &*target_frame;
+  if (!dispatch(*sent, decision.target, *index, target_wire)) return;
 
   if (s.track_metrics) {
     if (auto* m = ctx_.metrics()) {
@@ -1201,9 +1268,10 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     }
   }
   if (decision.send_async && async_) {
-    send_async_copy(*sent, target_frame ? &*target_frame : nullptr, s, statement_text,
-                    continuation_page);
+    send_async_copy(*sent, target_wire, s, statement_text, continuation_page);
   }
+  // A large EXECUTE does not stay charged to the session.
+  if (target_frame_.capacity() > 16 * 1024) Bytes().swap(target_frame_);
 }
 
 bool ClientSession::dispatch(const protocol::Frame& frame, ForwardTarget target,

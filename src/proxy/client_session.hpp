@@ -78,6 +78,15 @@ class SessionContext {
     (cluster == ClusterType::Origin ? origin_tls_ : target_tls_) = std::move(tls);
   }
 
+  // Opens the stream of an upstream connection: connect_stream (TCP, TLS with tls(cluster)) unless
+  // a connector was set. The proxy_session fuzz target sets one that hands out in-process socket
+  // pairs to stub nodes. Set before any session starts.
+  using Connector = std::function<void(boost::asio::any_io_executor, ClusterType,
+                                       const ClusterNode&, StreamCallback)>;
+  void set_connector(Connector connector) { connector_ = std::move(connector); }
+  void connect(boost::asio::any_io_executor executor, ClusterType cluster, const ClusterNode& node,
+               std::chrono::milliseconds timeout, StreamCallback done) const;
+
   // The highest protocol version both clusters speak (blocked versions aside), and SUPPORTED
   // as the proxy answers it (target's options, COMPRESSION cut to what both support).
   protocol::ProtocolVersion max_version() const;
@@ -111,6 +120,7 @@ class SessionContext {
   std::atomic<size_t> next_origin_{0}, next_target_{0};
   UpstreamTls origin_tls_, target_tls_;
   TimeuuidGenerator timeuuids_;
+  Connector connector_;
 };
 
 class ClientSession final : public net::FramedConnection, private UpstreamHandler {
@@ -209,6 +219,8 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void on_framing_error(const Error& error) override;
   void on_closed() override;
   bool should_pause_reading() override;
+  // PROTOCOL_ERROR on `stream`, then close once it is written (the client broke the protocol).
+  void reject_and_close(int16_t stream, std::string message);
   // UpstreamHandler
   void on_upstream_frame(UpstreamConnection& connection, const protocol::Frame& frame) override;
   void on_upstream_closed(UpstreamConnection& connection) override;
@@ -242,8 +254,10 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void answer_unprepared(int16_t stream, ByteView id);
   bool dispatch(const protocol::Frame& frame, ForwardTarget target, uint32_t slot_index,
                 const Bytes* target_frame);
-  std::optional<Bytes> target_execute_frame(const protocol::Frame& frame, ByteView origin_id,
-                                            ByteView target_id);
+  // The EXECUTE with target's prepared id, built in target_frame_ (valid until the next call);
+  // null when it cannot be built. `origin_id` is the peeked id (a view into frame.body).
+  const Bytes* target_execute_frame(const protocol::Frame& frame, ByteView origin_id,
+                                    ByteView target_id);
   // `statement` (query text) is kept for the mismatch log when the read is sampled for
   // comparison; continuation pages are not compared.
   void send_async_copy(const protocol::Frame& frame, const Bytes* target_frame, Slot& slot,
@@ -334,6 +348,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
 
   std::unordered_map<std::string, std::unique_ptr<TableCounters>> tables_;
   std::string table_key_;  // reused lookup key: no allocation per request
+  Bytes target_frame_;      // reused EXECUTE-for-target frame: no allocation per request
 
   std::unique_ptr<AsyncReads> async_;
   uint64_t compare_threshold_ = 0;  // sample when rng < threshold (rate * 2^64)

@@ -115,6 +115,15 @@ bool is_version_refusal(const client::ClientError& error) {
   return reason != std::string::npos && rest.find("version", reason) != std::string::npos;
 }
 
+bool same_nodes(const std::vector<ClusterNode>& a, const std::vector<ClusterNode>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const ClusterNode& x, const ClusterNode& y) {
+                      return x.address == y.address && x.port == y.port &&
+                             x.datacenter == y.datacenter && x.rack == y.rack &&
+                             x.host_id == y.host_id;
+                    });
+}
+
 std::vector<ClusterNode> assign_hosts(std::vector<ClusterNode>& nodes, size_t index, size_t count) {
   std::sort(nodes.begin(), nodes.end(), [](const ClusterNode& a, const ClusterNode& b) {
     if (a.rack != b.rack) return a.rack < b.rack;
@@ -140,6 +149,10 @@ struct ControlConnection::State {
   std::shared_ptr<const ClusterView> view;     // guarded by mu
   std::string addr = "NOT_CONNECTED";          // guarded by mu
   std::string last_error;                      // guarded by mu
+  // Topology refresh wanted at this time (an event arrived); io thread only.
+  std::optional<std::chrono::steady_clock::time_point> refresh_at;
+  std::atomic<uint64_t> refreshes{0};
+  std::atomic<uint64_t> events{0};
 };
 
 namespace {
@@ -287,6 +300,76 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
                                   ControlConnectionOptions opts,
                                   std::function<void(std::shared_ptr<const ClusterView>)> on_view);
 
+// TOPOLOGY_CHANGE / STATUS_CHANGE: refresh once events stop for the debounce time (a joining node
+// sends NEW_NODE and UP; a rolling restart sends many). Runs on the io thread (event callback).
+void on_topology_event(const std::weak_ptr<ControlConnection::State>& weak,
+                       const protocol::EventMessage& event, std::chrono::milliseconds debounce) {
+  auto st = weak.lock();
+  if (!st || st->stopped) return;
+  if (std::holds_alternative<protocol::SchemaChangeEvent>(event.event)) return;
+  ++st->events;
+  st->refresh_at = std::chrono::steady_clock::now() + debounce;
+  st->timer.cancel();  // wakes watch_connection to re-arm for the new time
+}
+
+// After a successful discovery: heartbeats, topology refreshes (event-driven and periodic), and a
+// new view published when the node list changed. Returns when the connection must be re-opened.
+asio::awaitable<void> watch_connection(
+    std::shared_ptr<ControlConnection::State> st, ControlConnectionOptions opts,
+    std::string contact, std::shared_ptr<const ClusterView> snapshot,
+    std::function<void(std::shared_ptr<const ClusterView>)> on_view) {
+  using Clock = std::chrono::steady_clock;
+  const auto name = cluster_type_name(opts.cluster);
+  auto next_heartbeat = Clock::now() + opts.heartbeat_interval;
+  const bool periodic = opts.topology_refresh_interval.count() > 0;
+  auto next_refresh = Clock::now() + opts.topology_refresh_interval;
+  while (!st->stopped && st->conn) {
+    auto wake = next_heartbeat;
+    if (periodic) wake = std::min(wake, next_refresh);
+    if (st->refresh_at) wake = std::min(wake, *st->refresh_at);
+    st->timer.expires_at(wake);
+    co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (st->stopped) co_return;
+    if (!st->conn->is_open()) {  // the close callback cancelled the timer: fail over now
+      spdlog::warn("{} control connection to {} closed; failing over", name, snapshot->contact);
+      co_return;
+    }
+    const auto now = Clock::now();
+    if ((st->refresh_at && now >= *st->refresh_at) || (periodic && now >= next_refresh)) {
+      st->refresh_at.reset();
+      next_refresh = now + opts.topology_refresh_interval;
+      auto view = co_await discover(*st->conn, opts, contact);
+      ++st->refreshes;
+      if (!view) {
+        spdlog::warn("{} topology refresh through {} failed: {}; reconnecting", name,
+                     snapshot->contact, view.error().message);
+        co_return;
+      }
+      if (same_nodes((*view)->nodes, snapshot->nodes)) continue;
+      spdlog::info("{} topology changed: {} -> {} node(s) in datacenter '{}', {} assigned to this "
+                   "proxy (sessions on removed nodes keep their connections until they fail)",
+                   name, snapshot->nodes.size(), (*view)->nodes.size(), (*view)->local.datacenter,
+                   (*view)->assigned.size());
+      snapshot = *view;
+      {
+        std::lock_guard lock(st->mu);
+        st->view = snapshot;
+      }
+      if (on_view) on_view(snapshot);
+      continue;
+    }
+    if (now < next_heartbeat) continue;  // woken early (an event re-armed the timer)
+    next_heartbeat = now + opts.heartbeat_interval;
+    auto pong = co_await st->conn->async_request(protocol::RequestBody(protocol::OptionsMessage{}),
+                                                 asio::use_awaitable);
+    if (!pong) {
+      spdlog::warn("{} control connection heartbeat to {} failed: {}; failing over", name, snapshot->contact,
+                   pong.error().to_string());
+      co_return;
+    }
+  }
+}
+
 }  // namespace
 
 ControlConnection::ControlConnection(asio::io_context& io, ControlConnectionOptions options)
@@ -326,6 +409,8 @@ std::string ControlConnection::last_error() const {
   std::lock_guard lock(state_->mu);
   return state_->last_error;
 }
+uint64_t ControlConnection::topology_refreshes() const { return state_->refreshes.load(); }
+uint64_t ControlConnection::topology_events() const { return state_->events.load(); }
 
 admin::ControlConnStatus ControlConnection::status() const {
   std::string addr;
@@ -389,6 +474,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
   co.request_timeout = std::chrono::milliseconds(10000);  // the reference's read timeout
   co.heartbeat_interval = std::chrono::milliseconds(0);  // our loop below counts failures
   co.driver_name = "zdm-proxy";
+  co.register_events = {"TOPOLOGY_CHANGE", "STATUS_CHANGE"};
   std::shared_ptr<asio::ssl::context> tls = opts.tls.context;
   if (tls) {
     co.tls.enabled = true;
@@ -412,6 +498,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
   while (!st->stopped) {
     Result<std::shared_ptr<ClusterView>> view = fail(Errc::Io, "not connected");
     std::string where;
+    std::string contact;  // the node (Astra: host id) the view came from
     if (need_metadata) {
       // Astra: the metadata service names the SNI proxy, the nodes' host ids and the local DC.
       AstraMetadataRequest request = *opts.astra;
@@ -444,7 +531,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
       }
       for (size_t tried = 0; tried < candidates.size() && !st->stopped; ++tried) {
         const size_t index = (start_at + tried) % candidates.size();
-        const std::string contact = candidates[index];
+        contact = candidates[index];
         // Every argument named: GCC 12 mishandles temporaries and defaulted arguments of a
         // co_awaited coroutine call (double destruction).
         client::Endpoint endpoint{astra ? route.sni_host : contact, opts.port};
@@ -456,7 +543,11 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
           std::lock_guard lock(st->mu);
           st->addr = endpoint.to_string();
         }
-        client::EventCallback no_events;
+        client::EventCallback events = [weak = std::weak_ptr<ControlConnection::State>(st),
+                                        debounce = opts.topology_event_debounce](
+                                           const protocol::EventMessage& e) {
+          on_topology_event(weak, e, debounce);
+        };
         // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the
         // cluster settles on min(setting, what it speaks).
         const auto versions = control_versions_from(
@@ -465,7 +556,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
             client::client_fail(client::ClientErrc::Connect, "not tried", false);
         for (size_t vi = 0; vi < versions.size(); ++vi) {
           co.protocol_version = versions[vi];
-          conn = co_await client::Connection::connect(endpoint, co, tls, no_events);
+          conn = co_await client::Connection::connect(endpoint, co, tls, events);
           if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
           spdlog::debug("{} control connection to {}: protocol {} refused, trying {}", name,
                         where, protocol::protocol_version_name(versions[vi]),
@@ -541,22 +632,8 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
                  name, snapshot->contact, protocol::protocol_version_name(snapshot->version),
                  snapshot->nodes.size(), snapshot->local.datacenter, snapshot->assigned.size());
     if (on_view) on_view(snapshot);
-    // Heartbeats until one fails, then reconnect.
-    while (!st->stopped) {
-      co_await wait(opts.heartbeat_interval);
-      if (st->stopped) break;
-      if (!st->conn->is_open()) {
-        spdlog::warn("{} control connection to {} closed; failing over", name, snapshot->contact);
-        break;
-      }
-      auto pong = co_await st->conn->async_request(
-          protocol::RequestBody(protocol::OptionsMessage{}), asio::use_awaitable);
-      if (!pong) {
-        spdlog::warn("{} control connection heartbeat to {} failed: {}; failing over", name,
-                     snapshot->contact, pong.error().to_string());
-        break;
-      }
-    }
+    // Heartbeats and topology refreshes until one fails, then reconnect.
+    co_await watch_connection(st, opts, contact, snapshot, on_view);
     if (st->conn) st->conn->close("reconnecting");
     st->conn.reset();
   }

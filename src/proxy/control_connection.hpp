@@ -4,7 +4,9 @@
 // them (reference host assignment: hosts sorted by rack then host_id, host i belongs to proxy
 // i % proxy_count), remembers what the cluster supports (protocol version, SUPPORTED options),
 // sends OPTIONS every heartbeat interval, and reconnects with exponential backoff. Its failure
-// count feeds /health/readiness.
+// count feeds /health/readiness. It follows topology changes (events, debounced, plus a periodic
+// refresh) and publishes a new view when the node list changed: new client sessions then use the
+// new assignment, existing ones keep their connections until those fail ("drain").
 //
 // Threading: runs on one io_context; view() and status() are thread-safe (client sessions on
 // other io threads read the published snapshot when they open their upstream connections).
@@ -85,6 +87,11 @@ struct ControlConnectionOptions {
   // The first version tried (CONTROL_CONN_MAX_PROTOCOL_VERSION); each refusal steps down
   // DSE_V2 -> DSE_V1 -> v5 -> v4 -> v3 on a new connection, as the reference. nullopt: DSE_V2.
   std::optional<protocol::ProtocolVersion> max_version;
+  // Topology: the connection REGISTERs for TOPOLOGY_CHANGE and STATUS_CHANGE and re-reads
+  // system.local/peers once events stop arriving for `topology_event_debounce` (a node joining
+  // sends several), and every `topology_refresh_interval` in any case (0: never).
+  std::chrono::milliseconds topology_event_debounce{1000};
+  std::chrono::milliseconds topology_refresh_interval{60000};
 
   static ControlConnectionOptions from_config(const ProxyConfig& config, ClusterType cluster);
 };
@@ -117,6 +124,9 @@ class ControlConnection {
   admin::ControlConnStatus status() const;
   // Why the last attempt failed ("" after a success): shown in startup errors.
   std::string last_error() const;
+  // Topology refreshes done (event or periodic) and events received since start (tests, logs).
+  uint64_t topology_refreshes() const;
+  uint64_t topology_events() const;
   const ControlConnectionOptions& options() const { return options_; }
 
   struct State;  // shared with the connection's coroutine
@@ -126,6 +136,9 @@ class ControlConnection {
   ControlConnectionOptions options_;
   std::shared_ptr<State> state_;
 };
+
+// True when both lists name the same nodes (address, port, datacenter, rack, host id) in order.
+bool same_nodes(const std::vector<ClusterNode>& a, const std::vector<ClusterNode>& b);
 
 // Sorts `nodes` (rack, host_id) and picks host i when i % count == index; when there are fewer
 // hosts than proxies, proxy `index` takes host index % hosts so that every proxy has one.

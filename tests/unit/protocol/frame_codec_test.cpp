@@ -340,5 +340,41 @@ TEST(FrameEncoder, ForwardsEncodedFramesIntoSegments) {
   EXPECT_EQ(out[0].wire, frame);
 }
 
+// FramedConnection trims its decoder whenever a read ends; a partial frame must survive that.
+TEST(FrameDecoder, TrimBetweenReadsKeepsPartialFramesInFramesAndSegments) {
+  for (bool segments : {false, true}) {
+    const auto v = segments ? ProtocolVersion::V5 : ProtocolVersion::V4;
+    auto frames = samples(v);
+    Bytes big_body = text(20000);
+    frames.push_back({header(v, Opcode::Query, 7), big_body});
+    Bytes wire;
+    FrameEncoder enc;
+    if (segments) {
+      ASSERT_TRUE(enc.enable_segments(Compression::None));
+    }
+    for (const auto& s : frames) ASSERT_TRUE(enc.encode(s.header, s.body, wire));
+    ASSERT_TRUE(enc.flush(wire));
+    for (size_t chunk : {size_t{1}, size_t{7}, size_t{1000}, wire.size()}) {
+      FrameDecoder d;
+      if (segments) {
+        ASSERT_TRUE(d.enable_segments(Compression::None));
+      }
+      std::vector<Bytes> bodies;
+      for (size_t at = 0; at < wire.size(); at += chunk) {
+        d.feed(ByteView(wire).subspan(at, std::min(chunk, wire.size() - at)));
+        for (;;) {
+          auto f = d.next();
+          ASSERT_TRUE(f) << f.error().to_string();
+          if (!*f) break;
+          bodies.emplace_back((*f)->body.begin(), (*f)->body.end());
+        }
+        d.trim(16);
+      }
+      ASSERT_EQ(bodies.size(), frames.size()) << "chunk " << chunk;
+      for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(bodies[i], frames[i].body);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace zdm::protocol
