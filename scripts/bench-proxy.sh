@@ -31,55 +31,18 @@ pin=${BENCH_PIN:-0}
 rounds=${BENCH_ROUNDS:-3}
 hz=$(getconf CLK_TCK)
 
-tmp=$(mktemp -d /tmp/zdm-bench-proxy.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+# start, stop, port_of, admin_of, proxy_env, executes, cpu_ticks, bench; $tmp and the exit trap.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init bench-proxy
+at_exit() {
   if [[ -n "${BENCH_OUT:-}" ]]; then mkdir -p "$BENCH_OUT" && cp "$tmp"/*-r*.json "$BENCH_OUT"/ 2>/dev/null || true; fi
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cpu_node=() cpu_middle=()
 if [[ "$pin" == 1 ]]; then cpu_node=(taskset -c 0) cpu_middle=(taskset -c 1); fi
 
-# start NAME CMD...: background process; waits for its 'listening on' ready line (30 s at most).
-start() {
-  local name=$1
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  started_pid=$!
-  pids+=("$started_pid")
-  for _ in $(seq 300); do
-    if ready_line=$(grep -m1 'listening on' "$tmp/$name.out" 2>/dev/null); then return 0; fi
-    kill -0 "$started_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench-proxy: $name did not start:" >&2
-  tail -20 "$tmp/$name.log" >&2
-  exit 2
-}
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-port_of() { sed -E 's/.*listening on [^ ]*:([0-9]+).*/\1/' <<<"$1"; }
-admin_of() { sed -E 's/.*admin on ([^ ,]+).*/\1/' <<<"$1"; }
-# EXECUTEs a node served: checks that every request really reached the node(s) behind a path.
-executes() { curl -fsS "http://$1/counters" | jq '.requests.EXECUTE'; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after "comm").
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-
-bench() {  # bench OUT.json CONTACT_PORT ARGS...: one measured run; fails loudly
-  local out=$1 port=$2
-  shift 2
-  if ! "$zdm" bench --contact-points "127.0.0.1:$port" --concurrency "${run_conc:-$conc}" --connections 2 \
-      --partitions "$keys" --warmup 0 --no-progress --json "$out" "$@" >"$out.txt" 2>&1; then
-    echo "bench-proxy: zdm bench failed ($*):" >&2
-    cat "$out.txt" >&2
-    exit 1
-  fi
-}
 
 echo "bench-proxy: $(nproc) cores; load before: $(uptime | sed 's/.*load average/load average/')" >&2
 start origin "${cpu_node[@]}" "$zdm" node --listen 127.0.0.1:0 --admin 127.0.0.1:0 --threads 1 \
@@ -127,10 +90,8 @@ EOF
       exit 2
       ;;
     proxy)
-      start proxy env ZDM_ORIGIN_CONTACT_POINTS=127.0.0.1 ZDM_ORIGIN_PORT="$origin_port" \
-        ZDM_TARGET_CONTACT_POINTS=127.0.0.1 ZDM_TARGET_PORT="$target_port" \
-        ZDM_PROXY_LISTEN_ADDRESS=127.0.0.1 ZDM_PROXY_LISTEN_PORT=0 \
-        ZDM_METRICS_ADDRESS=127.0.0.1 ZDM_METRICS_PORT=0 ZDM_PROXY_THREADS="$threads" \
+      proxy_env "$origin_port" "$target_port"
+      start proxy env "${proxy_env[@]}" ZDM_PROXY_THREADS="$threads" \
         ZDM_LOG_LEVEL=WARN "${cpu_middle[@]}" "$zdm" proxy --startup-timeout 20
       middle_pid=$started_pid
       port=$(port_of "$ready_line")

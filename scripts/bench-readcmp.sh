@@ -18,49 +18,15 @@ keys=${BENCH_KEYS:-10000}
 threads=${MIDDLE_THREADS:-1}
 hz=$(getconf CLK_TCK)
 
-tmp=$(mktemp -d /tmp/zdm-bench-readcmp.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# start, stop, port_of, metrics_of, proxy_env, cpu_ticks, bench; $tmp and the exit trap.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init bench-readcmp
 
-start() {  # start NAME CMD...: background process, waits for its 'listening on' line
-  local name=$1
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  started_pid=$!
-  pids+=("$started_pid")
-  for _ in $(seq 300); do
-    if ready_line=$(grep -m1 'listening on' "$tmp/$name.out" 2>/dev/null); then return 0; fi
-    kill -0 "$started_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench-readcmp: $name did not start:" >&2
-  tail -20 "$tmp/$name.log" >&2
-  exit 2
-}
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-port_of() { sed -E 's/.*listening on [^ ]*:([0-9]+).*/\1/' <<<"$1"; }
-metrics_of() { sed -E 's/.*metrics on ([^ ]+).*/\1/' <<<"$1"; }
 # comparisons METRICS_ADDR REGEX: sum of zdm_proxy_read_comparisons_total series matching REGEX.
 comparisons() {
   curl -fsS "http://$1/metrics" |
     awk -v re="$2" '/^zdm_proxy_read_comparisons_total\{/ && $0 ~ re { s += $NF } END { print s + 0 }'
-}
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-bench() {  # bench OUT PORT ARGS...
-  local out=$1 port=$2
-  shift 2
-  if ! "$zdm" bench --contact-points "127.0.0.1:$port" --concurrency "$conc" --connections 2 \
-      --partitions "$keys" --warmup 0 --no-progress --json "$out" "$@" >"$out.txt" 2>&1; then
-    echo "bench-readcmp: zdm bench failed ($*):" >&2
-    cat "$out.txt" >&2
-    exit 1
-  fi
 }
 
 start origin "$zdm" node --listen 127.0.0.1:0 --admin 127.0.0.1:0 --threads 1 --log-level warn
@@ -76,10 +42,8 @@ for round in $(seq "$rounds"); do
     mode=DUAL_ASYNC_ON_SECONDARY rate=0
     [[ $cfg == primary_only ]] && mode=PRIMARY_ONLY
     [[ $cfg == async_rate1 ]] && rate=1
-    start proxy env ZDM_ORIGIN_CONTACT_POINTS=127.0.0.1 ZDM_ORIGIN_PORT="$origin_port" \
-      ZDM_TARGET_CONTACT_POINTS=127.0.0.1 ZDM_TARGET_PORT="$target_port" \
-      ZDM_PROXY_LISTEN_ADDRESS=127.0.0.1 ZDM_PROXY_LISTEN_PORT=0 \
-      ZDM_METRICS_ADDRESS=127.0.0.1 ZDM_METRICS_PORT=0 ZDM_PROXY_THREADS="$threads" \
+    proxy_env "$origin_port" "$target_port"
+    start proxy env "${proxy_env[@]}" ZDM_PROXY_THREADS="$threads" \
       ZDM_READ_MODE="$mode" ZDM_READ_COMPARISON_RATE="$rate" ZDM_LOG_LEVEL=WARN \
       "$zdm" proxy --startup-timeout 20
     proxy_pid=$started_pid

@@ -11,45 +11,19 @@ zdm="$build/apps/zdm/zdm"
 rows=${DEMO_ROWS:-20000}          # rows written deterministically per phase
 seconds=${DEMO_SECONDS:-3}        # live load per phase
 
-tmp=$(mktemp -d /tmp/zdm-demo.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [[ -n "${DEMO_KEEP:-}" ]] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# start, stop, port_of, admin_of, metrics_of, proxy_env, executes; $tmp and the exit trap.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+keep_tmp=${DEMO_KEEP:-}  # DEMO_KEEP=1 keeps the logs; a failed check keeps them too
+lib_init demo
 
 bold() { printf '\033[1m%s\033[0m\n' "$*"; }
 step() { printf '\n'; bold "$*"; }
 say() { printf '   %s\n' "$*"; }
 
-# Starts a zdm process in the background; waits (up to 30 s) for its ready line on stdout.
-# Sets $started_pid and $ready_line. Logs go to $tmp/NAME.log.
-start() {
-  local name=$1
-  shift
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  started_pid=$!
-  pids+=("$started_pid")
-  for _ in $(seq 300); do
-    if ready_line=$(grep -m1 'listening on' "$tmp/$name.out" 2>/dev/null); then return 0; fi
-    if ! kill -0 "$started_pid" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  echo "demo: $name did not start; its log:" >&2
-  tail -20 "$tmp/$name.log" >&2
-  exit 2
-}
-# "zdm node: listening on 127.0.0.1:41234 (cql), admin on 127.0.0.1:40001" -> 41234 / 127.0.0.1:40001
-port_of() { sed -E 's/.*listening on [^ ]*:([0-9]+).*/\1/' <<<"$1"; }
-admin_of() { sed -E 's/.*admin on ([^ ,]+).*/\1/' <<<"$1"; }
-
 stop_proxy() {
   [[ -n "${proxy_pid:-}" ]] || return 0
-  kill "$proxy_pid" 2>/dev/null || true
-  wait "$proxy_pid" 2>/dev/null || true
+  stop "$proxy_pid"
   proxy_pid=
 }
 
@@ -57,20 +31,16 @@ stop_proxy() {
 start_proxy() {
   stop_proxy
   # READ_COMPARISON_RATE only matters with DUAL_ASYNC_ON_SECONDARY (phase 3): compare every read.
-  start "proxy-$1-$2" env ZDM_PRIMARY_CLUSTER="$1" ZDM_READ_MODE="$2" ZDM_READ_COMPARISON_RATE=1 \
-    ZDM_ORIGIN_CONTACT_POINTS=127.0.0.1 ZDM_ORIGIN_PORT="$origin_port" \
-    ZDM_TARGET_CONTACT_POINTS=127.0.0.1 ZDM_TARGET_PORT="$target_port" \
-    ZDM_PROXY_LISTEN_ADDRESS=127.0.0.1 ZDM_PROXY_LISTEN_PORT=0 \
-    ZDM_METRICS_ADDRESS=127.0.0.1 ZDM_METRICS_PORT=0 \
+  proxy_env "$origin_port" "$target_port"
+  start "proxy-$1-$2" env "${proxy_env[@]}" \
+    ZDM_PRIMARY_CLUSTER="$1" ZDM_READ_MODE="$2" ZDM_READ_COMPARISON_RATE=1 \
     "$zdm" proxy --startup-timeout 20
   proxy_pid=$started_pid
   proxy_port=$(port_of "$ready_line")
-  proxy_metrics=$(sed -E 's/.*metrics on ([^ ]+).*/\1/' <<<"$ready_line")
+  proxy_metrics=$(metrics_of "$ready_line")
   say "proxy on 127.0.0.1:$proxy_port  (ZDM_PRIMARY_CLUSTER=$1, ZDM_READ_MODE=$2)"
 }
 
-# EXECUTE requests a node has served since its last counter reset (prepared reads and writes).
-executes() { curl -fsS "http://$1/counters" | jq '.requests.EXECUTE'; }
 reset_counters() { curl -fsS -X POST "http://$1/counters/reset" >/dev/null; }
 
 # load NAME KEYSPACE: a few seconds of 50% reads / 50% writes through the proxy, then one line
@@ -195,5 +165,5 @@ if (( failed == 0 && routing_ok == 1 )); then
   exit 0
 fi
 bold "VERDICT: FAILED: see the lines above (logs kept in $tmp)."
-DEMO_KEEP=1
+keep_tmp=1
 exit 1

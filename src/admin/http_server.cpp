@@ -22,6 +22,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace zdm::admin {
@@ -74,12 +75,24 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::atomic<uint16_t> bound_port{0};
   std::atomic<bool> stopped{false};
 
-  mutable std::mutex mu;  // guards routes and connections
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const HttpHandler>> routes;
+  using Routes = std::map<std::pair<std::string, std::string>, std::shared_ptr<const HttpHandler>>;
+  mutable std::mutex mu;  // guards routes, prefix_routes and connections
+  Routes routes;          // (method, path)
+  Routes prefix_routes;   // (method, path prefix)
   std::map<uint64_t, std::weak_ptr<Connection>> connections;
   uint64_t next_connection_id = 0;
 
+  void set_route(Routes& table, std::string method, std::string path, HttpHandler handler) {
+    auto shared = std::make_shared<const HttpHandler>(std::move(handler));
+    std::lock_guard lock(mu);
+    table[{std::move(method), std::move(path)}] = std::move(shared);
+  }
+  void erase_route(Routes& table, const std::string& method, const std::string& path) {
+    std::lock_guard lock(mu);
+    table.erase({method, path});
+  }
   HttpResponse dispatch(const HttpRequest& request) const;
+  HttpResponse error_response(unsigned status, std::string message) const;
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
   void forget(uint64_t id) {
@@ -87,6 +100,14 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     connections.erase(id);
   }
 };
+
+HttpResponse HttpServer::State::error_response(unsigned status, std::string message) const {
+  if (options.error_bodies == ErrorBodies::Json) {
+    return HttpResponse::json(status, nlohmann::json{{"error", std::move(message)}}.dump());
+  }
+  message += '\n';
+  return HttpResponse::text(status, std::move(message));
+}
 
 HttpResponse HttpServer::State::dispatch(const HttpRequest& request) const {
   std::shared_ptr<const HttpHandler> handler;
@@ -102,20 +123,36 @@ HttpResponse HttpServer::State::dispatch(const HttpRequest& request) const {
       if (!allowed.empty()) allowed += ", ";
       allowed += key.first;
     }
+    if (!handler && allowed.empty()) {
+      // No exact route for the path: the longest matching prefix decides.
+      size_t longest = 0;
+      for (const auto& [key, h] : prefix_routes) {
+        if (request.path.starts_with(key.second)) longest = std::max(longest, key.second.size());
+      }
+      for (const auto& [key, h] : prefix_routes) {
+        if (key.second.size() != longest || !request.path.starts_with(key.second)) continue;
+        if (key.first == request.method) {
+          handler = h;
+          break;
+        }
+        if (!allowed.empty()) allowed += ", ";
+        allowed += key.first;
+      }
+    }
   }
   if (!handler) {
     if (!allowed.empty()) {
-      return HttpResponse::text(405, fmt::format("method {} not allowed on {} (allowed: {})\n",
-                                                 request.method, request.path, allowed));
+      return error_response(405, fmt::format("method {} not allowed on {} (allowed: {})",
+                                             request.method, request.path, allowed));
     }
-    return HttpResponse::text(404, fmt::format("no such path: {}\n", request.path));
+    return error_response(404, fmt::format("no such path: {}", request.path));
   }
   try {
     return (*handler)(request);
   } catch (const std::exception& e) {
     spdlog::error("admin http: handler for {} {} failed: {}", request.method, request.path,
                   e.what());
-    return HttpResponse::text(500, "internal error; see the server log\n");
+    return error_response(500, "internal error; see the server log");
   }
 }
 
@@ -180,9 +217,10 @@ asio::awaitable<void> HttpServer::State::serve(std::shared_ptr<Connection> conne
         status = 400;
       }
       if (status == 0) break;
+      auto error = error_response(status, fmt::format("bad request: {}", read_ec.message()));
       response.result(status);
-      response.set(http::field::content_type, "text/plain; charset=utf-8");
-      response.body() = fmt::format("bad request: {}\n", read_ec.message());
+      response.set(http::field::content_type, error.content_type);
+      response.body() = std::move(error.body);
     } else {
       auto& msg = parser.get();
       HttpRequest request;
@@ -222,14 +260,20 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options)
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string method, std::string path, HttpHandler handler) {
-  auto shared = std::make_shared<const HttpHandler>(std::move(handler));
-  std::lock_guard lock(state_->mu);
-  state_->routes[{std::move(method), std::move(path)}] = std::move(shared);
+  state_->set_route(state_->routes, std::move(method), std::move(path), std::move(handler));
 }
 
 void HttpServer::remove_route(const std::string& method, const std::string& path) {
-  std::lock_guard lock(state_->mu);
-  state_->routes.erase({method, path});
+  state_->erase_route(state_->routes, method, path);
+}
+
+void HttpServer::route_prefix(std::string method, std::string prefix, HttpHandler handler) {
+  state_->set_route(state_->prefix_routes, std::move(method), std::move(prefix),
+                    std::move(handler));
+}
+
+void HttpServer::remove_prefix_route(const std::string& method, const std::string& prefix) {
+  state_->erase_route(state_->prefix_routes, method, prefix);
 }
 
 Result<void> HttpServer::start() {
@@ -252,8 +296,8 @@ Result<void> HttpServer::start() {
     boost::system::error_code ignored;
     st.acceptor.close(ignored);
     return fail(Errc::Io, fmt::format("admin http: cannot listen on {}: {} (is the port in use? "
-                                      "choose another with the metrics port setting)",
-                                      where, ec.message()));
+                                      "choose another with {})",
+                                      where, ec.message(), st.options.address_setting));
   }
   st.bound_port.store(st.acceptor.local_endpoint(ec).port());
   auto self = state_;

@@ -1,7 +1,7 @@
 #pragma once
-// A small HTTP/1.1 server (Boost.Beast) for admin endpoints: metrics, health, and later control
-// APIs such as the embedded node's fault injection. It knows nothing about metrics; it maps
-// (method, path) to handlers.
+// A small HTTP/1.1 server (Boost.Beast) for admin endpoints: the proxy's metrics and health, the
+// embedded node's fault injection API. It knows nothing about either; it maps (method, path or
+// path prefix) to handlers.
 //
 // It runs on an io_context owned by the caller (so it can share the proxy's event loop), serves
 // keep-alive connections, bounds header and body sizes, the number of connections and idle time.
@@ -44,6 +44,12 @@ struct HttpResponse {
 // May throw: the server answers 500 and keeps going (control plane).
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// The shape of the answers the server writes itself (400, 404, 405, 413, 431, 500).
+enum class ErrorBodies {
+  Text,  // "no such path: /x\n", text/plain (the proxy's endpoints)
+  Json,  // {"error":"no such path: /x"}, application/json (an API whose every answer is JSON)
+};
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: the OS picks a free port; see HttpServer::port()
@@ -51,6 +57,9 @@ struct HttpServerOptions {
   size_t max_body_bytes = 64 * 1024;
   size_t max_connections = 64;
   std::chrono::milliseconds idle_timeout{30'000};  // also bounds a slow request or response
+  ErrorBodies error_bodies = ErrorBodies::Text;
+  // Named in the message when the address cannot be bound ("choose another with ...").
+  std::string address_setting = "the metrics port setting";
 };
 
 class HttpServer {
@@ -65,6 +74,12 @@ class HttpServer {
   // the HTTP endpoints come up before the component behind them is ready.
   void route(std::string method, std::string path, HttpHandler handler);
   void remove_route(const std::string& method, const std::string& path);
+
+  // Adds or replaces the handler of (method, every path that starts with `prefix`), e.g.
+  // ("DELETE", "/faults/") for "/faults/<id>"; the handler reads the rest from request.path. An
+  // exact route wins over a prefix route for the same path, a longer prefix over a shorter one.
+  void route_prefix(std::string method, std::string prefix, HttpHandler handler);
+  void remove_prefix_route(const std::string& method, const std::string& prefix);
 
   // Resolves host, binds, listens and starts accepting. Fails with a message naming the address.
   Result<void> start();

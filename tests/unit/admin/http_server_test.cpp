@@ -276,16 +276,82 @@ TEST_F(HttpServerTest, StopClosesIdleKeepAliveConnections) {
       exchange(server_->port(), {Request{http::verb::get, "/hello", "", false}}, &error).empty());
 }
 
+class HttpServerPrefixTest : public ServerFixture {
+ protected:
+  void configure(HttpServer& server) override {
+    server.route("GET", "/items",
+                 [](const HttpRequest&) { return HttpResponse::text(200, "all"); });
+    server.route_prefix("DELETE", "/items/", [](const HttpRequest& r) {
+      return HttpResponse::text(200, "deleted " + r.path.substr(7));
+    });
+    server.route_prefix("DELETE", "/items/special/", [](const HttpRequest& r) {
+      return HttpResponse::text(200, "special " + r.path.substr(15));
+    });
+    server.route("DELETE", "/items/exact",
+                 [](const HttpRequest&) { return HttpResponse::text(200, "exact"); });
+  }
+};
+
+TEST_F(HttpServerPrefixTest, PrefixRouteServesEveryPathBelowIt) {
+  start();
+  EXPECT_EQ(get(server_->port(), "/items/42?x=1", http::verb::delete_).body, "deleted 42");
+  EXPECT_EQ(get(server_->port(), "/items/", http::verb::delete_).body, "deleted ");
+  EXPECT_EQ(get(server_->port(), "/items", http::verb::get).body, "all");
+}
+
+TEST_F(HttpServerPrefixTest, ExactRouteAndLongerPrefixWin) {
+  start();
+  EXPECT_EQ(get(server_->port(), "/items/exact", http::verb::delete_).body, "exact");
+  EXPECT_EQ(get(server_->port(), "/items/special/7", http::verb::delete_).body, "special 7");
+}
+
+TEST_F(HttpServerPrefixTest, PrefixRouteWithAnotherMethodIs405AndCanBeRemoved) {
+  start();
+  EXPECT_EQ(get(server_->port(), "/items/42").status, 405u);
+  EXPECT_EQ(get(server_->port(), "/other/42", http::verb::delete_).status, 404u);
+  server_->remove_prefix_route("DELETE", "/items/");
+  EXPECT_EQ(get(server_->port(), "/items/42", http::verb::delete_).status, 404u);
+}
+
+class HttpServerJsonErrorsTest : public HttpServerTest {};
+
+TEST_F(HttpServerJsonErrorsTest, ServerAnswersAreJsonWhenAsked) {
+  HttpServerOptions options;
+  options.error_bodies = ErrorBodies::Json;
+  start(options);
+  auto missing = get(server_->port(), "/nope");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(missing.content_type, "application/json");
+  EXPECT_EQ(missing.body, R"({"error":"no such path: /nope"})");
+  auto wrong_method = get(server_->port(), "/hello", http::verb::post);
+  EXPECT_EQ(wrong_method.status, 405u);
+  EXPECT_EQ(wrong_method.content_type, "application/json");
+  EXPECT_EQ(get(server_->port(), "/boom").content_type, "application/json");
+  auto garbage = raw_exchange(server_->port(), std::string("\x01\x02 not http\r\n\r\n"));
+  EXPECT_TRUE(garbage.starts_with("HTTP/1.1 400")) << garbage;
+  EXPECT_NE(garbage.find(R"({"error":"bad request: )"), std::string::npos) << garbage;
+}
+
+TEST_F(HttpServerTest, ServerAnswersAreTextByDefault) {
+  start();
+  auto missing = get(server_->port(), "/nope");
+  EXPECT_EQ(missing.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(missing.body, "no such path: /nope\n");
+}
+
 TEST(HttpServerStart, FailsWithAMessageWhenThePortIsTaken) {
   asio::io_context io;
   HttpServer first(io, {});
   ASSERT_TRUE(first.start());
   HttpServerOptions options;
   options.port = first.port();
+  options.address_setting = "--admin";
   HttpServer second(io, options);
   auto result = second.start();
   ASSERT_FALSE(result);
   EXPECT_NE(result.error().message.find(std::to_string(first.port())), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("choose another with --admin"), std::string::npos)
       << result.error().message;
 }
 
