@@ -2,58 +2,22 @@
 """Writes the seed corpus of the proxy_session fuzz target (tests/fuzz/corpus/proxy_session/).
 
 Input format (see proxy_session_fuzz.cpp): one option byte, then chunks [u16 BE length][bytes],
-each written to the session and run until idle before the next. Frames are built by hand here
-(CQL native protocol v4/v5 spec), v5 ones wrapped in uncompressed segments after the handshake.
+each written to the session and run until idle before the next. Frames are built by hand with
+tests/interop/cql_wire.py, v5 ones wrapped in uncompressed segments after the handshake.
 Usage: tests/fuzz/make_proxy_session_corpus.py [OUT_DIR]
 """
 import os
 import struct
 import sys
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from cql_wire import (EXECUTE, OPTIONS, PREPARE, QUERY, REGISTER, STARTUP, BATCH,  # noqa: E402
+                      frame, long_string, query, query_params, segment, short_bytes, string,
+                      string_map)
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__),
                                                            "corpus", "proxy_session")
-ERROR, STARTUP, READY, OPTIONS, QUERY, PREPARE, EXECUTE, REGISTER, BATCH, AUTH_RESPONSE = (
-    0x00, 0x01, 0x02, 0x05, 0x07, 0x09, 0x0A, 0x0B, 0x0D, 0x0F)
 ORIGIN_PREFIX, TARGET_PREFIX = 0x0A, 0x0B  # the stubs' prepared-id prefixes
-
-
-def frame(version, stream, opcode, body=b"", flags=0):
-    return struct.pack(">BBhBi", version, flags, stream, opcode, len(body)) + body
-
-
-def string(s):
-    b = s.encode()
-    return struct.pack(">H", len(b)) + b
-
-
-def long_string(s):
-    b = s.encode()
-    return struct.pack(">i", len(b)) + b
-
-
-def short_bytes(b):
-    return struct.pack(">H", len(b)) + b
-
-
-def string_map(m):
-    return struct.pack(">H", len(m)) + b"".join(string(k) + string(v) for k, v in m.items())
-
-
-def params(version, consistency=1, values=None):
-    """Query parameters: consistency, flags (int in v5, byte before), optional values."""
-    flags = 0x01 if values is not None else 0
-    out = struct.pack(">H", consistency)
-    out += struct.pack(">I", flags) if version >= 5 else struct.pack(">B", flags)
-    if values is not None:
-        out += struct.pack(">H", len(values))
-        for v in values:
-            out += struct.pack(">i", len(v)) + v
-    return out
-
-
-def query(version, stream, cql, values=None):
-    return frame(version, stream, QUERY, long_string(cql) + params(version, values=values))
 
 
 def prepare(version, stream, cql):
@@ -71,7 +35,7 @@ def execute(version, stream, cql, values):
     body = short_bytes(prepared_id(cql))
     if version >= 5:
         body += short_bytes(b"\x01")  # result metadata id (the stubs answer 0x01)
-    return frame(version, stream, EXECUTE, body + params(version, values=values))
+    return frame(version, stream, EXECUTE, body + query_params(version, values=values))
 
 
 def batch(version, stream, cql, values):
@@ -88,25 +52,6 @@ def batch(version, stream, cql, values):
 def register(version, stream):
     return frame(version, stream, REGISTER,
                  struct.pack(">H", 2) + string("SCHEMA_CHANGE") + string("TOPOLOGY_CHANGE"))
-
-
-def crc24(data):
-    crc = 0x875060
-    for byte in data:
-        crc ^= byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= 0x1974F0B
-    return crc & 0xFFFFFF
-
-
-def segment(payload, bad_crc=False):
-    header = (len(payload) | (1 << 17)).to_bytes(3, "little")
-    crc32 = zlib.crc32(payload, zlib.crc32(b"\xfa\x2d\x55\xca"))
-    if bad_crc:
-        crc32 ^= 1
-    return header + crc24(header).to_bytes(3, "little") + payload + crc32.to_bytes(4, "little")
 
 
 def chunks(option, parts):
@@ -171,7 +116,7 @@ def main():
                                  segment(query(5, 2, "SELECT * FROM ks.t"), bad_crc=True)]),
         "bad_startup_body": chunks(0, [frame(4, 1, STARTUP, b"\x00\x05\x00")]),
         "execute_unknown_id": session(4, [frame(4, 2, EXECUTE, short_bytes(b"\x01\x02") +
-                                                params(4))]),
+                                                query_params(4))]),
         "many_streams": session(4, [b"".join(query(4, s, "SELECT * FROM ks.t")
                                             for s in range(100, 400))]),
         "negative_stream": session(4, [query(4, -5, "SELECT * FROM ks.t")]),

@@ -25,6 +25,7 @@ from cassandra.auth import DSEPlainTextAuthProvider, PlainTextAuthProvider
 from cassandra.cluster import NoHostAvailable
 
 from conftest import connect
+from cql_wire import AUTH_RESPONSE, frame, query, read_frame, startup
 from zdm_procs import Node, Proxy, wait_until
 
 # Distinctive passwords, so a leak is found by a plain substring search.
@@ -306,35 +307,6 @@ def test_async_reads_log_in_to_the_secondary(nodes, proxies, dse, forward):
 # ---------------------------------------------------------------------------------------------
 # Raw frames: a client that skips authentication never reaches a cluster.
 
-def _frame(opcode, body, stream=0, version=4):
-    return struct.pack(">BBhBi", version, 0, stream, opcode, len(body)) + body
-
-
-def _string_map(d):
-    out = struct.pack(">H", len(d))
-    for k, v in d.items():
-        out += struct.pack(">H", len(k)) + k.encode() + struct.pack(">H", len(v)) + v.encode()
-    return out
-
-
-def _query(text):
-    b = text.encode()
-    return struct.pack(">i", len(b)) + b + struct.pack(">HB", 1, 0)
-
-
-def _read_frame(sock):
-    def exact(n):
-        data = b""
-        while len(data) < n:
-            chunk = sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed after %d of %d bytes" % (len(data), n))
-            data += chunk
-        return data
-    version, flags, stream, opcode, length = struct.unpack(">BBhBi", exact(9))
-    return stream, opcode, exact(length)
-
-
 def _keyspace_exists(node, creds, ks):
     c, s = _direct(node, creds)
     try:
@@ -353,22 +325,22 @@ def test_statements_before_authentication_never_reach_a_cluster(nodes, proxies, 
              "'replication_factor': 1}" % ks
     before = (_statement_counts(origin), _statement_counts(target))
     with socket.create_connection((proxy.host, proxy.port), timeout=10) as sock:
-        sock.sendall(_frame(0x01, _string_map({"CQL_VERSION": "3.0.0"}), stream=1))
-        stream, opcode, body = _read_frame(sock)
+        sock.sendall(startup(4, stream=1))
+        _, _, stream, opcode, body = read_frame(sock)
         assert (stream, opcode) == (1, 0x03), body  # AUTHENTICATE
         # A statement instead of AUTH_RESPONSE: refused by the proxy.
-        sock.sendall(_frame(0x07, _query(create), stream=2))
-        stream, opcode, body = _read_frame(sock)
+        sock.sendall(query(4, 2, create))
+        _, _, stream, opcode, body = read_frame(sock)
         assert (stream, opcode) == (2, 0x00), body  # ERROR
         # Wrong credentials: BadCredentials (0x0100); later statements are not served.
         token = b"\x00app\x00wrong"
-        sock.sendall(_frame(0x0F, struct.pack(">i", len(token)) + token, stream=3))
-        stream, opcode, body = _read_frame(sock)
+        sock.sendall(frame(4, 3, AUTH_RESPONSE, struct.pack(">i", len(token)) + token))
+        _, _, stream, opcode, body = read_frame(sock)
         assert (stream, opcode) == (3, 0x00), body
         assert struct.unpack(">i", body[:4])[0] == 0x0100, body
         # The session is failed: statements get an error, not silence, and go nowhere.
-        sock.sendall(_frame(0x07, _query(create), stream=4))
-        stream, opcode, body = _read_frame(sock)
+        sock.sendall(query(4, 4, create))
+        _, _, stream, opcode, body = read_frame(sock)
         assert (stream, opcode) == (4, 0x00), body
     assert (_statement_counts(origin), _statement_counts(target)) == before
     assert not _keyspace_exists(origin, ORIGIN_PROXY, ks)

@@ -1,63 +1,18 @@
 """Malformed client input through raw sockets: the proxy answers a PROTOCOL_ERROR where the
 protocol allows one (stream 0 when the frame header itself is unusable, as Cassandra does and
 gocql needs), closes the connection, and keeps serving everyone else. Frames are built by hand
-from the native protocol spec (v4 frames, v5 segments)."""
+with tests/interop/cql_wire.py (v4 frames, v5 segments)."""
 import socket
 import struct
 import time
-import zlib
 
 import pytest
 
 from conftest import connect
+from cql_wire import (ERROR, HEADER, OPTIONS, QUERY, READY, RESULT, frame, query, segment,
+                      startup)
 
-OPCODE_ERROR, OPCODE_STARTUP, OPCODE_READY, OPCODE_OPTIONS, OPCODE_SUPPORTED = 0, 1, 2, 5, 6
-OPCODE_QUERY, OPCODE_RESULT = 7, 8
 PROTOCOL_ERROR, OVERLOADED = 0x000A, 0x1001
-HEADER = struct.Struct(">BBhBI")  # version, flags, stream, opcode, body length
-
-
-def frame(version, stream, opcode, body=b"", flags=0):
-    return HEADER.pack(version, flags, stream, opcode, len(body)) + body
-
-
-def string_map(m):
-    out = struct.pack(">H", len(m))
-    for k, v in m.items():
-        for s in (k.encode(), v.encode()):
-            out += struct.pack(">H", len(s)) + s
-    return out
-
-
-def startup(version, stream=1):
-    return frame(version, stream, OPCODE_STARTUP, string_map({"CQL_VERSION": "3.0.0"}))
-
-
-def query(version, stream, cql):
-    text = cql.encode()
-    flags = struct.pack(">I", 0) if version >= 5 else b"\x00"
-    return frame(version, stream, OPCODE_QUERY,
-                 struct.pack(">i", len(text)) + text + struct.pack(">H", 1) + flags)
-
-
-def crc24(data):
-    crc = 0x875060
-    for byte in data:
-        crc ^= byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= 0x1974F0B
-    return crc & 0xFFFFFF
-
-
-def segment(payload, corrupt_payload_crc=False):
-    """An uncompressed, self-contained v5 segment."""
-    header = (len(payload) | (1 << 17)).to_bytes(3, "little")
-    crc = zlib.crc32(payload, zlib.crc32(b"\xfa\x2d\x55\xca"))
-    if corrupt_payload_crc:
-        crc ^= 0xFFFF
-    return header + crc24(header).to_bytes(3, "little") + payload + crc.to_bytes(4, "little")
 
 
 class Conn:
@@ -137,7 +92,7 @@ class Conn:
     def handshake(self, version=4):
         self.send(startup(version))
         v, stream, opcode, body = self.read()
-        assert (stream, opcode) == (1, OPCODE_READY), body
+        assert (stream, opcode) == (1, READY), body
         if version >= 5:
             self.segments = True
 
@@ -147,7 +102,7 @@ class Conn:
 
 def error_of(f):
     version, stream, opcode, body = f
-    assert opcode == OPCODE_ERROR, "expected an ERROR frame, got opcode %d" % opcode
+    assert opcode == ERROR, "expected an ERROR frame, got opcode %d" % opcode
     code = struct.unpack(">i", body[:4])[0]
     n = struct.unpack(">H", body[4:6])[0]
     return stream, code, body[6:6 + n].decode(errors="replace")
@@ -163,7 +118,7 @@ def check_alive(proxy):
     try:
         c.handshake()
         c.send(query(4, 2, "SELECT key FROM system.local"))
-        assert c.read()[1:3] == (2, OPCODE_RESULT)
+        assert c.read()[1:3] == (2, RESULT)
     finally:
         c.close()
 
@@ -184,12 +139,12 @@ def expect_protocol_error_then_close(conn, stream=0, contains=None):
 BAD_HEADERS = {
     "garbage": (b"\xde\xad\xbe\xef" * 8, "version"),
     "http_request": (b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", "version"),
-    "version_7": (frame(0x07, 3, OPCODE_OPTIONS), "version"),
-    "version_0": (frame(0x00, 3, OPCODE_OPTIONS), "version"),
-    "version_2": (bytes([0x02, 0, 3, OPCODE_OPTIONS, 0, 0, 0, 0]), "version"),
-    "body_length_2^31-1": (HEADER.pack(4, 0, 3, OPCODE_QUERY, 0x7FFFFFFF), "length"),
-    "body_length_negative": (HEADER.pack(4, 0, 3, OPCODE_QUERY, 0x80000000), "length"),
-    "body_length_over_limit": (HEADER.pack(4, 0, 3, OPCODE_QUERY, 256 * 1024 * 1024 + 1),
+    "version_7": (frame(0x07, 3, OPTIONS), "version"),
+    "version_0": (frame(0x00, 3, OPTIONS), "version"),
+    "version_2": (bytes([0x02, 0, 3, OPTIONS, 0, 0, 0, 0]), "version"),
+    "body_length_2^31-1": (HEADER.pack(4, 0, 3, QUERY, 0x7FFFFFFF), "length"),
+    "body_length_negative": (HEADER.pack(4, 0, 3, QUERY, 0x80000000), "length"),
+    "body_length_over_limit": (HEADER.pack(4, 0, 3, QUERY, 256 * 1024 * 1024 + 1),
                                "length"),
     "unknown_opcode": (frame(4, 3, 0x42), "opcode"),
 }
@@ -209,7 +164,7 @@ def test_bad_header_gets_protocol_error_on_stream_0_then_close(proxy, check_aliv
 def test_unknown_version_error_is_in_a_version_the_driver_can_read(proxy, check_alive):
     c = Conn(proxy)
     try:
-        c.send(frame(0x06, 9, OPCODE_OPTIONS))
+        c.send(frame(0x06, 9, OPTIONS))
         frames = c.expect_closed()
         assert len(frames) == 1
         version = frames[0][0]
@@ -222,7 +177,7 @@ def test_unknown_version_error_is_in_a_version_the_driver_can_read(proxy, check_
 def test_response_direction_flag_gets_protocol_error_then_close(proxy, check_alive):
     c = Conn(proxy)
     try:
-        c.send(frame(0x84, 7, OPCODE_OPTIONS))
+        c.send(frame(0x84, 7, OPTIONS))
         expect_protocol_error_then_close(c, stream=7, contains="request")
     finally:
         c.close()
@@ -232,7 +187,7 @@ def test_response_direction_flag_gets_protocol_error_then_close(proxy, check_ali
 def test_truncated_header_then_close_is_closed_cleanly(proxy, check_alive, cut):
     c = Conn(proxy)
     try:
-        c.send(frame(4, 0, OPCODE_OPTIONS)[:cut])
+        c.send(frame(4, 0, OPTIONS)[:cut])
         c.sock.shutdown(socket.SHUT_WR)
         assert c.expect_closed() == []
     finally:
@@ -278,8 +233,8 @@ def test_v5_segment_with_bad_crc_gets_protocol_error_then_close(proxy, check_ali
         c.handshake(version=5)
         # A good segment first: the connection works in v5 framing.
         c.send(segment(query(5, 2, "SELECT key FROM system.local")))
-        assert c.read()[1:3] == (2, OPCODE_RESULT)
-        c.send(segment(query(5, 3, "SELECT key FROM system.local"), corrupt_payload_crc=True))
+        assert c.read()[1:3] == (2, RESULT)
+        c.send(segment(query(5, 3, "SELECT key FROM system.local"), bad_crc=True))
         expect_protocol_error_then_close(c, stream=0, contains="crc")
     finally:
         c.close()
@@ -317,18 +272,18 @@ def test_huge_number_of_streams_each_get_one_answer(proxy, check_alive):
             assert f is not None, "the proxy closed after %d answers" % len(seen)
             _, stream, opcode, body = f
             assert stream not in seen, "stream %d answered twice" % stream
-            if opcode == OPCODE_ERROR:
+            if opcode == ERROR:
                 code = error_of(f)[1]
                 assert code == OVERLOADED, error_of(f)
                 overloaded += 1
             else:
-                assert opcode == OPCODE_RESULT
+                assert opcode == RESULT
             seen[stream] = opcode
         assert sorted(seen) == list(range(count))
         assert overloaded < count, "some requests must get through"
         # Still serving on this connection.
         c.send(query(4, 1, "SELECT key FROM system.local"))
-        assert c.read()[1:3] == (1, OPCODE_RESULT)
+        assert c.read()[1:3] == (1, RESULT)
     finally:
         c.close()
 
@@ -341,7 +296,7 @@ def test_negative_stream_id_gets_protocol_error_and_connection_stays(proxy, chec
         stream, code, message = error_of(c.read())
         assert (stream, code) == (0, PROTOCOL_ERROR), message
         c.send(query(4, 2, "SELECT key FROM system.local"))
-        assert c.read()[1:3] == (2, OPCODE_RESULT)
+        assert c.read()[1:3] == (2, RESULT)
     finally:
         c.close()
 

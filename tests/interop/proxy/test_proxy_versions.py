@@ -11,6 +11,7 @@ import uuid
 import pytest
 from cassandra.cluster import Cluster, NoHostAvailable
 
+from cql_wire import OPTIONS, frame, read_frame
 from zdm_procs import ZDM_BIN, Node, Proxy, wait_until
 
 try:
@@ -211,25 +212,12 @@ def test_bad_control_conn_max_protocol_version_is_a_config_error(nodes, value):
 
 # Raw frames: how the proxy refuses a version.
 
-def _read_frame(sock):
-    def exact(n):
-        data = b""
-        while len(data) < n:
-            chunk = sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
-    version, flags, stream, opcode, length = struct.unpack(">BBhBi", exact(9))
-    return version, stream, opcode, exact(length)
-
-
 @pytest.mark.parametrize("requested", [5, 0x42, 6])
 def test_refused_version_is_a_protocol_error_on_stream_0(nodes, proxies, requested):
     proxy = proxies("v34", "v345_b")
     with socket.create_connection((proxy.host, proxy.port), timeout=10) as sock:
-        sock.sendall(struct.pack(">BBhBi", requested, 0, 7, 0x05, 0))  # OPTIONS on stream 7
-        version, stream, opcode, body = _read_frame(sock)
+        sock.sendall(frame(requested, 7, OPTIONS))
+        version, _, stream, opcode, body = read_frame(sock)
     assert (version & 0x7F, stream, opcode) == (4, 0, 0x00)
     code, length = struct.unpack(">iH", body[:6])
     assert code == 0x000A  # PROTOCOL_ERROR
@@ -247,8 +235,8 @@ def test_blocked_version_refusal_suggests_the_next_served_version_below(nodes, p
     Node.js driver 4.8, which knows no v5)."""
     proxy = proxies("v345_a", "v345_b", BLOCKED_PROTOCOL_VERSIONS="v4")
     with socket.create_connection((proxy.host, proxy.port), timeout=10) as sock:
-        sock.sendall(struct.pack(">BBhBi", requested, 0, 7, 0x05, 0))  # OPTIONS on stream 7
-        version, stream, opcode, body = _read_frame(sock)
+        sock.sendall(frame(requested, 7, OPTIONS))
+        version, _, stream, opcode, body = read_frame(sock)
     if requested == 5:  # served: SUPPORTED on the request's stream
         assert (version & 0x7F, stream, opcode) == (5, 7, 0x06)
         return
