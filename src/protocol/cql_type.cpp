@@ -149,11 +149,37 @@ std::optional<Composite> cql_composite(std::string_view name) {
   return std::nullopt;
 }
 
+// A position in a type's text, for both syntaxes: whitespace, single-character tokens, and errors
+// that quote the text and the offset (`syntax` names the syntax in them).
+class TypeCursor {
+ protected:
+  TypeCursor(std::string_view text, std::string_view syntax) : s_(text), syntax_(syntax) {}
+
+  void skip_ws() {
+    while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
+  }
+  bool eat(char c) {
+    skip_ws();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  [[gnu::cold]] tl::unexpected<Error> error(std::string_view what) const {
+    return fail(Errc::Malformed, fmt::format("{} '{}': {} at offset {}", syntax_, s_, what, pos_));
+  }
+
+  std::string_view s_;
+  std::string_view syntax_;
+  size_t pos_ = 0;
+};
+
 // ---- marshal class names -------------------------------------------------------------------
 
-class MarshalParser {
+class MarshalParser : private TypeCursor {
  public:
-  explicit MarshalParser(std::string_view text) : s_(text) {}
+  explicit MarshalParser(std::string_view text) : TypeCursor(text, "marshal class name") {}
 
   Result<DataType> parse_all() {
     auto t = parse_type(0);
@@ -270,32 +296,14 @@ class MarshalParser {
     return s_.substr(start, pos_ - start);
   }
 
-  void skip_ws() {
-    while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
-  }
-  bool eat(char c) {
-    skip_ws();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  [[gnu::cold]] tl::unexpected<Error> error(std::string_view what) const {
-    return fail(Errc::Malformed,
-                fmt::format("marshal class name '{}': {} at offset {}", s_, what, pos_));
-  }
-
-  std::string_view s_;
-  size_t pos_ = 0;
 };
 
 // ---- CQL type text -------------------------------------------------------------------------
 
-class CqlTypeParser {
+class CqlTypeParser : private TypeCursor {
  public:
   CqlTypeParser(std::string_view text, const UdtResolver& resolver)
-      : s_(text), resolver_(resolver) {}
+      : TypeCursor(text, "CQL type"), resolver_(resolver) {}
 
   Result<DataType> parse_all() {
     auto t = parse_type(0);
@@ -424,24 +432,7 @@ class CqlTypeParser {
     return t;
   }
 
-  void skip_ws() {
-    while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
-  }
-  bool eat(char c) {
-    skip_ws();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  [[gnu::cold]] tl::unexpected<Error> error(std::string_view what) const {
-    return fail(Errc::Malformed, fmt::format("CQL type '{}': {} at offset {}", s_, what, pos_));
-  }
-
-  std::string_view s_;
   const UdtResolver& resolver_;
-  size_t pos_ = 0;
 };
 
 bool is_plain_identifier(std::string_view s) {
