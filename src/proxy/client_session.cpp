@@ -1256,6 +1256,11 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     s.function_values.assign(function_values_.begin(), function_values_.end());
     s.function_body_hash = function_body_hash_;
   }
+  if (h.opcode == Opcode::Batch && rewritten_body &&
+      rewritten_body->size() <= kRetryBatchBodyMax) {
+    s.function_batch_body.assign(rewritten_body->begin(), rewritten_body->end());
+    s.function_body_hash = function_body_hash_;
+  }
   if (target_frame) target_wire = &*target_frame;
   if (!dispatch(*sent, decision.target, *index, target_wire)) return;
 
@@ -1539,7 +1544,9 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     }
     if (!origin_id && !s.prepared_id.empty()) origin_id = s.prepared_id;
   }
-  if (!s.function_values.empty()) remember_function_values(s);
+  if (!s.function_values.empty() || !s.function_batch_body.empty()) {
+    remember_function_values(s);
+  }
   if (origin_id) {
     answer_unprepared(s.client_stream, *origin_id);
   } else if (prepared_for_client) {
@@ -1684,6 +1691,7 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.compare = {};
   s.functions.reset();
   s.function_values.clear();
+  s.function_batch_body.clear();
   s.origin_unprepared = false;
   s.start = Clock::now();
   s.deadline = s.start + timeout_;
@@ -1824,6 +1832,17 @@ Result<Bytes> ClientSession::rewrite_execute_functions(const protocol::Frame& fr
 
 Result<std::optional<Bytes>> ClientSession::rewrite_batch_functions(
     const protocol::Frame& frame) {
+  function_body_hash_ = std::hash<std::string_view>{}(std::string_view(
+      reinterpret_cast<const char*>(frame.body.data()), frame.body.size()));
+  // A retry of a BATCH that one cluster already applied (the other answered UNPREPARED) gets the
+  // body the first attempt was sent with: the same now()/uuid() values on both clusters.
+  for (auto it = retry_values_.begin(); it != retry_values_.end(); ++it) {
+    if (it->body_hash == function_body_hash_ && !it->batch_body.empty()) {
+      std::optional<Bytes> body = std::move(it->batch_body);
+      retry_values_.erase(it);
+      return body;
+    }
+  }
   PreparedCache& cache = ctx_.prepared();
   std::vector<std::shared_ptr<const PreparedEntry>> keep;  // plans stay alive during the rewrite
   return rewrite_batch_body(frame.header, frame.body, ctx_.timeuuids(),
@@ -1876,7 +1895,8 @@ void ClientSession::remember_function_values(const Slot& s) {
   const bool origin_only = s.origin_unprepared && !s.target_failed;
   if (!target_only && !origin_only) return;
   if (retry_values_.size() >= kRetryValues) retry_values_.erase(retry_values_.begin());
-  retry_values_.push_back(RetryValues{s.function_body_hash, s.function_values});
+  retry_values_.push_back(
+      RetryValues{s.function_body_hash, s.function_values, s.function_batch_body});
 }
 
 void ClientSession::answer_rewrite_error(int16_t stream, const Error& error) {

@@ -204,7 +204,8 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     StoredDecision decision;  // PREPARE: the statement's decision
     std::shared_ptr<const PrepareRewrite> functions;  // PREPARE: now()/uuid() were replaced
     std::vector<Uuid> function_values;  // EXECUTE: the values generated for now()/uuid()
-    uint64_t function_body_hash = 0;    // EXECUTE with function_values: hash of the client body
+    Bytes function_batch_body;          // BATCH: the body sent with replaced now()/uuid()
+    uint64_t function_body_hash = 0;    // EXECUTE/BATCH above: hash of the client body
     bool origin_unprepared = false;     // origin answered UNPREPARED
     TableCounters* table = nullptr;
     ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
@@ -356,13 +357,16 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   uint64_t compare_rng_ = 0x9E3779B97F4A7C15ULL;
   Stats stats_;
 
-  // Function replacement: values of the EXECUTE being rewritten (reused buffer), and values to
-  // reuse for retried EXECUTEs (remember_function_values), oldest first, at most kRetryValues.
+  // Function replacement: values of the EXECUTE being rewritten (reused buffer), and what to
+  // reuse for retried EXECUTEs and BATCHes (remember_function_values): the EXECUTE's values or the
+  // BATCH's rewritten body, oldest first, at most kRetryValues.
   struct RetryValues {
     uint64_t body_hash = 0;
     std::vector<Uuid> values;
+    Bytes batch_body;
   };
   static constexpr size_t kRetryValues = 16;
+  static constexpr size_t kRetryBatchBodyMax = 64 * 1024;  // larger BATCHes are not remembered
   std::vector<Uuid> function_values_;
   uint64_t function_body_hash_ = 0;
   std::vector<RetryValues> retry_values_;

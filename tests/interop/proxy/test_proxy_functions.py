@@ -147,6 +147,28 @@ def test_logged_batch_with_query_and_prepared_children(replacing_session, origin
     assert_identical(origin_session, target_session, ftable, 32, want_u=False)
 
 
+def test_batch_retried_after_one_cluster_forgot_gets_the_same_values(
+        replacing_session, origin_session, target_session, ftable, origin, target):
+    # As for EXECUTE: one cluster answers UNPREPARED for a prepared child while the other applies
+    # the BATCH; the driver re-prepares and sends the same BATCH again, which must carry the same
+    # now()/uuid() values (text children included), or the cluster that applied it twice keeps
+    # the greater of two values (same client timestamp) and the clusters differ.
+    s = replacing_session
+    insert = s.prepare("INSERT INTO " + ftable + " (k, t, u, n) VALUES (?, now(), uuid(), ?)")
+    k = 40
+    for forget in ([target], [origin], [origin, target]):
+        for _ in range(3):  # with one value, a tie could pick the right one by chance
+            for node in forget:
+                node.admin("POST", "/prepared/clear")
+            b = BatchStatement(batch_type=BatchType.LOGGED)
+            b.add("INSERT INTO " + ftable + " (k, t, u) VALUES (%s, now(), uuid())", (k,))
+            b.add(insert, (k + 1, 1))
+            s.execute(b)
+            assert_identical(origin_session, target_session, ftable, k)
+            assert_identical(origin_session, target_session, ftable, k + 1)
+            k += 2
+
+
 def test_reads_are_not_rewritten(replacing_session, ftable):
     # A SELECT with now() goes to origin unchanged (the reference's rule); it must still work.
     rows = list(replacing_session.execute("SELECT k FROM " + ftable + " WHERE k = 1 AND t = now() "
