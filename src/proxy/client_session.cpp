@@ -820,17 +820,21 @@ void ClientSession::start_secondary_auth(Leg& leg) {
   send_plain_credentials(leg, std::nullopt);
 }
 
+void ClientSession::fail_proxy_login(Leg& leg, std::string message) {
+  leg.state = LegState::Failed;
+  protocol::ErrorMessage e;
+  e.code = ErrorCode::BadCredentials;
+  e.message = std::move(message);
+  leg.held = protocol::encode_frame(protocol::make_response(
+      version_, protocol::StreamId{handshake_stream_}, protocol::ResponseBody(e)));
+  finish_auth_if_done();
+}
+
 void ClientSession::send_plain_credentials(Leg& leg, std::optional<ByteView> challenge) {
   if (++leg.auth_rounds > 5) {
-    leg.state = LegState::Failed;
-    protocol::ErrorMessage e;
-    e.code = ErrorCode::BadCredentials;
-    e.message = fmt::format("authentication with {} did not finish after 5 rounds",
-                            cluster_type_name(leg.cluster));
-    leg.held = protocol::encode_frame(protocol::make_response(
-        version_, protocol::StreamId{handshake_stream_}, protocol::ResponseBody(e)));
-    finish_auth_if_done();
-    return;
+    return fail_proxy_login(leg, fmt::format("authentication with {} did not finish after 5 "
+                                             "rounds",
+                                             cluster_type_name(leg.cluster)));
   }
   const bool origin = leg.cluster == ClusterType::Origin;
   const std::string& user = origin ? config_.origin_username : config_.target_username;
@@ -841,15 +845,9 @@ void ClientSession::send_plain_credentials(Leg& leg, std::optional<ByteView> cha
     const auto mechanism = as_bytes(std::string_view("PLAIN"));
     token.assign(mechanism.begin(), mechanism.end());
   } else if (challenge && leg.dse_authenticator && as_chars(*challenge) != "PLAIN-START") {
-    leg.state = LegState::Failed;
-    protocol::ErrorMessage e;
-    e.code = ErrorCode::BadCredentials;
-    e.message = fmt::format("{} sent an unexpected SASL challenge (only PLAIN is supported)",
-                            cluster_type_name(leg.cluster));
-    leg.held = protocol::encode_frame(protocol::make_response(
-        version_, protocol::StreamId{handshake_stream_}, protocol::ResponseBody(e)));
-    finish_auth_if_done();
-    return;
+    return fail_proxy_login(leg, fmt::format("{} sent an unexpected SASL challenge (only PLAIN "
+                                             "is supported)",
+                                             cluster_type_name(leg.cluster)));
   } else {
     token = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
   }

@@ -241,6 +241,9 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void on_startup_answers();
   void start_secondary_auth(Leg& leg);
   void send_plain_credentials(Leg& leg, std::optional<ByteView> challenge);
+  // The proxy's own login to `leg` failed: the client gets BadCredentials with `message` once
+  // the other leg is done.
+  void fail_proxy_login(Leg& leg, std::string message);
   void finish_auth_if_done();
   void handle_client_auth_response(const protocol::Frame& frame);
   void become_ready();
