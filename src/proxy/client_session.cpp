@@ -1807,16 +1807,10 @@ Result<std::optional<PrepareBodyRewrite>> ClientSession::rewrite_prepare_functio
 Result<Bytes> ClientSession::rewrite_execute_functions(const protocol::Frame& frame,
                                                        const PreparedEntry& entry) {
   const PrepareRewrite& plan = *entry.functions;
-  function_body_hash_ = std::hash<std::string_view>{}(std::string_view(
-      reinterpret_cast<const char*>(frame.body.data()), frame.body.size()));
   function_values_.clear();
   // A retry of an EXECUTE that one cluster already applied gets that EXECUTE's values.
-  for (auto it = retry_values_.begin(); it != retry_values_.end(); ++it) {
-    if (it->body_hash == function_body_hash_ && it->values.size() == plan.inserted.size()) {
-      function_values_.swap(it->values);
-      retry_values_.erase(it);
-      break;
-    }
+  if (auto retry = take_retry(frame.body, plan.inserted.size())) {
+    function_values_.swap(retry->values);
   }
   if (function_values_.empty()) {
     for (const InsertedMarker& m : plan.inserted) {
@@ -1830,16 +1824,10 @@ Result<Bytes> ClientSession::rewrite_execute_functions(const protocol::Frame& fr
 
 Result<std::optional<Bytes>> ClientSession::rewrite_batch_functions(
     const protocol::Frame& frame) {
-  function_body_hash_ = std::hash<std::string_view>{}(std::string_view(
-      reinterpret_cast<const char*>(frame.body.data()), frame.body.size()));
   // A retry of a BATCH that one cluster already applied (the other answered UNPREPARED) gets the
   // body the first attempt was sent with: the same now()/uuid() values on both clusters.
-  for (auto it = retry_values_.begin(); it != retry_values_.end(); ++it) {
-    if (it->body_hash == function_body_hash_ && !it->batch_body.empty()) {
-      std::optional<Bytes> body = std::move(it->batch_body);
-      retry_values_.erase(it);
-      return body;
-    }
+  if (auto retry = take_retry(frame.body, 0)) {
+    return std::optional<Bytes>(std::move(retry->batch_body));
   }
   PreparedCache& cache = ctx_.prepared();
   std::vector<std::shared_ptr<const PreparedEntry>> keep;  // plans stay alive during the rewrite
@@ -1884,6 +1872,21 @@ void ClientSession::answer_prepared_for_client(const Slot& s, ByteView origin_me
   message->stream = protocol::StreamId{s.client_stream};
   (void)send(*message);
   schedule_client_flush();
+}
+
+std::optional<ClientSession::RetryValues> ClientSession::take_retry(ByteView client_body,
+                                                                     size_t values) {
+  function_body_hash_ = std::hash<std::string_view>{}(std::string_view(
+      reinterpret_cast<const char*>(client_body.data()), client_body.size()));
+  for (auto it = retry_values_.begin(); it != retry_values_.end(); ++it) {
+    const bool fits = values > 0 ? it->values.size() == values : !it->batch_body.empty();
+    if (it->body_hash == function_body_hash_ && fits) {
+      RetryValues retry = std::move(*it);
+      retry_values_.erase(it);
+      return retry;
+    }
+  }
+  return std::nullopt;
 }
 
 void ClientSession::remember_function_values(const Slot& s) {

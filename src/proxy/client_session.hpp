@@ -369,6 +369,10 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     Bytes batch_body;
   };
   static constexpr size_t kRetryValues = 16;
+  // Hashes the client body (function_body_hash_, for remember_function_values) and takes what the
+  // first attempt of the same request left for its retry: an EXECUTE's `values` values, or
+  // (values == 0) a BATCH's rewritten body.
+  std::optional<RetryValues> take_retry(ByteView client_body, size_t values);
   static constexpr size_t kRetryBatchBodyMax = 64 * 1024;  // larger BATCHes are not remembered
   std::vector<Uuid> function_values_;
   uint64_t function_body_hash_ = 0;
