@@ -13,6 +13,7 @@ void add_frame_command(CLI::App& app);
 void add_node_command(CLI::App& app);
 void add_proxy_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_migrate_command(CLI::App& app);
 
 // Exit code set by the subcommand that ran (0 when it succeeded).
 int exit_code();

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   zdm::cli::add_node_command(app);
   zdm::cli::add_proxy_command(app);
   zdm::cli::add_bench_command(app);
+  zdm::cli::add_migrate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -135,6 +135,7 @@ struct Session::RequestState {
   Statement statement;
   QueryCallback done;
   std::optional<Bytes> routing_key;
+  std::optional<Token> routing_token;
   int attempts = 0;
   bool reprepared = false;
   std::optional<HostIndex> last_host;
@@ -389,6 +390,7 @@ void Session::execute(Statement statement, QueryCallback done) {
   } else if (statement.routing_key) {
     state->routing_key = statement.routing_key;
   }
+  state->routing_token = statement.routing_token;
   state->statement = std::move(statement);
   state->done = std::move(done);
   run(std::move(state));
@@ -397,8 +399,10 @@ void Session::execute(Statement statement, QueryCallback done) {
 std::optional<HostIndex> Session::choose_host(const RequestState& state) {
   if (state.force_host) return state.force_host;
   if (live_.empty()) return std::nullopt;
-  if (state.attempts == 0 && options_.token_aware && state.routing_key && !token_map_.empty()) {
-    auto owner = token_map_.owner_of_key(*state.routing_key);
+  const bool routable = state.routing_token || state.routing_key;
+  if (state.attempts == 0 && options_.token_aware && routable && !token_map_.empty()) {
+    auto owner = state.routing_token ? token_map_.owner(*state.routing_token)
+                                     : token_map_.owner_of_key(*state.routing_key);
     if (owner && hosts_[*owner].local && !hosts_[*owner].pool.empty()) {
       ++stats_.token_routed;
       return owner;

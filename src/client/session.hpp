@@ -81,6 +81,9 @@ struct Statement {
   std::optional<int64_t> timestamp;                  // client-side write time (microseconds)
   Idempotence idempotence = Idempotence::NotIdempotent;
   std::optional<Bytes> routing_key;  // simple statements; prepared ones derive it
+  // A Murmur3 token to route by when there is no key (a token-range read goes to the node that
+  // owns the range's end). Takes precedence over the key.
+  std::optional<Token> routing_token;
   std::chrono::milliseconds timeout{0};  // 0: the connection's request timeout
 
   static Statement simple(std::string query, std::vector<protocol::BoundValue> values = {});

@@ -1,6 +1,6 @@
 #include "node/cell.hpp"
 
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node {
 
@@ -15,7 +15,7 @@ bool cell_supersedes(const Cell& update, const Cell& existing) {
       return update.local_deletion_time > existing.local_deletion_time;
     }
   }
-  return compare_unsigned_bytes(update.value, existing.value) > 0;
+  return protocol::compare_unsigned_bytes(update.value, existing.value) > 0;
 }
 
 Bytes encode_counter(int64_t sum) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node {
 
@@ -14,8 +14,8 @@ ClusteringComparator::ClusteringComparator(const TableSchema& schema) {
 }
 
 int ClusteringComparator::compare_component(size_t i, ByteView a, ByteView b) const {
-  if (i >= types_.size()) return compare_unsigned_bytes(a, b);
-  const int c = compare_values(types_[i], a, b);
+  if (i >= types_.size()) return protocol::compare_unsigned_bytes(a, b);
+  const int c = protocol::compare_values(types_[i], a, b);
   return orders_[i] == ClusteringOrder::Desc ? -c : c;
 }
 

@@ -12,7 +12,7 @@
 
 #include "common/md5.hpp"
 #include "node/executor.hpp"
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 #include "protocol/cql_type.hpp"
 #include "protocol/value.hpp"
 
@@ -765,10 +765,10 @@ CqlResult<EvalValue> eval(const Expr& e, const ExecContext& ctx) {
       if (e.kind == Expr::Kind::Set) {
         const DataType et = element_type(e.type);
         std::sort(parts.begin(), parts.end(),
-                  [&](const Bytes& a, const Bytes& b) { return compare_values(et, a, b) < 0; });
+                  [&](const Bytes& a, const Bytes& b) { return protocol::compare_values(et, a, b) < 0; });
         parts.erase(std::unique(parts.begin(), parts.end(),
                                 [&](const Bytes& a, const Bytes& b) {
-                                  return compare_values(et, a, b) == 0;
+                                  return protocol::compare_values(et, a, b) == 0;
                                 }),
                     parts.end());
         count = parts.size();
@@ -779,12 +779,12 @@ CqlResult<EvalValue> eval(const Expr& e, const ExecContext& ctx) {
           entries.emplace_back(std::move(parts[i]), std::move(parts[i + 1]));
         }
         std::stable_sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
-          return compare_values(kt, a.first, b.first) < 0;
+          return protocol::compare_values(kt, a.first, b.first) < 0;
         });
         // Later duplicates win, as in Cassandra's map literal.
         std::vector<std::pair<Bytes, Bytes>> unique;
         for (auto& en : entries) {
-          if (!unique.empty() && compare_values(kt, unique.back().first, en.first) == 0) {
+          if (!unique.empty() && protocol::compare_values(kt, unique.back().first, en.first) == 0) {
             unique.back() = std::move(en);
           } else {
             unique.push_back(std::move(en));

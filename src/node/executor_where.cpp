@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "node/executor.hpp"
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node::exec {
@@ -645,7 +645,7 @@ bool filter_matches(const BoundFilter& b, const std::optional<Bytes>& cell) {
       if (parts) {
         if (type.id == TypeId::Map) {
           for (size_t i = 0; i + 1 < parts->size(); i += 2) {
-            if (compare_values(type.params[0], (*parts)[i], *b.element_key) == 0) {
+            if (protocol::compare_values(type.params[0], (*parts)[i], *b.element_key) == 0) {
               actual = (*parts)[i + 1];
             }
           }
@@ -677,13 +677,13 @@ bool filter_matches(const BoundFilter& b, const std::optional<Bytes>& cell) {
                                   : type.params[0];
       for (size_t i = 0; i < parts->size(); ++i) {
         if (is_map && (i % 2 == 0) != (f.op == Operator::ContainsKey)) continue;
-        if (compare_values(et, (*parts)[i], *b.value) == 0) return true;
+        if (protocol::compare_values(et, (*parts)[i], *b.value) == 0) return true;
       }
       return false;
     }
     case Operator::In:
       for (const auto& v : b.in) {
-        if (actual && compare_values(actual_type, *actual, v) == 0) return true;
+        if (actual && protocol::compare_values(actual_type, *actual, v) == 0) return true;
       }
       return false;
     default:
@@ -695,7 +695,7 @@ bool filter_matches(const BoundFilter& b, const std::optional<Bytes>& cell) {
     if (f.op == Operator::Ne) return b.value.has_value() != actual.has_value();
     return false;
   }
-  return compare_op(f.op, compare_values(actual_type, *actual, *b.value));
+  return compare_op(f.op, protocol::compare_values(actual_type, *actual, *b.value));
 }
 
 std::optional<Bytes> column_bytes(const ColumnSchema& column, const ResultRow& row,

@@ -9,7 +9,7 @@
 
 #include "node/executor.hpp"
 #include "protocol/cql_type.hpp"
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 #include <algorithm>
 #include "protocol/value.hpp"
 
@@ -210,7 +210,7 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
       }
       if (type.id == TypeId::Set) {
         std::sort(parts.begin(), parts.end(), [&](const Bytes& a, const Bytes& b) {
-          return compare_values(type.params[0], a, b) < 0;
+          return protocol::compare_values(type.params[0], a, b) < 0;
         });
       }
       return exec::join_collection(parts, parts.size());
@@ -269,7 +269,7 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
         entries.emplace_back(std::move(*kb), std::move(*vb));
       }
       std::sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
-        return compare_values(type.params[0], a.first, b.first) < 0;
+        return protocol::compare_values(type.params[0], a.first, b.first) < 0;
       });
       std::vector<Bytes> parts;
       for (auto& [k, v] : entries) {

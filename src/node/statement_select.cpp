@@ -8,7 +8,7 @@
 
 #include "node/executor.hpp"
 #include "node/json_value.hpp"
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node::exec {
@@ -195,7 +195,7 @@ class SelectPlan : public Plan {
       if (!a.best) {
         a.best = v;
       } else {
-        const int c = compare_values(t, *v, *a.best);
+        const int c = protocol::compare_values(t, *v, *a.best);
         if ((s.kind == Sel::Kind::Min && c < 0) || (s.kind == Sel::Kind::Max && c > 0)) a.best = v;
       }
       return;

@@ -8,7 +8,7 @@
 
 #include "common/murmur3.hpp"
 #include "common/timeuuid.hpp"
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node {
 
@@ -65,10 +65,10 @@ bool has_value(const Cell& c) { return c.timestamp != kNoTimestamp; }
 int compare_path(const ColumnSchema& column, ByteView a, ByteView b) {
   if (column.type.id == TypeId::List) {
     static const DataType kTimeuuid = DataType::simple(TypeId::Timeuuid);
-    return compare_values(kTimeuuid, a, b);
+    return protocol::compare_values(kTimeuuid, a, b);
   }
-  if (column.type.params.empty()) return compare_unsigned_bytes(a, b);
-  return compare_values(column.type.params[0], a, b);
+  if (column.type.params.empty()) return protocol::compare_unsigned_bytes(a, b);
+  return protocol::compare_values(column.type.params[0], a, b);
 }
 
 void merge_element(const ColumnSchema& column, ColumnData& data, Bytes path, Cell cell) {
@@ -206,7 +206,7 @@ Bytes collection_bytes(const ColumnSchema& column, const ColumnValue& value) {
   return out;
 }
 
-int Table::KeyLess::compare_bytes(ByteView a, ByteView b) { return compare_unsigned_bytes(a, b); }
+int Table::KeyLess::compare_bytes(ByteView a, ByteView b) { return protocol::compare_unsigned_bytes(a, b); }
 
 // ---------------------------------------------------------------------------------------------
 // Table basics
@@ -583,7 +583,7 @@ void Table::apply_locked(const TableSchema& schema, Partition& p, const Mutation
           std::vector<Bytes> doomed;
           for (const auto* e : live_elements(&data, effective_deletion(), now)) {
             for (const auto& v : op.elements) {
-              if (compare_unsigned_bytes(e->cell.value, v.second) == 0) {
+              if (protocol::compare_unsigned_bytes(e->cell.value, v.second) == 0) {
                 doomed.push_back(e->path);
                 break;
               }

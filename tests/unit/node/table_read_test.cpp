@@ -9,7 +9,7 @@
 
 #include "common/murmur3.hpp"
 #include "common/timeuuid.hpp"
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 #include "node_test_util.hpp"
 
 namespace zdm::node::test {

@@ -1,4 +1,4 @@
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,8 @@
 
 #include "common/timeuuid.hpp"
 
-namespace zdm::node {
+namespace zdm::protocol {
 
-using protocol::DataType;
-using protocol::TypeId;
 
 namespace {
 
@@ -360,4 +358,4 @@ int compare_values(const DataType& type, ByteView a, ByteView b) {
   return compare_unsigned_bytes(a, b);
 }
 
-}  // namespace zdm::node
+}  // namespace zdm::protocol

@@ -9,12 +9,12 @@
 #include "common/bytes.hpp"
 #include "protocol/data_type.hpp"
 
-namespace zdm::node {
+namespace zdm::protocol {
 
 // <0, 0, >0 as a is before, equal to, after b in ascending order of `type`.
-int compare_values(const protocol::DataType& type, ByteView a, ByteView b);
+int compare_values(const DataType& type, ByteView a, ByteView b);
 
 // Unsigned lexicographic comparison (blob, text, ascii, inet).
 int compare_unsigned_bytes(ByteView a, ByteView b);
 
-}  // namespace zdm::node
+}  // namespace zdm::protocol

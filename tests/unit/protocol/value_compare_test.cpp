@@ -1,6 +1,6 @@
 // Cassandra's comparators for clustering order, checked on hand-built serialized values.
 
-#include "node/value_compare.hpp"
+#include "protocol/value_compare.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "common/timeuuid.hpp"
 #include "node_test_util.hpp"
 
-namespace zdm::node::test {
+namespace zdm::protocol::test {
 namespace {
 
 using protocol::DataType;
@@ -149,4 +149,4 @@ TEST(CompareValues, FrozenCollectionsElementWiseThenShorterFirst) {
 }
 
 }  // namespace
-}  // namespace zdm::node::test
+}  // namespace zdm::protocol::test

@@ -1,0 +1,56 @@
+#include "migrate/flow_control.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace zdm::migrate {
+
+namespace asio = boost::asio;
+
+InFlight::InFlight(asio::any_io_executor executor, size_t limit)
+    : wake_(executor, asio::steady_timer::time_point::max()), limit_(limit == 0 ? 1 : limit) {}
+
+asio::awaitable<void> InFlight::acquire() {
+  while (count_ >= limit_) {
+    boost::system::error_code ec;
+    wake_.expires_at(asio::steady_timer::time_point::max());
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  ++count_;
+}
+
+void InFlight::release(std::string error) {
+  if (count_ > 0) --count_;
+  if (!error.empty()) {
+    ++failures_;
+    if (first_error_.empty()) first_error_ = std::move(error);
+  }
+  wake_.cancel();
+}
+
+asio::awaitable<void> InFlight::drain() {
+  while (count_ > 0) {
+    boost::system::error_code ec;
+    wake_.expires_at(asio::steady_timer::time_point::max());
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+RateLimiter::RateLimiter(asio::any_io_executor executor, double per_second)
+    : executor_(executor), per_second_(per_second), next_(std::chrono::steady_clock::now()) {}
+
+asio::awaitable<void> RateLimiter::take(size_t rows) {
+  if (per_second_ <= 0 || rows == 0) co_return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto burst = std::chrono::seconds(1);
+  if (next_ < now - burst) next_ = now - burst;
+  next_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(rows) / per_second_));
+  if (next_ > now) {
+    asio::steady_timer timer(executor_, next_);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+}  // namespace zdm::migrate

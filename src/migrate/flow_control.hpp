@@ -1,0 +1,48 @@
+#pragma once
+// Bounds for the migrator's asynchronous work, on one executor: how many writes a range keeps in
+// flight, and how many rows per second one side may be asked for.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace zdm::migrate {
+
+// Counts requests in flight; acquire() waits while the limit is reached.
+class InFlight {
+ public:
+  InFlight(boost::asio::any_io_executor executor, size_t limit);
+  boost::asio::awaitable<void> acquire();
+  // A request finished; `error` (empty when it succeeded) is kept if it is the first.
+  void release(std::string error = {});
+  // Waits until nothing is in flight.
+  boost::asio::awaitable<void> drain();
+  const std::string& first_error() const { return first_error_; }
+  size_t failures() const { return failures_; }
+
+ private:
+  boost::asio::steady_timer wake_;
+  size_t limit_;
+  size_t count_ = 0;
+  size_t failures_ = 0;
+  std::string first_error_;
+};
+
+// A token bucket over rows: take(n) waits so that at most `per_second` rows pass per second on
+// average (bursts up to one second's worth). 0: unlimited.
+class RateLimiter {
+ public:
+  RateLimiter(boost::asio::any_io_executor executor, double per_second);
+  boost::asio::awaitable<void> take(size_t rows);
+
+ private:
+  boost::asio::any_io_executor executor_;
+  double per_second_;
+  std::chrono::steady_clock::time_point next_;
+};
+
+}  // namespace zdm::migrate

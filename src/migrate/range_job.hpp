@@ -1,0 +1,97 @@
+#pragma once
+// The work on one token range of one table: copying it (migrate) or comparing it on both
+// clusters and repairing what differs (validate). Everything runs on the executor of the two
+// sessions; memory is bounded by one page per side plus the writes in flight.
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "client/session.hpp"
+#include "migrate/flow_control.hpp"
+#include "migrate/row_writer.hpp"
+#include "migrate/run_report.hpp"
+#include "migrate/table_layout.hpp"
+
+namespace zdm::migrate {
+
+struct FixKinds {
+  bool missing = false;
+  bool mismatch = false;
+  bool extra = false;
+  bool any() const { return missing || mismatch || extra; }
+};
+
+struct JobSettings {
+  protocol::Consistency read_consistency = protocol::Consistency::LocalQuorum;
+  protocol::Consistency write_consistency = protocol::Consistency::LocalQuorum;
+  int32_t page_size = 1000;
+  size_t writes_in_flight = 128;  // per range
+  int64_t writetime_tolerance_us = 1'000'000;
+  int32_t ttl_tolerance_s = 5;
+  FixKinds fix;
+  int64_t fallback_timestamp = 0;  // microseconds, for key-only rows and unknown writetimes
+};
+
+// What the jobs of a run share: sessions, limits, the diff file, the stop flag.
+struct JobShared {
+  std::shared_ptr<client::Session> origin;
+  std::shared_ptr<client::Session> target;
+  JobSettings settings;
+  std::unique_ptr<RateLimiter> origin_rate;
+  std::unique_ptr<RateLimiter> target_rate;
+  std::ofstream* diff_file = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// One table's prepared reads and its writer, shared by the ranges of that table.
+class TableJob {
+ public:
+  TableJob(JobShared& shared, const Table& table, const Schema& origin_schema, Partitioner p);
+
+  // Prepares the range and row reads on both clusters.
+  boost::asio::awaitable<Result<void>> prepare();
+
+  const Table& table() const { return table_; }
+  const TableLayout& layout() const { return layout_; }
+  TableCounts& counts() { return counts_; }
+
+  enum class Outcome : uint8_t { Done, Interrupted };
+  // `progress` is called after each page (to renew a lease); its counts go into `counts_`.
+  boost::asio::awaitable<Result<Outcome>> copy(TokenRange range, RangeCounts& out,
+                                               std::function<boost::asio::awaitable<void>()> progress);
+  boost::asio::awaitable<Result<Outcome>> validate(TokenRange range, RangeCounts& out,
+                                                   std::function<boost::asio::awaitable<void>()> progress);
+
+ private:
+  struct Candidate;
+  boost::asio::awaitable<Result<void>> settle(std::vector<Candidate>& candidates, int64_t started_us,
+                                              RangeCounts& out);
+  boost::asio::awaitable<Result<std::optional<protocol::Row>>> read_row(
+      bool origin, const protocol::Row& key_row);
+  boost::asio::awaitable<Result<void>> write_all(StatementList statements);
+  bool repaired(const std::optional<protocol::Row>& origin,
+                const std::optional<protocol::Row>& target) const;
+  void write_diff(std::string_view kind, const protocol::Row* origin, const protocol::Row* target,
+                  const std::vector<size_t>& slots);
+
+  JobShared& shared_;
+  const Table& table_;
+  TableLayout layout_;
+  RowWriter writer_;
+  TableCounts counts_;
+  bool has_lists_ = false;
+  bool counters_ = false;
+  // [0] origin, [1] target
+  std::shared_ptr<const client::PreparedStatement> range_bounded_[2], range_open_[2];
+  std::shared_ptr<const client::PreparedStatement> row_full_[2], row_partition_[2];
+};
+
+}  // namespace zdm::migrate
