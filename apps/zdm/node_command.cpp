@@ -1,6 +1,6 @@
 // zdm node: an embedded single-node CQL server (in-memory storage, system tables, optional
 // PasswordAuthenticator and TLS, fault injection), the default origin and target for the demo,
-// tests and benchmarks.
+// tests and benchmarks. --cassandra-version 2.2 makes it answer like Cassandra 2.2.18.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -33,6 +33,8 @@ struct NodeOptions {
   std::string tls_ca;
   bool tls_require_client_cert = false;
   std::string protocol_versions = "3,4,5";
+  bool protocol_versions_given = false;
+  std::string cassandra_version = "4.0";
   bool v5_beta = false;
   std::string prepared_id_salt;
   std::string admin;
@@ -70,8 +72,22 @@ int run_node(const NodeOptions& opts) {
     if (ec) return fail_with("--peer '" + p + "': not an IP address");
     options.identity.peers.push_back(address.to_string());
   }
-  auto versions = node::parse_protocol_versions(opts.protocol_versions);
+  auto cassandra = node::parse_cassandra_version(opts.cassandra_version);
+  if (!cassandra) return fail_with("--cassandra-version: " + cassandra.error().message);
+  node::set_cassandra_version(options.identity, *cassandra);
+  const bool v22 = *cassandra == node::CassandraVersion::V2_2;
+  auto versions = node::parse_protocol_versions(
+      v22 && !opts.protocol_versions_given ? std::string("3,4") : opts.protocol_versions);
   if (!versions) return fail_with("--protocol-versions: " + versions.error().message);
+  if (v22) {
+    for (auto v : *versions) {
+      if (v != protocol::ProtocolVersion::V3 && v != protocol::ProtocolVersion::V4) {
+        return fail_with("--protocol-versions: Cassandra 2.2 serves protocol v3 and v4 only "
+                         "(--cassandra-version 2.2)");
+      }
+    }
+    if (opts.v5_beta) return fail_with("--protocol-v5-beta: Cassandra 2.2 has no protocol v5");
+  }
   options.protocol_versions = *versions;
   options.v5_beta = opts.v5_beta;
   auto authenticator = node::parse_authenticator_kind(opts.authenticator);
@@ -148,7 +164,11 @@ void add_node_command(CLI::App& app) {
       "Example: --fault \"action=error,error=WRITE_TIMEOUT,query='^INSERT INTO ks\\.t'\"\n"
       "\n"
       "Admin HTTP (--admin): GET /health, GET|POST|DELETE /faults, DELETE /faults/<id>,\n"
-      "GET /counters, POST /counters/reset, POST /prepared/clear.");
+      "GET /counters, POST /counters/reset, POST /prepared/clear.\n"
+      "\n"
+      "--cassandra-version 2.2 answers like Cassandra 2.2.18: system.schema_keyspaces,\n"
+      "schema_columnfamilies, schema_columns, schema_usertypes (marshal class names) instead of\n"
+      "system_schema, no system.peers_v2, protocol v3/v4, WRITETIME/TTL refused on collections.");
   cmd->add_option("--listen", opts->listen, "CQL address host:port (port 0: any free port)")
       ->capture_default_str();
   cmd->add_option("--cluster-name", opts->cluster_name, "cluster name in system.local")
@@ -170,11 +190,22 @@ void add_node_command(CLI::App& app) {
   cmd->add_option("--tls-ca", opts->tls_ca, "PEM CA certificates to verify client certificates");
   cmd->add_flag("--tls-require-client-cert", opts->tls_require_client_cert,
                 "reject clients without a certificate signed by --tls-ca (mutual TLS)");
-  cmd->add_option("--protocol-versions", opts->protocol_versions,
-                  "protocol versions accepted, e.g. 3,4 or 3,4,5,dse_v1,dse_v2 (others get "
-                  "Cassandra's 'Invalid or unsupported protocol version' error so drivers "
-                  "downgrade)")
+  cmd->add_option("--cassandra-version", opts->cassandra_version,
+                  "answer like this Cassandra release: 4.0 (4.0.11: system_schema, peers_v2, "
+                  "protocol v3-v5) or 2.2 (2.2.18: system.schema_* tables with marshal class "
+                  "names, no system_schema or peers_v2, protocol v3-v4, WRITETIME/TTL refused "
+                  "on every collection); 2.2.18 or 4.0.11 are accepted too")
       ->capture_default_str();
+  cmd->add_option_function<std::string>(
+         "--protocol-versions",
+         [opts](const std::string& v) {
+           opts->protocol_versions = v;
+           opts->protocol_versions_given = true;
+         },
+         "protocol versions accepted, e.g. 3,4 or 3,4,5,dse_v1,dse_v2 (others get "
+         "Cassandra's 'Invalid or unsupported protocol version' error so drivers "
+         "downgrade); default 3,4,5, or 3,4 with --cassandra-version 2.2")
+      ->default_str("3,4,5");
   cmd->add_flag("--protocol-v5-beta", opts->v5_beta,
                 "treat v5 as a beta version (clients must set USE_BETA), as Cassandra 3.x/4.0 "
                 "betas did");

@@ -59,6 +59,8 @@ struct EvalValue {
 struct Services {
   StorageEngine* engine = nullptr;
   SystemTables* system = nullptr;
+  // The release the node answers like (a few CQL rules differ, e.g. WRITETIME on collections).
+  CassandraVersion cassandra_version = CassandraVersion::V4_0;
   TimeuuidGenerator timeuuids;
   std::atomic<int64_t> last_timestamp{0};
   // Bumped by every schema change; plans compiled under an older generation are recompiled.

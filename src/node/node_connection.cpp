@@ -64,6 +64,17 @@ std::string NodeServerShared::supported_versions_text() const {
   return out;
 }
 
+std::string NodeServerShared::unsupported_version_message(uint8_t requested) const {
+  if (cassandra_version == CassandraVersion::V2_2) {
+    return fmt::format("Invalid or unsupported protocol version ({}); the lowest supported "
+                       "version is {} and the greatest is {}",
+                       requested, protocol::version_byte(versions.front()),
+                       protocol::version_byte(versions.back()));
+  }
+  return fmt::format("Invalid or unsupported protocol version ({}); supported versions are ({})",
+                     requested, supported_versions_text());
+}
+
 void ConnectionRegistry::broadcast_schema_change(const protocol::SchemaChange& change) {
   for (auto* c : connections_) c->push_schema_change(change);
 }
@@ -159,10 +170,7 @@ bool NodeConnection::on_first_bytes(ByteView prefix) {
   StreamId stream = requested <= 2 ? StreamId{static_cast<int16_t>(prefix[2])}
                                    : protocol::read_stream_id(prefix.data());
   shared_.faults->count_request(Opcode::Startup);
-  reject_version(requested, stream,
-                 fmt::format("Invalid or unsupported protocol version ({}); supported versions "
-                             "are ({})",
-                             requested, shared_.supported_versions_text()));
+  reject_version(requested, stream, shared_.unsupported_version_message(requested));
   return false;
 }
 
@@ -176,11 +184,8 @@ void NodeConnection::on_frame(const protocol::Frame& frame) {
   const auto& h = frame.header;
   shared_.faults->count_request(h.opcode);
   if (!shared_.accepts(h.version)) {
-    reject_version(
-        protocol::version_byte(h.version), h.stream,
-        fmt::format("Invalid or unsupported protocol version ({}); supported versions "
-                    "are ({})",
-                    protocol::version_byte(h.version), shared_.supported_versions_text()));
+    reject_version(protocol::version_byte(h.version), h.stream,
+                   shared_.unsupported_version_message(protocol::version_byte(h.version)));
     return;
   }
   if (shared_.v5_beta && h.version == ProtocolVersion::V5 &&

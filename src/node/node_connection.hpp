@@ -31,6 +31,7 @@ struct NodeServerShared {
   bool v5_beta = false;  // v5 needs the USE_BETA flag (as Cassandra before v5 was final)
   protocol::SupportedMessage supported;
   std::string cql_version;
+  CassandraVersion cassandra_version = CassandraVersion::V4_0;  // wording of version errors
   std::atomic<uint64_t> connections{0};  // open now
   std::atomic<uint64_t> accepted{0};     // ever
 
@@ -38,6 +39,10 @@ struct NodeServerShared {
   protocol::ProtocolVersion max_version() const { return versions.back(); }
   // "3/v3, 4/v4, 5/v5" as in Cassandra's error message.
   std::string supported_versions_text() const;
+  // The ProtocolError text for a version not served: Cassandra 4.0's "Invalid or unsupported
+  // protocol version (5); supported versions are (3/v3, 4/v4)", or 2.2's "...; the lowest
+  // supported version is 3 and the greatest is 4".
+  std::string unsupported_version_message(uint8_t requested) const;
   static std::string version_label(protocol::ProtocolVersion v, bool beta);
 };
 

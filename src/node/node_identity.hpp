@@ -10,6 +10,13 @@
 
 namespace zdm::node {
 
+// Which Cassandra release the node answers like (`zdm node --cassandra-version`): its system
+// tables, protocol versions, version strings and the few CQL rules that differ.
+//   V4_0: system.local/peers/peers_v2 and system_schema.* as Cassandra 4.0, protocol v3-v5.
+//   V2_2: system.local/peers and system.schema_* (no system_schema, no peers_v2) as Cassandra
+//         2.2.18, protocol v3-v4, WRITETIME/TTL refused on every collection (frozen too).
+enum class CassandraVersion : uint8_t { V2_2, V4_0 };
+
 struct NodeIdentity {
   std::string cluster_name = "zdm";
   std::string datacenter = "dc1";
@@ -27,6 +34,20 @@ struct NodeIdentity {
   // derive from the address (peer_host_id, peer_token), so what A says about B is what B says
   // about itself.
   std::vector<std::string> peers;
+  CassandraVersion cassandra_version = CassandraVersion::V4_0;
 };
+
+// Sets cassandra_version and the release and CQL versions that release reports
+// (4.0: "4.0.11", "3.4.5"; 2.2: "2.2.18", "3.3.1").
+inline void set_cassandra_version(NodeIdentity& identity, CassandraVersion version) {
+  identity.cassandra_version = version;
+  if (version == CassandraVersion::V2_2) {
+    identity.release_version = "2.2.18";
+    identity.cql_version = "3.3.1";
+  } else {
+    identity.release_version = "4.0.11";
+    identity.cql_version = "3.4.5";
+  }
+}
 
 }  // namespace zdm::node

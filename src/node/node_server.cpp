@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <future>
+#include <optional>
 
 namespace zdm::node {
 
@@ -45,6 +46,31 @@ Result<std::vector<ProtocolVersion>> parse_protocol_versions(std::string_view te
   return out;
 }
 
+Result<CassandraVersion> parse_cassandra_version(std::string_view text) {
+  // major.minor, optionally .patch (digits)
+  std::string_view t = text;
+  std::optional<CassandraVersion> version;
+  if (t.starts_with("2.2")) {
+    version = CassandraVersion::V2_2;
+  } else if (t.starts_with("4.0")) {
+    version = CassandraVersion::V4_0;
+  }
+  if (version) t.remove_prefix(3);
+  if (version && !t.empty()) {
+    if (t.size() < 2 || t.front() != '.' ||
+        !std::all_of(t.begin() + 1, t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      version.reset();
+    }
+  }
+  if (!version) {
+    return fail(Errc::InvalidArgument,
+                fmt::format("Cassandra version '{}' is not supported; choose 2.2 (answers like "
+                            "2.2.18) or 4.0 (like 4.0.11)",
+                            text));
+  }
+  return *version;
+}
+
 NodeServer::NodeServer(NodeServerOptions options) : options_(std::move(options)) {}
 
 NodeServer::~NodeServer() { stop(); }
@@ -78,6 +104,15 @@ Result<void> NodeServer::start() {
     return fail(Errc::InvalidArgument, "at least one protocol version must be served");
   }
   std::sort(options_.protocol_versions.begin(), options_.protocol_versions.end());
+  const bool v22 = options_.identity.cassandra_version == CassandraVersion::V2_2;
+  if (v22) {  // Cassandra 2.2's newest protocol is v4
+    std::erase_if(options_.protocol_versions, [](ProtocolVersion v) {
+      return v != ProtocolVersion::V3 && v != ProtocolVersion::V4;
+    });
+    if (options_.protocol_versions.empty()) {
+      return fail(Errc::InvalidArgument, "Cassandra 2.2 mode serves protocol v3 and v4 only");
+    }
+  }
 
   if (options_.tls) {
     auto ctx = net::make_server_tls_context(*options_.tls);
@@ -123,11 +158,19 @@ Result<void> NodeServer::start() {
     labels.push_back(
         NodeServerShared::version_label(v, shared_.v5_beta && v == ProtocolVersion::V5));
   }
-  shared_.supported.options = {
-      {"CQL_VERSION", {shared_.cql_version}},
-      {"COMPRESSION", {"lz4", "snappy"}},
-      {"PROTOCOL_VERSIONS", labels},
-  };
+  shared_.cassandra_version = options_.identity.cassandra_version;
+  if (v22) {  // 2.2 has no PROTOCOL_VERSIONS in SUPPORTED (added in 4.0)
+    shared_.supported.options = {
+        {"CQL_VERSION", {shared_.cql_version}},
+        {"COMPRESSION", {"snappy", "lz4"}},
+    };
+  } else {
+    shared_.supported.options = {
+        {"CQL_VERSION", {shared_.cql_version}},
+        {"COMPRESSION", {"lz4", "snappy"}},
+        {"PROTOCOL_VERSIONS", labels},
+    };
+  }
 
   // DDL runs on some io thread; each thread's registry hears about it on its own thread.
   processor_->set_schema_change_listener([this](const protocol::SchemaChange& change) {

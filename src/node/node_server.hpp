@@ -28,6 +28,8 @@ struct NodeServerOptions {
   net::HostPort listen{"127.0.0.1", 9042};
   size_t threads = 0;  // 0: one per hardware thread
   // Cluster, datacenter, rack; the address and port are filled in from `listen` once bound.
+  // identity.cassandra_version V2_2 (see set_cassandra_version) serves only v3 and v4 of
+  // `protocol_versions`.
   NodeIdentity identity;
   std::vector<protocol::ProtocolVersion> protocol_versions{
       protocol::ProtocolVersion::V3, protocol::ProtocolVersion::V4, protocol::ProtocolVersion::V5};
@@ -43,6 +45,9 @@ struct NodeServerOptions {
 
 // Parses "3,4,5" (also "v4", "V5", and DSE_V1/DSE_V2 as "65"/"dse_v1", "66"/"dse_v2").
 Result<std::vector<protocol::ProtocolVersion>> parse_protocol_versions(std::string_view text);
+
+// Parses "2.2", "2.2.18", "4.0", "4.0.11": the Cassandra release the node answers like.
+Result<CassandraVersion> parse_cassandra_version(std::string_view text);
 
 class NodeServer {
  public:

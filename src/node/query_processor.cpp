@@ -62,6 +62,7 @@ struct QueryProcessor::Impl {
         system(e, identity) {
     services.engine = &engine;
     services.system = &system;
+    services.cassandra_version = identity.cassandra_version;
     services.notify = [this](const protocol::SchemaChange& change) {
       std::function<void(const protocol::SchemaChange&)> l;
       {

@@ -45,7 +45,8 @@ class QueryProcessor {
   QueryProcessor& operator=(const QueryProcessor&) = delete;
 
   // Creates the system keyspaces (system, system_schema, system_auth, system_distributed,
-  // system_traces) and fills system.local. Call once before serving.
+  // system_traces; no system_schema in Cassandra 2.2 mode) and fills system.local. Call once
+  // before serving.
   Result<void> install_system_tables();
 
   // QUERY, PREPARE, EXECUTE or BATCH. Other request kinds get a ProtocolError response.

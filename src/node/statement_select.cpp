@@ -516,6 +516,12 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
             return invalid(fmt::format("Cannot use selection function {} on PRIMARY KEY part {}",
                                        wt ? "writeTime" : "ttl", (*c)->name));
           }
+          // Cassandra 2.2 refuses every collection, frozen ones too; 3.0+ only multi-cell ones.
+          if (cc.services->cassandra_version == CassandraVersion::V2_2 &&
+              (*c)->type.is_collection()) {
+            return invalid(fmt::format("Cannot use selection function {} on collections",
+                                       wt ? "writeTime" : "ttl"));
+          }
           if ((*c)->is_multi_cell()) {
             return invalid(fmt::format("Cannot use selection function {} on non-frozen collection {}",
                                        wt ? "writeTime" : "ttl", (*c)->name));

@@ -1,6 +1,5 @@
 #include "node/system_tables.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/md5.hpp"
 #include "common/timeuuid.hpp"
 #include "node/storage_engine.hpp"
+#include "node/system_rows.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node {
@@ -22,20 +21,7 @@ namespace {
 constexpr std::string_view kSystem = "system";
 constexpr std::string_view kSchema = "system_schema";
 
-struct ColumnSpec {
-  const char* name;
-  const char* type;
-  ColumnKind kind = ColumnKind::Regular;
-};
-
-struct TableSpec {
-  const char* keyspace;
-  const char* table;
-  std::vector<ColumnSpec> columns;  // key columns first, in key order
-};
-
-constexpr ColumnKind PK = ColumnKind::PartitionKey;
-constexpr ColumnKind CK = ColumnKind::Clustering;
+using namespace sysrows;  // value encoders, add_row, name_uuid
 
 // Cassandra 4.0's definitions (SystemKeyspace, SchemaKeyspace, AuthKeyspace, ...). Value columns
 // are listed alphabetically, the order Cassandra returns them for SELECT *.
@@ -238,86 +224,6 @@ const std::vector<TableSpec>& table_specs() {
   return specs;
 }
 
-// ---- value encoders (the [bytes] bodies of the native protocol)
-
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
-Bytes int32(int32_t v) {
-  Bytes out(4);
-  store_be32(out.data(), static_cast<uint32_t>(v));
-  return out;
-}
-Bytes boolean(bool v) { return Bytes{static_cast<uint8_t>(v ? 1 : 0)}; }
-Bytes float64(double v) {
-  Bytes out;
-  ByteWriter(out).write_double(v);
-  return out;
-}
-Bytes uuid(const Uuid& u) { return Bytes(u.begin(), u.end()); }
-Bytes inet(const std::string& address) {
-  std::array<uint8_t, 16> buf{};
-  if (inet_pton(AF_INET, address.c_str(), buf.data()) == 1) return Bytes(buf.begin(), buf.begin() + 4);
-  if (inet_pton(AF_INET6, address.c_str(), buf.data()) == 1) return Bytes(buf.begin(), buf.end());
-  return Bytes{127, 0, 0, 1};
-}
-Bytes text_list(const std::vector<std::string>& items) {  // list<text> and set<text>
-  Bytes out;
-  ByteWriter w(out);
-  w.write_i32(static_cast<int32_t>(items.size()));
-  for (const auto& s : items) w.write_bytes(as_bytes(s));
-  return out;
-}
-Bytes text_map(const std::vector<std::pair<std::string, std::string>>& entries) {
-  Bytes out;
-  ByteWriter w(out);
-  w.write_i32(static_cast<int32_t>(entries.size()));
-  for (const auto& [k, v] : entries) {
-    w.write_bytes(as_bytes(k));
-    w.write_bytes(as_bytes(v));
-  }
-  return out;
-}
-
-using RowValues = std::vector<std::pair<std::string_view, Bytes>>;
-
-// Writes one row (key columns included in `values`) with a row marker at `timestamp`.
-void add_row(const TableSchema& schema, Mutation& m, const RowValues& values, int64_t timestamp) {
-  RowWrite row;
-  row.marker = RowMarker{timestamp, 0};
-  const auto pk = schema.partition_key();
-  const auto ck = schema.clustering();
-  std::vector<ByteView> pk_parts(pk.size());
-  row.clustering.resize(ck.size());
-  for (const auto& [name, value] : values) {
-    const ColumnSchema* c = schema.find_column(name);
-    if (c == nullptr) continue;
-    if (c->kind == ColumnKind::PartitionKey) {
-      pk_parts[c->position] = value;
-    } else if (c->kind == ColumnKind::Clustering) {
-      row.clustering[c->position] = value;
-    } else {
-      row.ops.push_back(ColumnOp::set(c->id, value, timestamp));
-    }
-  }
-  if (m.partition_key.empty()) {
-    auto key = partition_key_bytes(pk_parts);
-    if (key) m.partition_key = std::move(*key);
-  }
-  m.rows.push_back(std::move(row));
-}
-
-Uuid name_uuid(std::string_view a, std::string_view b) {
-  Md5Hasher h;
-  h.update(a);
-  h.update(".");
-  h.update(b);
-  auto d = h.finish();
-  Uuid u{};
-  if (d) std::copy(d->begin(), d->end(), u.begin());
-  u[6] = static_cast<uint8_t>((u[6] & 0x0F) | 0x30);  // version 3 (name based, MD5)
-  u[8] = static_cast<uint8_t>((u[8] & 0x3F) | 0x80);
-  return u;
-}
-
 std::string kind_name(ColumnKind kind) {
   switch (kind) {
     case ColumnKind::PartitionKey: return "partition_key";
@@ -397,6 +303,7 @@ int64_t SystemTables::next_timestamp() {
 }
 
 Result<void> SystemTables::install() {
+  if (identity_.cassandra_version == CassandraVersion::V2_2) return install_v22();
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> keyspaces = {
       {"system", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
       {"system_schema", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
@@ -407,23 +314,8 @@ Result<void> SystemTables::install() {
       {"system_traces",
        {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "2"}}},
   };
-  for (const auto& [name, replication] : keyspaces) {
-    if (engine_.catalog().find_keyspace(name)) continue;
-    auto ok = engine_.create_keyspace(KeyspaceSchema{name, replication, true});
-    if (!ok) return ok;
-  }
-  for (const auto& spec : table_specs()) {
-    if (engine_.table(spec.keyspace, spec.table)) continue;
-    std::vector<ColumnDefinition> defs;
-    for (const auto& c : spec.columns) {
-      auto type = protocol::parse_cql_type(c.type);
-      if (!type) return tl::unexpected(type.error());
-      defs.push_back(ColumnDefinition{c.name, *type, c.kind, ClusteringOrder::Asc,
-                                      CellLayout::Frozen});
-    }
-    auto created = engine_.create_table(spec.keyspace, spec.table, std::move(defs));
-    if (!created) return tl::unexpected(created.error());
-  }
+  if (auto ok = create_keyspaces(engine_, keyspaces); !ok) return ok;
+  if (auto ok = create_tables(engine_, table_specs()); !ok) return ok;
   if (auto ok = write_local(); !ok) return ok;
   if (auto ok = write_peers(); !ok) return ok;
   for (const auto& ks : engine_.catalog().keyspaces()) {
@@ -516,6 +408,7 @@ Result<void> SystemTables::write_schema_version() {
 }
 
 Result<void> SystemTables::refresh_keyspace(const std::string& keyspace) {
+  if (identity_.cassandra_version == CassandraVersion::V2_2) return refresh_keyspace_v22(keyspace);
   const std::string schema_ks(kSchema);
   const int64_t ts = next_timestamp();
   const auto ks = engine_.catalog().find_keyspace(keyspace);

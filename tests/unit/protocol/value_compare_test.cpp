@@ -8,7 +8,6 @@
 #include <random>
 
 #include "common/timeuuid.hpp"
-#include "node_test_util.hpp"
 
 namespace zdm::protocol::test {
 namespace {
@@ -16,6 +15,21 @@ namespace {
 using protocol::DataType;
 
 Bytes hex(std::string_view h) { return *from_hex(h); }
+Bytes i32(int32_t v) {
+  auto u = static_cast<uint32_t>(v);
+  return {static_cast<uint8_t>(u >> 24), static_cast<uint8_t>(u >> 16),
+          static_cast<uint8_t>(u >> 8), static_cast<uint8_t>(u)};
+}
+Bytes i64(int64_t v) {
+  Bytes out(8);
+  auto u = static_cast<uint64_t>(v);
+  for (size_t i = 8; i-- > 0;) {
+    out[i] = static_cast<uint8_t>(u);
+    u >>= 8;
+  }
+  return out;
+}
+Bytes txt(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 // Every adjacent pair must be strictly increasing, and shuffling then sorting restores the order.
 void expect_ascending(const DataType& type, const std::vector<Bytes>& values) {
