@@ -43,7 +43,9 @@ test-asan: build-asan
 
 test: test-release test-asan
 
-demo: build
+# The demo runs only the zdm binary: build just that target, not the tests and benchmarks.
+demo: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target zdm
 	@scripts/demo.sh $(BUILD)
 
 bench: build

@@ -176,7 +176,7 @@ int run_migrate(MigrateCliOptions opts) {
   }
   opts.run.keyspaces = proxy::split_list(opts.keyspaces);
   opts.run.tables = proxy::split_list(opts.tables);
-  if (opts.run.keyspaces.empty() && opts.run.tables.empty()) {
+  if (opts.run.keyspaces.empty() && opts.run.tables.empty() && opts.run.keys_from.empty()) {
     return usage("nothing to do: give --keyspaces and/or --tables");
   }
   if (opts.run.workers == 0 || opts.run.workers > 1024) return usage("--workers: 1 to 1024");
@@ -311,6 +311,7 @@ void add_common_options(CLI::App* cmd, MigrateCliOptions& o) {
   cmd->add_option("--keyspaces", o.keyspaces, "every table of these keyspaces (comma-separated)");
   cmd->add_option("--tables", o.tables, "these tables, as ks.table (comma-separated)");
   cmd->add_option("--workers", o.run.workers, "ranges processed at once")->capture_default_str();
+  cmd->add_option("--parallel-tables", o.run.parallel_tables, "tables processed at once")->capture_default_str();
   cmd->add_option("--splits", o.run.splits, "ranges per table (default: 16 per worker, at least 64)");
   cmd->add_option("--page-size", o.run.job.page_size, "rows per page of a range read")->capture_default_str();
   cmd->add_option("--read-consistency", o.read_consistency, "consistency of reads")->capture_default_str();
@@ -352,6 +353,8 @@ void add_migrate_command(CLI::App& app) {
   add_common_options(validate, *vopts);
   validate->add_option("--fix", vopts->fix, "repair these kinds: missing,mismatch,extra");
   validate->add_option("--diff-file", vopts->run.diff_file, "one JSON line per difference");
+  validate->add_option("--keys-from", vopts->run.keys_from,
+                       "re-check only the rows of a --diff-file (its tables are the scope unless given)");
   validate->add_option("--writetime-tolerance", vopts->writetime_tolerance,
                        "writetimes closer than this are equal")->capture_default_str();
   validate->add_option("--ttl-tolerance", vopts->ttl_tolerance, "TTLs closer than this are equal")

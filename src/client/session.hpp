@@ -160,6 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void close();
 
   protocol::ProtocolVersion version() const { return version_; }
+  Executor executor() const { return executor_; }
   const std::vector<Host>& hosts() const { return hosts_; }
   const std::string& local_dc() const { return local_dc_; }
   const std::string& keyspace() const { return options_.connection.keyspace; }

@@ -1,5 +1,7 @@
 #include "migrate/flow_control.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -7,20 +9,24 @@ namespace zdm::migrate {
 
 namespace asio = boost::asio;
 
-InFlight::InFlight(asio::any_io_executor executor, size_t limit)
-    : wake_(executor, asio::steady_timer::time_point::max()), limit_(limit == 0 ? 1 : limit) {}
+InFlight::InFlight(asio::any_io_executor executor, size_t limit, size_t byte_limit)
+    : wake_(executor, asio::steady_timer::time_point::max()),
+      limit_(limit == 0 ? 1 : limit),
+      byte_limit_(byte_limit) {}
 
-asio::awaitable<void> InFlight::acquire() {
-  while (count_ >= limit_) {
+asio::awaitable<void> InFlight::acquire(size_t bytes) {
+  while (count_ >= limit_ || (count_ > 0 && bytes_ + bytes > byte_limit_)) {
     boost::system::error_code ec;
     wake_.expires_at(asio::steady_timer::time_point::max());
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   ++count_;
+  bytes_ += bytes;
 }
 
-void InFlight::release(std::string error) {
+void InFlight::release(size_t bytes, std::string error) {
   if (count_ > 0) --count_;
+  bytes_ -= std::min(bytes, bytes_);
   if (!error.empty()) {
     ++failures_;
     if (first_error_.empty()) first_error_ = std::move(error);

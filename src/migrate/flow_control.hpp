@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -12,13 +13,14 @@
 
 namespace zdm::migrate {
 
-// Counts requests in flight; acquire() waits while the limit is reached.
+// Counts requests and their bytes in flight; acquire() waits while either limit is reached (a
+// single request larger than the byte limit still goes, alone).
 class InFlight {
  public:
-  InFlight(boost::asio::any_io_executor executor, size_t limit);
-  boost::asio::awaitable<void> acquire();
-  // A request finished; `error` (empty when it succeeded) is kept if it is the first.
-  void release(std::string error = {});
+  InFlight(boost::asio::any_io_executor executor, size_t limit, size_t byte_limit = SIZE_MAX);
+  boost::asio::awaitable<void> acquire(size_t bytes = 0);
+  // A request of `bytes` finished; `error` (empty when it succeeded) is kept if it is the first.
+  void release(size_t bytes = 0, std::string error = {});
   // Waits until nothing is in flight.
   boost::asio::awaitable<void> drain();
   const std::string& first_error() const { return first_error_; }
@@ -27,7 +29,9 @@ class InFlight {
  private:
   boost::asio::steady_timer wake_;
   size_t limit_;
+  size_t byte_limit_;
   size_t count_ = 0;
+  size_t bytes_ = 0;
   size_t failures_ = 0;
   std::string first_error_;
 };

@@ -1,5 +1,6 @@
 #include "migrate/range_job.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio/this_coro.hpp>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "migrate/cql_values.hpp"
+#include "migrate/range_reader.hpp"
 #include "protocol/value.hpp"
 
 namespace zdm::migrate {
@@ -22,64 +24,6 @@ int64_t now_us() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// Pages through one range of one cluster.
-class Pager {
- public:
-  Pager(std::shared_ptr<client::Session> session, std::shared_ptr<const client::PreparedStatement> p,
-        std::vector<protocol::BoundValue> values, const JobSettings& settings,
-        std::optional<Token> routing, RateLimiter* rate)
-      : session_(std::move(session)),
-        prepared_(std::move(p)),
-        values_(std::move(values)),
-        settings_(settings),
-        routing_(routing),
-        rate_(rate) {}
-
-  // The current row, or nullptr at the end of the loaded page.
-  const Row* current() const { return index_ < page_.rows.size() ? &page_.rows[index_] : nullptr; }
-  void advance() { ++index_; }
-  bool exhausted() const { return !current() && done_; }
-
-  // Loads the next page when the current one is used up; no-op otherwise.
-  asio::awaitable<Result<void>> fill() {
-    while (!current() && !done_) {
-      auto statement = client::Statement::bound(prepared_, values_);
-      statement.page_size = settings_.page_size;
-      statement.paging_state = paging_state_;
-      statement.consistency = settings_.read_consistency;
-      statement.idempotence = client::Idempotence::Idempotent;
-      statement.routing_token = routing_;
-      auto r = co_await session_->async_execute(std::move(statement), asio::use_awaitable);
-      if (!r) co_return fail(Errc::Io, r.error().to_string());
-      auto* rows = std::get_if<protocol::RowsResult>(&r->result.result);
-      if (!rows) co_return fail(Errc::Io, "a range read did not answer with rows");
-      page_ = std::move(*rows);
-      index_ = 0;
-      paging_state_ = page_.metadata.paging_state;
-      done_ = !paging_state_.has_value();
-      if (rate_) co_await rate_->take(page_.rows.size());
-    }
-    co_return Result<void>{};
-  }
-
-  // Rows of the loaded page, from the current one on.
-  std::vector<Row>& page() { return page_.rows; }
-  size_t index() const { return index_; }
-  void consume_page() { index_ = page_.rows.size(); }
-
- private:
-  std::shared_ptr<client::Session> session_;
-  std::shared_ptr<const client::PreparedStatement> prepared_;
-  std::vector<protocol::BoundValue> values_;
-  const JobSettings& settings_;
-  std::optional<Token> routing_;
-  RateLimiter* rate_;
-  protocol::RowsResult page_;
-  size_t index_ = 0;
-  std::optional<Bytes> paging_state_;
-  bool done_ = false;
-};
 
 std::string literal(const Column& column, const std::optional<Bytes>& cell) {
   if (!cell) return "null";
@@ -177,23 +121,23 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
   if (bounded) bounds.push_back(protocol::BoundValue::set(encode_token(p, range.end)));
   std::optional<Token> routing;
   if (p == Partitioner::Murmur3) routing = Token{static_cast<int64_t>(range.end)};
-  Pager pager(shared_.origin, bounded ? range_bounded_[0] : range_open_[0], std::move(bounds),
-              shared_.settings, routing, shared_.origin_rate.get());
+  RangeReader reader(shared_.origin, bounded ? range_bounded_[0] : range_open_[0],
+                     std::move(bounds), read_settings(), routing, shared_.origin_rate.get());
   auto executor = co_await asio::this_coro::executor;
-  InFlight in_flight(executor, shared_.settings.writes_in_flight);
+  InFlight in_flight(executor, shared_.settings.writes_in_flight, shared_.settings.write_bytes_in_flight);
   std::optional<Row> previous;  // for static cells: written with a partition's first row only
   const auto& slots = layout_.cells();
   std::vector<bool> write(slots.size());
   WriteCounts wc;
   while (true) {
-    auto filled = co_await pager.fill();
+    auto filled = co_await reader.fill();
     if (!filled) {
       co_await in_flight.drain();
       co_return tl::unexpected(filled.error());
     }
-    if (pager.exhausted()) break;
-    for (size_t i = pager.index(); i < pager.page().size(); ++i) {
-      const Row& row = pager.page()[i];
+    if (reader.exhausted()) break;
+    for (Row* next = reader.current(); next; reader.advance(), next = reader.current()) {
+      Row& row = *next;
       ++out.rows_read;
       const bool first_of_partition = !previous || !layout_.same_partition(*previous, row);
       for (size_t s = 0; s < slots.size(); ++s) {
@@ -218,7 +162,10 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
             if (delta != 0 || !exists) deltas[s] = delta;
           }
           auto planned = co_await writer_.plan_counters(row, deltas, statements, wc);
-          if (!planned) co_return tl::unexpected(planned.error());
+          if (!planned) {
+            co_await in_flight.drain();
+            co_return tl::unexpected(planned.error());
+          }
         } else {
           for (size_t s = 0; s < slots.size(); ++s) {
             // Re-writing a list at the same timestamp would append its elements again.
@@ -230,7 +177,7 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
         }
       }
       if (!counters_) {
-        auto planned = co_await writer_.plan_row(row, write, true, statements, wc);
+        auto planned = co_await writer_.plan_row(row, write, true, statements, wc, CellUse::Move);
         if (!planned) {
           co_await in_flight.drain();
           co_return tl::unexpected(planned.error());
@@ -238,15 +185,16 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
       }
       if (!statements.empty()) ++out.rows_written;
       for (auto& statement : statements) {
-        co_await in_flight.acquire();
+        size_t bytes = 0;
+        for (const auto& v : statement.values) bytes += v.bytes.size();
+        co_await in_flight.acquire(bytes);
         InFlight* flight = &in_flight;
-        shared_.target->execute(std::move(statement), [flight](client::ClientResult<client::QueryResult> r) {
-          flight->release(r ? std::string() : "writing to target: " + r.error().to_string());
+        shared_.target->execute(std::move(statement), [flight, bytes](client::ClientResult<client::QueryResult> r) {
+          flight->release(bytes, r ? std::string() : "writing to target: " + r.error().to_string());
         });
       }
       if (table_.has_static()) previous = row;
     }
-    pager.consume_page();
     if (in_flight.failures() > 0) break;
     if (progress) co_await progress();
     if (shared_.stop && shared_.stop->load()) {
@@ -322,10 +270,10 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::validate(
   if (bounded) bounds.push_back(protocol::BoundValue::set(encode_token(p, range.end)));
   std::optional<Token> routing;
   if (p == Partitioner::Murmur3) routing = Token{static_cast<int64_t>(range.end)};
-  Pager origin(shared_.origin, bounded ? range_bounded_[0] : range_open_[0], bounds,
-               shared_.settings, routing, shared_.origin_rate.get());
-  Pager target(shared_.target, bounded ? range_bounded_[1] : range_open_[1], bounds,
-               shared_.settings, routing, shared_.target_rate.get());
+  RangeReader origin(shared_.origin, bounded ? range_bounded_[0] : range_open_[0], bounds,
+                     read_settings(), routing, shared_.origin_rate.get());
+  RangeReader target(shared_.target, bounded ? range_bounded_[1] : range_open_[1], bounds,
+                     read_settings(), routing, shared_.target_rate.get());
   std::vector<Candidate> candidates;
   size_t since_progress = 0;
   while (true) {
@@ -372,6 +320,28 @@ bool TableJob::repaired(const std::optional<Row>& origin, const std::optional<Ro
     }
   }
   return true;
+}
+
+asio::awaitable<Result<void>> TableJob::validate_keys(
+    std::vector<std::vector<std::optional<Bytes>>> keys, RangeCounts& out) {
+  std::vector<Candidate> candidates;
+  const int64_t started_us = now_us();
+  for (auto& key : keys) {
+    if (key.size() != layout_.key_count()) {
+      co_return fail(Errc::InvalidArgument,
+                     fmt::format("{}: a key has {} columns, the table's primary key {}", table_.id(),
+                                 key.size(), layout_.key_count()));
+    }
+    Row row(layout_.width());
+    for (size_t i = 0; i < key.size(); ++i) row[layout_.key_index(i)] = std::move(key[i]);
+    ++out.rows_read;
+    candidates.push_back(Candidate{std::move(row), std::nullopt});
+    if (candidates.size() >= 256) {
+      auto settled = co_await settle(candidates, started_us, out);
+      if (!settled) co_return tl::unexpected(settled.error());
+    }
+  }
+  co_return co_await settle(candidates, started_us, out);
 }
 
 // Re-reads each candidate from both clusters before it counts, classifies it, and repairs it

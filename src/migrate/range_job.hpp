@@ -16,6 +16,7 @@
 
 #include "client/session.hpp"
 #include "migrate/flow_control.hpp"
+#include "migrate/range_reader.hpp"
 #include "migrate/row_writer.hpp"
 #include "migrate/run_report.hpp"
 #include "migrate/table_layout.hpp"
@@ -33,7 +34,8 @@ struct JobSettings {
   protocol::Consistency read_consistency = protocol::Consistency::LocalQuorum;
   protocol::Consistency write_consistency = protocol::Consistency::LocalQuorum;
   int32_t page_size = 1000;
-  size_t writes_in_flight = 128;  // per range
+  size_t writes_in_flight = 128;                  // per range
+  size_t write_bytes_in_flight = 32 * 1024 * 1024;  // per range: bounds memory with large cells
   int64_t writetime_tolerance_us = 1'000'000;
   int32_t ttl_tolerance_s = 5;
   FixKinds fix;
@@ -69,6 +71,10 @@ class TableJob {
                                                std::function<boost::asio::awaitable<void>()> progress);
   boost::asio::awaitable<Result<Outcome>> validate(TokenRange range, RangeCounts& out,
                                                    std::function<boost::asio::awaitable<void>()> progress);
+  // Validates just these rows (primary key cells as in a diff file's key_hex; null clustering
+  // for a partition's static row).
+  boost::asio::awaitable<Result<void>> validate_keys(std::vector<std::vector<std::optional<Bytes>>> keys,
+                                                     RangeCounts& out);
 
  private:
   struct Candidate;
@@ -81,6 +87,10 @@ class TableJob {
                 const std::optional<protocol::Row>& target) const;
   void write_diff(std::string_view kind, const protocol::Row* origin, const protocol::Row* target,
                   const std::vector<size_t>& slots);
+
+  ReadSettings read_settings() const {
+    return ReadSettings{shared_.settings.read_consistency, shared_.settings.page_size};
+  }
 
   JobShared& shared_;
   const Table& table_;

@@ -63,9 +63,13 @@ struct Group {
 
 }  // namespace
 
-asio::awaitable<Result<void>> RowWriter::plan_row(const protocol::Row& row,
-                                                  const std::vector<bool>& write, bool key_only,
-                                                  StatementList& out, WriteCounts& counts) {
+asio::awaitable<Result<void>> RowWriter::plan_row(protocol::Row& row, const std::vector<bool>& write,
+                                                  bool key_only, StatementList& out,
+                                                  WriteCounts& counts, CellUse use) {
+  auto cell_value = [&](size_t slot) {
+    auto& cell = row[layout_.cells()[slot].value];
+    return use == CellUse::Move ? BoundValue::set(std::move(*cell)) : BoundValue::set(*cell);
+  };
   const Table& table = layout_.table();
   const auto& slots = layout_.cells();
   // The newest writetime of the row stands in for cells whose writetime origin cannot tell.
@@ -124,10 +128,22 @@ asio::awaitable<Result<void>> RowWriter::plan_row(const protocol::Row& row,
     std::string shape = with_clustering ? "I1" : "I0";
     shape.resize(2 + slots.size(), '0');
     for (size_t i : g.slots) shape[2 + i] = '1';
+    // Static cells alone: an UPDATE of the partition (an INSERT would need clustering values).
+    const bool static_update = !with_clustering && table.clustering_count > 0;
     auto it = cache_.find(shape);
     std::shared_ptr<const client::PreparedStatement> p;
     if (it != cache_.end()) {
       p = it->second;
+    } else if (static_update) {
+      std::string sets;
+      for (size_t i : g.slots) {
+        sets += (sets.empty() ? "" : ", ") + quote_identifier(table.columns[slots[i].column].name) + " = ?";
+      }
+      auto prepared_statement =
+          co_await prepared(shape, fmt::format("UPDATE {} USING TIMESTAMP ? AND TTL ? SET {} WHERE {}",
+                                               table.qualified(), sets, where_clause(false)));
+      if (!prepared_statement) co_return tl::unexpected(prepared_statement.error());
+      p = *prepared_statement;
     } else {
       std::string columns = key_columns(with_clustering);
       size_t markers = table.partition_key_count + (with_clustering ? table.clustering_count : 0);
@@ -141,10 +157,19 @@ asio::awaitable<Result<void>> RowWriter::plan_row(const protocol::Row& row,
       if (!prepared_statement) co_return tl::unexpected(prepared_statement.error());
       p = *prepared_statement;
     }
-    auto values = layout_.key_values(row, with_clustering);
-    for (size_t i : g.slots) values.push_back(BoundValue::set(*row[slots[i].value]));
-    values.push_back(bind_bigint(g.writetime));
-    values.push_back(bind_int(g.ttl));
+    std::vector<BoundValue> values;
+    if (static_update) {
+      values.push_back(bind_bigint(g.writetime));
+      values.push_back(bind_int(g.ttl));
+      for (size_t i : g.slots) values.push_back(cell_value(i));
+      auto keys = layout_.key_values(row, false);
+      values.insert(values.end(), keys.begin(), keys.end());
+    } else {
+      values = layout_.key_values(row, with_clustering);
+      for (size_t i : g.slots) values.push_back(cell_value(i));
+      values.push_back(bind_bigint(g.writetime));
+      values.push_back(bind_int(g.ttl));
+    }
     out.push_back(bound(p, std::move(values)));
     ++counts.statements;
     counts.cells += g.slots.size();

@@ -29,6 +29,9 @@ struct WriteCounts {
 
 using StatementList = std::vector<client::Statement>;
 
+// Whether planning may move the row's cell bytes into the statements (the row is not used after).
+enum class CellUse : uint8_t { Copy, Move };
+
 class RowWriter {
  public:
   RowWriter(std::shared_ptr<client::Session> target, const TableLayout& layout,
@@ -37,9 +40,9 @@ class RowWriter {
   // Statements for the cells of `row` whose slot is set in `write` (one flag per
   // layout.cells()); with `key_only` a row without any such cell is still created (INSERT of its
   // primary key), as a row that holds only its key must be.
-  boost::asio::awaitable<Result<void>> plan_row(const protocol::Row& row,
-                                                const std::vector<bool>& write, bool key_only,
-                                                StatementList& out, WriteCounts& counts);
+  boost::asio::awaitable<Result<void>> plan_row(protocol::Row& row, const std::vector<bool>& write,
+                                                bool key_only, StatementList& out,
+                                                WriteCounts& counts, CellUse use = CellUse::Copy);
 
   // `c = c + delta` for every counter slot with a delta.
   boost::asio::awaitable<Result<void>> plan_counters(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -17,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "migrate/run_state.hpp"
@@ -50,6 +52,42 @@ std::string new_run_id(Command c) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   std::random_device rd;
   return fmt::format("{}-{}-{:04x}", command_name(c), stamp, rd() & 0xffff);
+}
+
+// The keys of a --diff-file, by table id.
+Result<std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>>> read_keys_file(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(Errc::Io, fmt::format("--keys-from: cannot read '{}'", path));
+  std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>> out;
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    auto bad = [&](std::string_view what) {
+      return fail(Errc::Malformed, fmt::format("--keys-from {} line {}: {}", path, number, what));
+    };
+    if (!j.is_object() || !j.contains("keyspace") || !j.contains("table") || !j.contains("key_hex") ||
+        !j["key_hex"].is_array() || !j["keyspace"].is_string() || !j["table"].is_string()) {
+      return bad("expected an object with keyspace, table and key_hex");
+    }
+    std::vector<std::optional<Bytes>> key;
+    for (const auto& h : j["key_hex"]) {
+      if (h.is_null()) {
+        key.emplace_back();
+        continue;
+      }
+      if (!h.is_string()) return bad("key_hex holds something other than hex strings");
+      auto bytes = from_hex(h.get<std::string>());
+      if (!bytes) return bad("key_hex: " + bytes.error().message);
+      key.emplace_back(std::move(*bytes));
+    }
+    out[j["keyspace"].get<std::string>() + "." + j["table"].get<std::string>()].push_back(std::move(key));
+  }
+  if (out.empty()) return fail(Errc::InvalidArgument, fmt::format("--keys-from: '{}' holds no keys", path));
+  return out;
 }
 
 }  // namespace
@@ -107,6 +145,17 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
     outcome.message = std::move(message);
     return outcome;
   };
+
+  // --keys-from: the tables of the file are the scope when none is given.
+  std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>> keys;
+  if (!options_.keys_from.empty()) {
+    auto read = read_keys_file(options_.keys_from);
+    if (!read) co_return usage_error(read.error().message);
+    keys = std::move(*read);
+    if (options_.keyspaces.empty() && options_.tables.empty()) {
+      for (const auto& [id, k] : keys) options_.tables.push_back(id);
+    }
+  }
 
   // Scope: the keyspaces to read, then the tables in them.
   std::vector<std::string> keyspaces = options_.keyspaces;
@@ -187,6 +236,28 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
     st.diff.open(options_.diff_file, std::ios::out | std::ios::trunc);
     if (!st.diff) co_return usage_error(fmt::format("--diff-file: cannot write '{}'", options_.diff_file));
     st.shared.diff_file = &st.diff;
+  }
+  if (!options_.keys_from.empty()) {
+    for (const Table* t : st.tables) {
+      st.jobs.push_back(std::make_unique<TableJob>(st.shared, *t, st.origin_schema, st.partitioner));
+      auto prepared = co_await st.jobs.back()->prepare();
+      if (!prepared) co_return usage_error(prepared.error().message);
+      RangeCounts counts;
+      auto checked = co_await st.jobs.back()->validate_keys(std::move(keys[t->id()]), counts);
+      if (!checked) {
+        outcome.exit_code = 1;
+        outcome.message = checked.error().message;
+        co_return outcome;
+      }
+      st.jobs.back()->counts().add(counts);
+      outcome.report.tables.push_back(TableReport{t->keyspace, t->name, st.jobs.back()->counts()});
+    }
+    outcome.report.status = "completed";
+    if (outcome.report.remaining_differences() > 0) {
+      outcome.exit_code = 1;
+      outcome.message = fmt::format("{} differences remain", outcome.report.remaining_differences());
+    }
+    co_return outcome;
   }
   auto opened = co_await open_run();
   if (!opened) {
@@ -409,6 +480,20 @@ asio::awaitable<void> Runner::worker(size_t index) {
           }
         }
       }
+      // At most --parallel-tables tables at once: the first ones (in scope order) with ranges
+      // still to do.
+      std::set<size_t> unfinished_tables;
+      for (const auto& r : *ranges) {
+        if (!st.job_by_id.count(r.table_id)) continue;
+        if (r.status == RangeStatus::Pending || r.status == RangeStatus::Running) {
+          unfinished_tables.insert(st.job_by_id[r.table_id]);
+        }
+      }
+      std::set<size_t> active;
+      for (size_t t : unfinished_tables) {
+        if (active.size() < std::max<size_t>(1, options_.parallel_tables)) active.insert(t);
+      }
+      std::erase_if(claimable, [&](const RangeRecord& r) { return !active.count(st.job_by_id[r.table_id]); });
       if (claimable.empty()) {
         if (!others_working) break;  // everything is done or failed
         co_await sleep_for(std::chrono::milliseconds(500));
@@ -452,8 +537,13 @@ asio::awaitable<void> Runner::process(size_t job_index, RangeRecord range) {
   };
   for (int attempt = 0;; ++attempt) {
     RangeCounts counts;
-    auto result = options_.command == Command::Migrate ? co_await job.copy(range.range, counts, progress)
-                                                       : co_await job.validate(range.range, counts, progress);
+    // Not a conditional expression: GCC 12 destroys the result of a co_await in ?: twice.
+    Result<TableJob::Outcome> result = TableJob::Outcome::Done;
+    if (options_.command == Command::Migrate) {
+      result = co_await job.copy(range.range, counts, progress);
+    } else {
+      result = co_await job.validate(range.range, counts, progress);
+    }
     if (result && *result == TableJob::Outcome::Done) {
       range.status = RangeStatus::Done;
       range.rows_read = static_cast<int64_t>(counts.rows_read);

@@ -41,6 +41,7 @@ struct RunOptions {
   std::chrono::milliseconds retry_backoff{1000};
   JobSettings job;
   std::string diff_file;
+  std::string keys_from;  // validate only the rows of this diff file (no ranges, no run state)
   bool progress_line = false;  // a \r-updated line (terminal) instead of periodic log lines
   std::chrono::milliseconds progress_interval{10000};
 };

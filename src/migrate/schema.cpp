@@ -397,9 +397,12 @@ asio::awaitable<Result<Schema>> read_schema(SessionPtr session, std::vector<std:
   } else if (!probe) {
     co_return fail(Errc::Io, "reading system_schema.keyspaces failed: " + probe.error().to_string());
   }
-  auto read = schema.source == SchemaSource::Legacy
-                  ? co_await read_legacy(session, keyspaces, schema)
-                  : co_await read_modern(session, keyspaces, schema);
+  Result<void> read;
+  if (schema.source == SchemaSource::Legacy) {
+    read = co_await read_legacy(session, keyspaces, schema);
+  } else {
+    read = co_await read_modern(session, keyspaces, schema);
+  }
   if (!read) co_return tl::unexpected(read.error());
   for (auto& t : schema.tables) order_columns(t);
   std::sort(schema.tables.begin(), schema.tables.end(), [](const Table& a, const Table& b) {

@@ -35,6 +35,7 @@ TableLayout::TableLayout(const Table& table, const Schema& schema, Partitioner p
     }
     cells_.push_back(slot);
   }
+  width_ = index;
 }
 
 std::string TableLayout::range_query(bool bounded_end) const {

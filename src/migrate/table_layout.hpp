@@ -30,7 +30,7 @@ inline constexpr int64_t kNoWritetime = INT64_MIN;
 
 class TableLayout {
  public:
-  // `writetimes`: the cluster the rows come from can tell writetimes (per Schema::writetime_readable).
+  // `schema` is the cluster the rows are read from: it says which writetimes can be selected.
   TableLayout(const Table& table, const Schema& schema, Partitioner partitioner);
 
   const Table& table() const { return table_; }
@@ -42,6 +42,7 @@ class TableLayout {
   // the static row of a partition (without).
   std::string row_query(bool with_clustering) const;
 
+  size_t width() const { return width_; }  // columns selected per row
   size_t token_index() const { return 0; }
   size_t key_index(size_t key_column) const { return 1 + key_column; }  // pk then ck
   size_t key_count() const { return table_.partition_key_count + table_.clustering_count; }
@@ -70,6 +71,7 @@ class TableLayout {
   Partitioner partitioner_;
   std::string select_list_;
   std::vector<CellSlot> cells_;
+  size_t width_ = 0;
   bool unreadable_writetimes_ = false;
 };
 

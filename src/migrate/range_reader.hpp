@@ -1,0 +1,64 @@
+#pragma once
+// Pages through one token range of one cluster, keeping the next page in flight while the current
+// one is used (a range's reads overlap its writes or comparisons). Pages hold about 8 MiB whatever
+// the row size: large cells shrink the following pages, so memory stays bounded.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "client/session.hpp"
+#include "migrate/flow_control.hpp"
+
+namespace zdm::migrate {
+
+struct ReadSettings {
+  protocol::Consistency consistency = protocol::Consistency::LocalQuorum;
+  int32_t page_size = 1000;
+};
+
+class RangeReader {
+ public:
+  RangeReader(std::shared_ptr<client::Session> session,
+              std::shared_ptr<const client::PreparedStatement> query,
+              std::vector<protocol::BoundValue> values, ReadSettings settings,
+              std::optional<Token> routing, RateLimiter* rate);
+  ~RangeReader();
+  RangeReader(const RangeReader&) = delete;
+  RangeReader& operator=(const RangeReader&) = delete;
+
+  // The current row, or nullptr when the loaded page is used up.
+  protocol::Row* current() { return index_ < page_.rows.size() ? &page_.rows[index_] : nullptr; }
+  void advance() { ++index_; }
+  bool exhausted() { return !current() && done_; }
+
+  // Loads the next page when the current one is used up; no-op otherwise.
+  boost::asio::awaitable<Result<void>> fill();
+
+ private:
+  void start_fetch();
+  void adapt_page_size();
+
+  static constexpr size_t kPageBytes = 8 * 1024 * 1024;
+  std::shared_ptr<client::Session> session_;
+  std::shared_ptr<const client::PreparedStatement> query_;
+  std::vector<protocol::BoundValue> values_;
+  ReadSettings settings_;
+  std::optional<Token> routing_;
+  RateLimiter* rate_;
+  int32_t page_size_;
+  protocol::RowsResult page_;
+  size_t index_ = 0;
+  std::optional<Bytes> paging_state_;
+  bool done_ = false;
+  bool fetching_ = false;
+  std::optional<client::ClientResult<client::QueryResult>> fetched_;
+  boost::asio::steady_timer wake_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace zdm::migrate
