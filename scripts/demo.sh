@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The zero-downtime migration, live, on one machine (`make demo`): two embedded clusters (origin
 # and target `zdm node`s), the `zdm proxy` between them and a `zdm bench` workload through it.
-# Phases 1, 3 and 4 are shown by restarting the proxy with each configuration; at the end every
-# row written through the proxy is read back from BOTH clusters directly.
+# Rows written to origin before the proxy exists are copied in phase 2 by `zdm migrate` and
+# checked by `zdm validate`. Phases 1, 3 and 4 are shown by restarting the proxy with each
+# configuration; at the end every row of every phase is read back from BOTH clusters directly.
 # Usage: scripts/demo.sh BUILD_DIR      (exit status 1 if a row is missing on either cluster)
 set -euo pipefail
 build=${1:-build}
@@ -97,11 +98,42 @@ start target "$zdm" node --listen 127.0.0.1:0 --admin 127.0.0.1:0 --cluster-name
 target_port=$(port_of "$ready_line") target_admin=$(admin_of "$ready_line")
 say "target: $ready_line"
 
+say "before the migration: $rows rows written to ORIGIN only (the data the application already has)"
+if ! "$zdm" bench --contact-points "127.0.0.1:$origin_port" --keyspace demo_existing --mix writes \
+    --count "$rows" --concurrency 64 --no-progress --json "$tmp/write-existing.json" \
+    >"$tmp/write-existing.txt" 2>&1; then
+  echo "demo: writing the existing rows failed:" >&2
+  cat "$tmp/write-existing.txt" >&2
+  exit 1
+fi
+
 step "2. Phase 1: the application talks to the proxy; writes go to BOTH, reads to ORIGIN"
 start_proxy ORIGIN PRIMARY_ONLY
 write_rows demo_phase1
 load "phase 1" demo_phase1
 p1_target_reads=$last_on_target
+
+step "2b. Phase 2: copy the rows that exist only on ORIGIN (zdm migrate), then prove it (zdm validate)"
+clusters=(--origin "127.0.0.1:$origin_port" --target "127.0.0.1:$target_port" --progress never)
+if ! "$zdm" migrate "${clusters[@]}" --keyspaces demo_existing --create-schema \
+    --report "$tmp/migrate.json" >"$tmp/migrate.txt" 2>"$tmp/migrate.log"; then
+  echo "demo: zdm migrate failed:" >&2
+  cat "$tmp/migrate.txt" "$tmp/migrate.log" >&2
+  exit 1
+fi
+jq -r '"   migrate: \(.totals.rows_read) rows read, \(.totals.rows_written) written with their writetimes " +
+  "and TTLs, \(.totals.ranges_done) token ranges, \(.elapsed_s * 10 | round / 10) s -> \(.status)"' "$tmp/migrate.json"
+validate_ok=1
+"$zdm" validate "${clusters[@]}" --keyspaces demo_existing,demo_phase1 --report "$tmp/validate.json" \
+  >"$tmp/validate.txt" 2>"$tmp/validate.log" || validate_ok=0
+if [[ ! -s "$tmp/validate.json" ]]; then
+  echo "demo: zdm validate failed:" >&2
+  cat "$tmp/validate.txt" "$tmp/validate.log" >&2
+  exit 1
+fi
+jq -r '"   validate (both ways, both keyspaces): \(.totals.rows_read) rows compared, " +
+  "\(.totals.missing) missing, \(.totals.mismatched) different, \(.totals.extra) only on target -> \(.status)"' \
+  "$tmp/validate.json"
 
 step "3. Phase 3: reads are ALSO sent to TARGET in the background (warms it, never slows clients)"
 start_proxy ORIGIN DUAL_ASYNC_ON_SECONDARY
@@ -122,9 +154,9 @@ load "phase 4" demo_phase4
 p4_origin_reads=$last_on_origin
 stop_proxy
 
-step "5. Check: is every row written through the proxy on BOTH clusters? (read directly, no proxy)"
+step "5. Check: is every row, copied or written through the proxy, on BOTH clusters? (read directly)"
 failed=0
-for ks in demo_phase1 demo_phase3 demo_phase4; do
+for ks in demo_existing demo_phase1 demo_phase3 demo_phase4; do
   for cluster in origin target; do
     port_var=${cluster}_port
     if "$zdm" bench --contact-points "127.0.0.1:${!port_var}" --keyspace "$ks" --verify \
@@ -157,11 +189,15 @@ fi
 if (( p4_origin_reads != 0 )); then
   say "phase 4: origin served $p4_origin_reads reads, expected 0"; routing_ok=0
 fi
+if (( validate_ok == 0 )); then
+  say "phase 2: zdm validate found differences"; routing_ok=0
+fi
 
 echo
 if (( failed == 0 && routing_ok == 1 )); then
-  bold "VERDICT: OK. Every row written through the proxy ($((3 * rows)) rows in 3 phases) is on both"
-  bold "         clusters, and reads followed each phase's routing. The application never stopped."
+  bold "VERDICT: OK. Every row ($rows copied by zdm migrate, $((3 * rows)) written through the proxy in"
+  bold "         3 phases) is on both clusters, validate found no difference, and reads followed each"
+  bold "         phase's routing. The application never stopped."
   exit 0
 fi
 bold "VERDICT: FAILED: see the lines above (logs kept in $tmp)."

@@ -337,6 +337,9 @@ void add_migrate_command(CLI::App& app) {
       "Exit codes: 0 every range copied; 1 ranges failed or interrupted (resume with --resume); 2 bad "
       "usage, configuration, connection or schema problems (nothing written)");
   add_common_options(cmd, *opts);
+  cmd->add_option("--batch-size", opts->run.job.batch_size,
+                  "rows of one range per UNLOGGED batch, under 4 KiB (1: every row alone)")
+      ->capture_default_str();
   cmd->add_flag("--create-schema", opts->run.create_schema,
                 "create missing keyspaces, user types and tables on target from origin's definitions");
   cmd->callback([opts]() {

@@ -131,6 +131,32 @@ Statement Statement::bound(std::shared_ptr<const PreparedStatement> prepared,
   return s;
 }
 
+Statement Statement::batch_of(std::vector<Statement> statements, protocol::BatchType type) {
+  Statement s;
+  s.batch = std::move(statements);
+  s.batch_type = type;
+  return s;
+}
+
+namespace {
+
+// The prepared statement an UNPREPARED answer is about: the statement's own, or in a batch the
+// child whose id the error names (the first prepared child when it names none we know).
+std::shared_ptr<const PreparedStatement>* unprepared_statement(Statement& s,
+                                                               const protocol::ErrorMessage& e) {
+  if (s.prepared) return &s.prepared;
+  const auto* info = std::get_if<protocol::UnpreparedInfo>(&e.detail);
+  std::shared_ptr<const PreparedStatement>* first = nullptr;
+  for (auto& child : s.batch) {
+    if (!child.prepared) continue;
+    if (info && child.prepared->id == info->id) return &child.prepared;
+    if (!first) first = &child.prepared;
+  }
+  return first;
+}
+
+}  // namespace
+
 struct Session::RequestState {
   Statement statement;
   QueryCallback done;
@@ -437,6 +463,25 @@ protocol::RequestBody Session::build_request(const RequestState& state) const {
   if (*params.page_size <= 0) params.page_size.reset();
   params.paging_state = s.paging_state;
   params.default_timestamp = s.timestamp;
+  if (!s.batch.empty()) {
+    protocol::BatchMessage batch;
+    batch.type = s.batch_type;
+    batch.consistency = params.consistency;
+    batch.default_timestamp = s.timestamp;
+    batch.statements.reserve(s.batch.size());
+    for (const auto& child : s.batch) {
+      protocol::BatchStatement b;
+      if (child.prepared) {
+        b.kind = protocol::BatchStatement::Kind::Prepared;
+        b.id = child.prepared->id;
+      } else {
+        b.query = child.query;
+      }
+      b.values = child.values;
+      batch.statements.push_back(std::move(b));
+    }
+    return batch;
+  }
   if (s.prepared) {
     protocol::ExecuteMessage execute;
     execute.id = s.prepared->id;
@@ -502,10 +547,11 @@ void Session::on_response(std::shared_ptr<RequestState> state, HostIndex host,
     return;
   }
   if (auto* error = std::get_if<protocol::ErrorMessage>(body)) {
-    if (error->code == protocol::ErrorCode::Unprepared && state->statement.prepared &&
-        !state->reprepared && conn->is_open()) {
-      reprepare(std::move(state), host, std::move(conn));
-      return;
+    if (error->code == protocol::ErrorCode::Unprepared && !state->reprepared && conn->is_open()) {
+      if (auto* target = unprepared_statement(state->statement, *error); target && *target) {
+        reprepare(std::move(state), target, host, std::move(conn));
+        return;
+      }
     }
     fail_or_retry(std::move(state), host, server_error(*error));
     return;
@@ -532,16 +578,18 @@ void Session::on_response(std::shared_ptr<RequestState> state, HostIndex host,
   state->done(std::move(out));
 }
 
-void Session::reprepare(std::shared_ptr<RequestState> state, HostIndex host,
+void Session::reprepare(std::shared_ptr<RequestState> state,
+                        std::shared_ptr<const PreparedStatement>* target, HostIndex host,
                         std::shared_ptr<Connection> conn) {
   ++stats_.reprepares;
   state->reprepared = true;
   protocol::PrepareMessage prepare;
-  prepare.query = state->statement.prepared->query;
-  if (protocol::uses_keyspace_flag(version_) && !state->statement.prepared->keyspace.empty()) {
-    prepare.keyspace = state->statement.prepared->keyspace;
+  prepare.query = (*target)->query;
+  if (protocol::uses_keyspace_flag(version_) && !(*target)->keyspace.empty()) {
+    prepare.keyspace = (*target)->keyspace;
   }
-  conn->send(std::move(prepare), [self = shared_from_this(), state, host](
+  // `target` points into state->statement, which the callback keeps alive.
+  conn->send(std::move(prepare), [self = shared_from_this(), state, target, host](
                                      ClientResult<Message> response) mutable {
     if (!response) {
       self->fail_or_retry(std::move(state), host, std::move(response.error()));
@@ -561,13 +609,17 @@ void Session::reprepare(std::shared_ptr<RequestState> state, HostIndex host,
                                       .value());
       return;
     }
-    auto updated = std::make_shared<PreparedStatement>(*state->statement.prepared);
+    auto stale = *target;
+    auto updated = std::make_shared<PreparedStatement>(*stale);
     updated->id = prepared->id;
     updated->result_metadata_id = prepared->result_metadata_id;
     updated->metadata = prepared->metadata;
     updated->result_metadata = prepared->result_metadata;
     self->prepared_[updated->keyspace + '\0' + updated->query] = updated;
-    state->statement.prepared = std::move(updated);
+    *target = updated;
+    for (auto& child : state->statement.batch) {  // the same statement elsewhere in the batch
+      if (child.prepared == stale) child.prepared = updated;
+    }
     state->force_host = host;
     self->run(std::move(state));
   });

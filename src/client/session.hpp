@@ -85,10 +85,17 @@ struct Statement {
   // owns the range's end). Takes precedence over the key.
   std::optional<Token> routing_token;
   std::chrono::milliseconds timeout{0};  // 0: the connection's request timeout
+  // A batch: these statements (simple or prepared, with their values) in one BATCH message, at
+  // this statement's consistency and timestamp. An UNPREPARED answer re-prepares the statement
+  // it names and runs the batch again.
+  std::vector<Statement> batch;
+  protocol::BatchType batch_type = protocol::BatchType::Unlogged;
 
   static Statement simple(std::string query, std::vector<protocol::BoundValue> values = {});
   static Statement bound(std::shared_ptr<const PreparedStatement> prepared,
                          std::vector<protocol::BoundValue> values);
+  static Statement batch_of(std::vector<Statement> statements,
+                            protocol::BatchType type = protocol::BatchType::Unlogged);
 };
 
 struct QueryResult {
@@ -183,7 +190,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void run(std::shared_ptr<RequestState> state);
   void on_response(std::shared_ptr<RequestState> state, HostIndex host,
                    std::shared_ptr<Connection> conn, ClientResult<protocol::Message> response);
-  void reprepare(std::shared_ptr<RequestState> state, HostIndex host,
+  void reprepare(std::shared_ptr<RequestState> state,
+                 std::shared_ptr<const PreparedStatement>* target, HostIndex host,
                  std::shared_ptr<Connection> conn);
   void fail_or_retry(std::shared_ptr<RequestState> state, HostIndex host, ClientError error);
   std::optional<HostIndex> choose_host(const RequestState& state);

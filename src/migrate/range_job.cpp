@@ -113,6 +113,23 @@ asio::awaitable<Result<void>> TableJob::write_all(StatementList statements) {
   co_return Result<void>{};
 }
 
+client::Statement TableJob::make_batch(StatementList statements) const {
+  auto statement = client::Statement::batch_of(std::move(statements));
+  statement.consistency = shared_.settings.write_consistency;
+  statement.idempotence = client::Idempotence::Idempotent;
+  return statement;
+}
+
+asio::awaitable<void> TableJob::send(InFlight& in_flight, client::Statement statement, size_t bytes,
+                                     std::optional<Token> routing) {
+  co_await in_flight.acquire(bytes);
+  if (!statement.prepared && routing) statement.routing_token = routing;
+  InFlight* flight = &in_flight;
+  shared_.target->execute(std::move(statement), [flight, bytes](client::ClientResult<client::QueryResult> r) {
+    flight->release(bytes, r ? std::string() : "writing to target: " + r.error().to_string());
+  });
+}
+
 asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
     TokenRange range, RangeCounts& out, std::function<asio::awaitable<void>()> progress) {
   const auto p = layout_.partitioner();
@@ -129,6 +146,19 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
   const auto& slots = layout_.cells();
   std::vector<bool> write(slots.size());
   WriteCounts wc;
+  // Rows of one range go together in UNLOGGED batches: they share the range's replicas.
+  const size_t batch_size = shared_.settings.batch_size;
+  StatementList batch;
+  size_t batch_bytes = 0;
+  auto flush = [&]() -> asio::awaitable<void> {
+    if (batch.empty()) co_return;
+    const size_t bytes = batch_bytes;
+    client::Statement statement = batch.size() == 1 ? std::move(batch.front())
+                                                    : make_batch(std::move(batch));
+    batch.clear();
+    batch_bytes = 0;
+    co_await send(in_flight, std::move(statement), bytes, routing);
+  };
   while (true) {
     auto filled = co_await reader.fill();
     if (!filled) {
@@ -187,14 +217,19 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
       for (auto& statement : statements) {
         size_t bytes = 0;
         for (const auto& v : statement.values) bytes += v.bytes.size();
-        co_await in_flight.acquire(bytes);
-        InFlight* flight = &in_flight;
-        shared_.target->execute(std::move(statement), [flight, bytes](client::ClientResult<client::QueryResult> r) {
-          flight->release(bytes, r ? std::string() : "writing to target: " + r.error().to_string());
-        });
+        // Counter updates are not idempotent and cannot share a batch with other writes.
+        if (counters_ || batch_size <= 1 || bytes > kMaxBatchBytes) {
+          co_await send(in_flight, std::move(statement), bytes, routing);
+          continue;
+        }
+        if (batch_bytes + bytes > kMaxBatchBytes) co_await flush();
+        batch.push_back(std::move(statement));
+        batch_bytes += bytes;
+        if (batch.size() >= batch_size) co_await flush();
       }
       if (table_.has_static()) previous = row;
     }
+    co_await flush();
     if (in_flight.failures() > 0) break;
     if (progress) co_await progress();
     if (shared_.stop && shared_.stop->load()) {

@@ -36,6 +36,7 @@ struct JobSettings {
   int32_t page_size = 1000;
   size_t writes_in_flight = 128;                  // per range
   size_t write_bytes_in_flight = 32 * 1024 * 1024;  // per range: bounds memory with large cells
+  size_t batch_size = 20;  // rows per UNLOGGED batch, under kMaxBatchBytes (1: no batches)
   int64_t writetime_tolerance_us = 1'000'000;
   int32_t ttl_tolerance_s = 5;
   FixKinds fix;
@@ -56,6 +57,9 @@ struct JobShared {
 // One table's prepared reads and its writer, shared by the ranges of that table.
 class TableJob {
  public:
+  // Batches stay under Cassandra's default batch_size_warn_threshold (5 KiB).
+  static constexpr size_t kMaxBatchBytes = 4 * 1024;
+
   TableJob(JobShared& shared, const Table& table, const Schema& origin_schema, Partitioner p);
 
   // Prepares the range and row reads on both clusters.
@@ -83,6 +87,10 @@ class TableJob {
   boost::asio::awaitable<Result<std::optional<protocol::Row>>> read_row(
       bool origin, const protocol::Row& key_row);
   boost::asio::awaitable<Result<void>> write_all(StatementList statements);
+  // Sends one write (or batch) once in-flight room allows; failures are counted in `in_flight`.
+  boost::asio::awaitable<void> send(InFlight& in_flight, client::Statement statement, size_t bytes,
+                                    std::optional<Token> routing);
+  client::Statement make_batch(StatementList statements) const;
   bool repaired(const std::optional<protocol::Row>& origin,
                 const std::optional<protocol::Row>& target) const;
   void write_diff(std::string_view kind, const protocol::Row* origin, const protocol::Row* target,

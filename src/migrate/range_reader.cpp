@@ -19,7 +19,7 @@ RangeReader::RangeReader(std::shared_ptr<client::Session> session,
       settings_(settings),
       routing_(routing),
       rate_(rate),
-      page_size_(settings.page_size),
+      page_size_(std::min(settings.page_size, kFirstPageRows)),
       wake_(session_->executor(), asio::steady_timer::time_point::max()) {}
 
 // A fetch still in flight completes into nothing: the callback sees `alive_` false.
@@ -74,7 +74,10 @@ void RangeReader::adapt_page_size() {
   if (page_.rows.empty() || bytes == 0) return;
   const size_t per_row = bytes / page_.rows.size() + 1;
   const auto fit = static_cast<int32_t>(std::clamp<size_t>(kPageBytes / per_row, 1, 1'000'000));
-  page_size_ = std::min(settings_.page_size, fit);
+  // Grow at most 8x a page: a range of small rows reaches the page size after a few pages, one
+  // of 10 MB cells never asks for more than fits.
+  const int64_t grown = static_cast<int64_t>(page_size_) * 8;
+  page_size_ = static_cast<int32_t>(std::min<int64_t>({settings_.page_size, fit, grown}));
 }
 
 }  // namespace zdm::migrate

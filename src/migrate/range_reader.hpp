@@ -1,7 +1,8 @@
 #pragma once
 // Pages through one token range of one cluster, keeping the next page in flight while the current
-// one is used (a range's reads overlap its writes or comparisons). Pages hold about 8 MiB whatever
-// the row size: large cells shrink the following pages, so memory stays bounded.
+// one is used (a range's reads overlap its writes or comparisons). The first page is 16 rows, the
+// following ones grow toward the page size while they hold under about 8 MiB: memory stays
+// bounded whatever the row size.
 
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,8 @@ class RangeReader {
   void adapt_page_size();
 
   static constexpr size_t kPageBytes = 8 * 1024 * 1024;
+  // The first page of a range is small: its rows' size is not known yet.
+  static constexpr int32_t kFirstPageRows = 16;
   std::shared_ptr<client::Session> session_;
   std::shared_ptr<const client::PreparedStatement> query_;
   std::vector<protocol::BoundValue> values_;
