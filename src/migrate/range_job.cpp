@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -113,6 +114,23 @@ asio::awaitable<Result<void>> TableJob::write_all(StatementList statements) {
   co_return Result<void>{};
 }
 
+std::optional<Token> TableJob::routing_token(const TokenRange& range) const {
+  // Murmur3 ranges are read from the node owning their end; the session has no Random ring.
+  if (layout_.partitioner() != Partitioner::Murmur3) return std::nullopt;
+  return Token{static_cast<int64_t>(range.end)};
+}
+
+std::unique_ptr<RangeReader> TableJob::range_reader(int side, const TokenRange& range) const {
+  const auto p = layout_.partitioner();
+  const bool bounded = range.end != max_token(p);
+  std::vector<protocol::BoundValue> bounds{protocol::BoundValue::set(encode_token(p, range.start))};
+  if (bounded) bounds.push_back(protocol::BoundValue::set(encode_token(p, range.end)));
+  return std::make_unique<RangeReader>(
+      side == 0 ? shared_.origin : shared_.target,
+      bounded ? range_bounded_[side] : range_open_[side], std::move(bounds), read_settings(),
+      routing_token(range), side == 0 ? shared_.origin_rate.get() : shared_.target_rate.get());
+}
+
 client::Statement TableJob::make_batch(StatementList statements) const {
   auto statement = client::Statement::batch_of(std::move(statements));
   statement.consistency = shared_.settings.write_consistency;
@@ -132,14 +150,8 @@ asio::awaitable<void> TableJob::send(InFlight& in_flight, client::Statement stat
 
 asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
     TokenRange range, RangeCounts& out, std::function<asio::awaitable<void>()> progress) {
-  const auto p = layout_.partitioner();
-  const bool bounded = range.end != max_token(p);
-  std::vector<protocol::BoundValue> bounds{protocol::BoundValue::set(encode_token(p, range.start))};
-  if (bounded) bounds.push_back(protocol::BoundValue::set(encode_token(p, range.end)));
-  std::optional<Token> routing;
-  if (p == Partitioner::Murmur3) routing = Token{static_cast<int64_t>(range.end)};
-  RangeReader reader(shared_.origin, bounded ? range_bounded_[0] : range_open_[0],
-                     std::move(bounds), read_settings(), routing, shared_.origin_rate.get());
+  const std::optional<Token> routing = routing_token(range);
+  auto reader = range_reader(0, range);
   auto executor = co_await asio::this_coro::executor;
   InFlight in_flight(executor, shared_.settings.writes_in_flight, shared_.settings.write_bytes_in_flight);
   std::optional<Row> previous;  // for static cells: written with a partition's first row only
@@ -160,13 +172,13 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
     co_await send(in_flight, std::move(statement), bytes, routing);
   };
   while (true) {
-    auto filled = co_await reader.fill();
+    auto filled = co_await reader->fill();
     if (!filled) {
       co_await in_flight.drain();
       co_return tl::unexpected(filled.error());
     }
-    if (reader.exhausted()) break;
-    for (Row* next = reader.current(); next; reader.advance(), next = reader.current()) {
+    if (reader->exhausted()) break;
+    for (Row* next = reader->current(); next; reader->advance(), next = reader->current()) {
       Row& row = *next;
       ++out.rows_read;
       const bool first_of_partition = !previous || !layout_.same_partition(*previous, row);
@@ -299,16 +311,10 @@ static int64_t newest_writetime(const TableLayout& layout, const Row& row) {
 asio::awaitable<Result<TableJob::Outcome>> TableJob::validate(
     TokenRange range, RangeCounts& out, std::function<asio::awaitable<void>()> progress) {
   const int64_t started_us = now_us();
-  const auto p = layout_.partitioner();
-  const bool bounded = range.end != max_token(p);
-  std::vector<protocol::BoundValue> bounds{protocol::BoundValue::set(encode_token(p, range.start))};
-  if (bounded) bounds.push_back(protocol::BoundValue::set(encode_token(p, range.end)));
-  std::optional<Token> routing;
-  if (p == Partitioner::Murmur3) routing = Token{static_cast<int64_t>(range.end)};
-  RangeReader origin(shared_.origin, bounded ? range_bounded_[0] : range_open_[0], bounds,
-                     read_settings(), routing, shared_.origin_rate.get());
-  RangeReader target(shared_.target, bounded ? range_bounded_[1] : range_open_[1], bounds,
-                     read_settings(), routing, shared_.target_rate.get());
+  auto origin_reader = range_reader(0, range);
+  auto target_reader = range_reader(1, range);
+  RangeReader& origin = *origin_reader;
+  RangeReader& target = *target_reader;
   std::vector<Candidate> candidates;
   size_t since_progress = 0;
   while (true) {
@@ -379,112 +385,131 @@ asio::awaitable<Result<void>> TableJob::validate_keys(
   co_return co_await settle(candidates, started_us, out);
 }
 
-// Re-reads each candidate from both clusters before it counts, classifies it, and repairs it
-// when asked.
 asio::awaitable<Result<void>> TableJob::settle(std::vector<Candidate>& candidates,
                                                int64_t started_us, RangeCounts& out) {
+  // Candidates are independent: up to kSettleInFlight of them are re-read and repaired at once.
+  auto executor = co_await asio::this_coro::executor;
+  InFlight in_flight(executor, kSettleInFlight);
+  for (auto& c : candidates) {
+    co_await in_flight.acquire();
+    InFlight* flight = &in_flight;
+    asio::co_spawn(executor, settle_one(c, started_us, out),
+                   [flight](std::exception_ptr e, Result<void> r) {
+                     std::string error;
+                     if (e) error = "settling a difference failed with an exception";
+                     if (!e && !r) error = r.error().message;
+                     flight->release(0, std::move(error));
+                   });
+  }
+  co_await in_flight.drain();
+  candidates.clear();
+  if (in_flight.failures() > 0) co_return fail(Errc::Io, in_flight.first_error());
+  co_return Result<void>{};
+}
+
+// Re-reads one candidate from both clusters before it counts, classifies it, and repairs it when
+// asked.
+asio::awaitable<Result<void>> TableJob::settle_one(Candidate& c, int64_t started_us,
+                                                   RangeCounts& out) {
   const auto& slots = layout_.cells();
   const auto& fix = shared_.settings.fix;
-  for (auto& c : candidates) {
-    const Row& key = c.origin ? *c.origin : *c.target;
-    auto o = co_await read_row(true, key);
-    if (!o) co_return tl::unexpected(o.error());
-    auto t = co_await read_row(false, key);
-    if (!t) co_return tl::unexpected(t.error());
-    const bool live_change = (*o && newest_writetime(layout_, **o) >= started_us) ||
-                             (*t && newest_writetime(layout_, **t) >= started_us);
-    if (!*o && !*t) {
-      ++out.changed_during_validation;  // deleted on both while the range was read
-      continue;
+  const Row& key = c.origin ? *c.origin : *c.target;
+  auto o = co_await read_row(true, key);
+  if (!o) co_return tl::unexpected(o.error());
+  auto t = co_await read_row(false, key);
+  if (!t) co_return tl::unexpected(t.error());
+  const bool live_change = (*o && newest_writetime(layout_, **o) >= started_us) ||
+                           (*t && newest_writetime(layout_, **t) >= started_us);
+  if (!*o && !*t) {
+    ++out.changed_during_validation;  // deleted on both while the range was read
+    co_return Result<void>{};
+  }
+  if (live_change) {
+    ++out.changed_during_validation;
+    co_return Result<void>{};
+  }
+  StatementList repair;
+  WriteCounts wc;
+  bool repairable = false;
+  if (*o && !*t) {
+    ++out.missing;
+    write_diff("missing", &**o, nullptr, {});
+    if (fix.missing) {
+      std::vector<bool> all(slots.size(), true);
+      auto planned = co_await writer_.plan_row(**o, all, true, repair, wc);
+      if (!planned) co_return tl::unexpected(planned.error());
+      repairable = true;
     }
-    if (live_change) {
-      ++out.changed_during_validation;
-      continue;
+  } else if (!*o && *t) {
+    ++out.extra;
+    write_diff("extra", nullptr, &**t, {});
+    if (fix.extra) {
+      int64_t ts = newest_writetime(layout_, **t);
+      auto planned = co_await writer_.plan_delete_row(**t, ts == kNoWritetime ? started_us : ts, repair);
+      if (!planned) co_return tl::unexpected(planned.error());
+      repairable = true;
     }
-    StatementList repair;
-    WriteCounts wc;
-    bool repairable = false;
-    if (*o && !*t) {
-      ++out.missing;
-      write_diff("missing", &**o, nullptr, {});
-      if (fix.missing) {
-        std::vector<bool> all(slots.size(), true);
-        auto planned = co_await writer_.plan_row(**o, all, true, repair, wc);
-        if (!planned) co_return tl::unexpected(planned.error());
-        repairable = true;
+  } else {
+    std::vector<size_t> mismatched, newer;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      switch (compare_cell(layout_, shared_.settings, **o, **t, slots[i])) {
+        case CellDiff::Same: break;
+        case CellDiff::Mismatch: mismatched.push_back(i); break;
+        case CellDiff::TargetNewer: newer.push_back(i); break;
       }
-    } else if (!*o && *t) {
-      ++out.extra;
-      write_diff("extra", nullptr, &**t, {});
-      if (fix.extra) {
-        int64_t ts = newest_writetime(layout_, **t);
-        auto planned = co_await writer_.plan_delete_row(**t, ts == kNoWritetime ? started_us : ts, repair);
-        if (!planned) co_return tl::unexpected(planned.error());
-        repairable = true;
-      }
-    } else {
-      std::vector<size_t> mismatched, newer;
-      for (size_t i = 0; i < slots.size(); ++i) {
-        switch (compare_cell(layout_, shared_.settings, **o, **t, slots[i])) {
-          case CellDiff::Same: break;
-          case CellDiff::Mismatch: mismatched.push_back(i); break;
-          case CellDiff::TargetNewer: newer.push_back(i); break;
+    }
+    if (!newer.empty()) {
+      ++out.target_newer;
+      write_diff("target_newer", &**o, &**t, newer);
+    }
+    if (mismatched.empty()) co_return Result<void>{};
+    ++out.mismatched;
+    write_diff("mismatch", &**o, &**t, mismatched);
+    if (fix.mismatch) {
+      if (counters_) {
+        std::vector<std::optional<int64_t>> deltas(slots.size());
+        for (size_t i : mismatched) {
+          const auto& ov = (**o)[slots[i].value];
+          const auto& tv = (**t)[slots[i].value];
+          deltas[i] = (ov ? decode_bigint(*ov) : 0) - (tv ? decode_bigint(*tv) : 0);
         }
-      }
-      if (!newer.empty()) {
-        ++out.target_newer;
-        write_diff("target_newer", &**o, &**t, newer);
-      }
-      if (mismatched.empty()) continue;
-      ++out.mismatched;
-      write_diff("mismatch", &**o, &**t, mismatched);
-      if (fix.mismatch) {
-        if (counters_) {
-          std::vector<std::optional<int64_t>> deltas(slots.size());
-          for (size_t i : mismatched) {
-            const auto& ov = (**o)[slots[i].value];
-            const auto& tv = (**t)[slots[i].value];
-            deltas[i] = (ov ? decode_bigint(*ov) : 0) - (tv ? decode_bigint(*tv) : 0);
-          }
-          auto planned = co_await writer_.plan_counters(**o, deltas, repair, wc);
-          if (!planned) co_return tl::unexpected(planned.error());
-        } else {
-          std::vector<bool> write(slots.size(), false), erase(slots.size(), false);
-          int64_t erase_ts = kNoWritetime;
-          for (size_t i : mismatched) {
-            if ((**o)[slots[i].value]) {
-              write[i] = true;
-            } else {
-              erase[i] = true;
-              erase_ts = std::max(erase_ts, layout_.writetime(**t, slots[i]));
-            }
-          }
-          auto planned = co_await writer_.plan_row(**o, write, false, repair, wc);
-          if (!planned) co_return tl::unexpected(planned.error());
-          if (erase_ts == kNoWritetime) erase_ts = started_us;
-          planned = co_await writer_.plan_delete_cells(**t, erase, erase_ts, repair);
-          if (!planned) co_return tl::unexpected(planned.error());
-        }
-        repairable = true;
-      }
-    }
-    if (repairable) {
-      auto written = co_await write_all(std::move(repair));
-      if (!written) co_return tl::unexpected(written.error());
-      ++out.rows_written;
-      out.cells_written += wc.cells;
-      // A repair counts once target reads back as origin: a deletion on target newer than
-      // origin's write shadows it, and is left alone.
-      auto after = co_await read_row(false, key);
-      if (!after) co_return tl::unexpected(after.error());
-      if (repaired(*o, *after)) {
-        ++out.fixed;
+        auto planned = co_await writer_.plan_counters(**o, deltas, repair, wc);
+        if (!planned) co_return tl::unexpected(planned.error());
       } else {
-        ++out.fix_shadowed;
+        std::vector<bool> write(slots.size(), false), erase(slots.size(), false);
+        int64_t erase_ts = kNoWritetime;
+        for (size_t i : mismatched) {
+          if ((**o)[slots[i].value]) {
+            write[i] = true;
+          } else {
+            erase[i] = true;
+            erase_ts = std::max(erase_ts, layout_.writetime(**t, slots[i]));
+          }
+        }
+        auto planned = co_await writer_.plan_row(**o, write, false, repair, wc);
+        if (!planned) co_return tl::unexpected(planned.error());
+        if (erase_ts == kNoWritetime) erase_ts = started_us;
+        planned = co_await writer_.plan_delete_cells(**t, erase, erase_ts, repair);
+        if (!planned) co_return tl::unexpected(planned.error());
       }
+      repairable = true;
     }
   }
-  candidates.clear();
+  if (repairable) {
+    auto written = co_await write_all(std::move(repair));
+    if (!written) co_return tl::unexpected(written.error());
+    ++out.rows_written;
+    out.cells_written += wc.cells;
+    // A repair counts once target reads back as origin: a deletion on target newer than
+    // origin's write shadows it, and is left alone.
+    auto after = co_await read_row(false, key);
+    if (!after) co_return tl::unexpected(after.error());
+    if (repaired(*o, *after)) {
+      ++out.fixed;
+    } else {
+      ++out.fix_shadowed;
+    }
+  }
   co_return Result<void>{};
 }
 

@@ -82,8 +82,11 @@ class TableJob {
 
  private:
   struct Candidate;
+  static constexpr size_t kSettleInFlight = 32;
   boost::asio::awaitable<Result<void>> settle(std::vector<Candidate>& candidates, int64_t started_us,
                                               RangeCounts& out);
+  boost::asio::awaitable<Result<void>> settle_one(Candidate& c, int64_t started_us,
+                                                  RangeCounts& out);
   boost::asio::awaitable<Result<std::optional<protocol::Row>>> read_row(
       bool origin, const protocol::Row& key_row);
   boost::asio::awaitable<Result<void>> write_all(StatementList statements);
@@ -91,6 +94,9 @@ class TableJob {
   boost::asio::awaitable<void> send(InFlight& in_flight, client::Statement statement, size_t bytes,
                                     std::optional<Token> routing);
   client::Statement make_batch(StatementList statements) const;
+  std::optional<Token> routing_token(const TokenRange& range) const;
+  // Reads `range` from origin (side 0) or target (side 1).
+  std::unique_ptr<RangeReader> range_reader(int side, const TokenRange& range) const;
   bool repaired(const std::optional<protocol::Row>& origin,
                 const std::optional<protocol::Row>& target) const;
   void write_diff(std::string_view kind, const protocol::Row* origin, const protocol::Row* target,

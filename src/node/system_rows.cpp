@@ -122,4 +122,47 @@ Uuid name_uuid(std::string_view a, std::string_view b) {
   return u;
 }
 
+const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& shared_keyspaces() {
+  static const std::vector<std::pair<std::string, std::map<std::string, std::string>>> keyspaces = {
+      {"system_auth",
+       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "1"}}},
+      {"system_distributed",
+       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "3"}}},
+      {"system_traces",
+       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "2"}}},
+  };
+  return keyspaces;
+}
+
+const std::vector<TableSpec>& shared_table_specs() {
+  static const std::vector<TableSpec> specs = {
+      {"system_auth",
+       "roles",
+       {{"role", "text", PK},
+        {"can_login", "boolean"},
+        {"is_superuser", "boolean"},
+        {"member_of", "set<text>"},
+        {"salted_hash", "text"}}},
+      {"system_traces",
+       "sessions",
+       {{"session_id", "uuid", PK},
+        {"client", "inet"},
+        {"command", "text"},
+        {"coordinator", "inet"},
+        {"duration", "int"},
+        {"parameters", "map<text, text>"},
+        {"request", "text"},
+        {"started_at", "timestamp"}}},
+      {"system_traces",
+       "events",
+       {{"session_id", "uuid", PK},
+        {"event_id", "timeuuid", CK},
+        {"activity", "text"},
+        {"source", "inet"},
+        {"source_elapsed", "int"},
+        {"thread", "text"}}},
+  };
+  return specs;
+}
+
 }  // namespace zdm::node::sysrows

@@ -42,6 +42,11 @@ Result<void> create_keyspaces(
     const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& keyspaces);
 Result<void> create_tables(StorageEngine& engine, const std::vector<TableSpec>& specs);
 
+// What Cassandra 2.2 and 4.0 define alike: the system_auth, system_distributed and system_traces
+// keyspaces, and system_auth.roles, system_traces.sessions/events; each mode adds its own.
+const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& shared_keyspaces();
+const std::vector<TableSpec>& shared_table_specs();
+
 // ---- value encoders (the [bytes] bodies of the native protocol)
 Bytes text(std::string_view s);
 Bytes int32(int32_t v);

@@ -183,13 +183,6 @@ const std::vector<TableSpec>& table_specs() {
         {"table_name", "text", CK},
         {"trigger_name", "text", CK},
         {"options", "frozen<map<text, text>>"}}},
-      {"system_auth",
-       "roles",
-       {{"role", "text", PK},
-        {"can_login", "boolean"},
-        {"is_superuser", "boolean"},
-        {"member_of", "set<text>"},
-        {"salted_hash", "text"}}},
       {"system_distributed",
        "repair_history",
        {{"keyspace_name", "text", PK},
@@ -202,24 +195,6 @@ const std::vector<TableSpec>& table_specs() {
         {"range_end", "text"},
         {"started_at", "timestamp"},
         {"status", "text"}}},
-      {"system_traces",
-       "sessions",
-       {{"session_id", "uuid", PK},
-        {"client", "inet"},
-        {"command", "text"},
-        {"coordinator", "inet"},
-        {"duration", "int"},
-        {"parameters", "map<text, text>"},
-        {"request", "text"},
-        {"started_at", "timestamp"}}},
-      {"system_traces",
-       "events",
-       {{"session_id", "uuid", PK},
-        {"event_id", "timeuuid", CK},
-        {"activity", "text"},
-        {"source", "inet"},
-        {"source_elapsed", "int"},
-        {"thread", "text"}}},
   };
   return specs;
 }
@@ -307,15 +282,11 @@ Result<void> SystemTables::install() {
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> keyspaces = {
       {"system", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
       {"system_schema", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
-      {"system_auth",
-       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "1"}}},
-      {"system_distributed",
-       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "3"}}},
-      {"system_traces",
-       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "2"}}},
   };
   if (auto ok = create_keyspaces(engine_, keyspaces); !ok) return ok;
+  if (auto ok = create_keyspaces(engine_, shared_keyspaces()); !ok) return ok;
   if (auto ok = create_tables(engine_, table_specs()); !ok) return ok;
+  if (auto ok = create_tables(engine_, shared_table_specs()); !ok) return ok;
   if (auto ok = write_local(); !ok) return ok;
   if (auto ok = write_peers(); !ok) return ok;
   for (const auto& ks : engine_.catalog().keyspaces()) {

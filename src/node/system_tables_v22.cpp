@@ -146,13 +146,6 @@ const std::vector<TableSpec>& table_specs_v22() {
         {"return_type", "text"},
         {"state_func", "text"},
         {"state_type", "text"}}},
-      {"system_auth",
-       "roles",
-       {{"role", "text", PK},
-        {"can_login", "boolean"},
-        {"is_superuser", "boolean"},
-        {"member_of", "set<text>"},
-        {"salted_hash", "text"}}},
       {"system_auth", "role_members", {{"role", "text", PK}, {"member", "text", CK}}},
       {"system_auth",
        "role_permissions",
@@ -186,24 +179,6 @@ const std::vector<TableSpec>& table_specs_v22() {
         {"requested_ranges", "set<text>"},
         {"started_at", "timestamp"},
         {"successful_ranges", "set<text>"}}},
-      {"system_traces",
-       "sessions",
-       {{"session_id", "uuid", PK},
-        {"client", "inet"},
-        {"command", "text"},
-        {"coordinator", "inet"},
-        {"duration", "int"},
-        {"parameters", "map<text, text>"},
-        {"request", "text"},
-        {"started_at", "timestamp"}}},
-      {"system_traces",
-       "events",
-       {{"session_id", "uuid", PK},
-        {"event_id", "timeuuid", CK},
-        {"activity", "text"},
-        {"source", "inet"},
-        {"source_elapsed", "int"},
-        {"thread", "text"}}},
   };
   return specs;
 }
@@ -429,15 +404,11 @@ std::string legacy_comparator(const TableSchema& table) {
 Result<void> SystemTables::install_v22() {
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> keyspaces = {
       {"system", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}},
-      {"system_auth",
-       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "1"}}},
-      {"system_distributed",
-       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "3"}}},
-      {"system_traces",
-       {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "2"}}},
   };
   if (auto ok = create_keyspaces(engine_, keyspaces); !ok) return ok;
+  if (auto ok = create_keyspaces(engine_, shared_keyspaces()); !ok) return ok;
   if (auto ok = create_tables(engine_, table_specs_v22()); !ok) return ok;
+  if (auto ok = create_tables(engine_, shared_table_specs()); !ok) return ok;
   if (auto ok = write_local_v22(); !ok) return ok;
   if (auto ok = write_peers_v22(); !ok) return ok;
   for (const auto& ks : engine_.catalog().keyspaces()) {
