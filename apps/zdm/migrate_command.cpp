@@ -119,6 +119,7 @@ Result<client::SessionOptions> session_options(const proxy::ProxyConfig& c, prox
   const std::string& ca = origin ? c.origin_tls_server_ca_path : c.target_tls_server_ca_path;
   const std::string& cert = origin ? c.origin_tls_client_cert_path : c.target_tls_client_cert_path;
   const std::string& key = origin ? c.origin_tls_client_key_path : c.target_tls_client_key_path;
+  so.connection.tls.settings_name = name;
   if (!ca.empty() || !cert.empty()) {
     so.connection.tls.enabled = true;
     so.connection.tls.ca_file = ca;

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "client/version_negotiation.hpp"
+#include "net/tls.hpp"
 
 namespace zdm::client {
 
@@ -139,12 +140,34 @@ asio::awaitable<ClientResult<void>> Connection::open(tcp::resolver::results_type
   }
   auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kAwait);
   if (hec) {
+    if (!options_.tls.settings_name.empty()) {
+      co_return client_fail(
+          ClientErrc::Connect,
+          net::explain_tls_handshake_failure(
+              *tls_, hec, endpoint_.to_string(), name,
+              options_.tls.verify_hostname ? net::HostnameCheck::Verify : net::HostnameCheck::Skip,
+              options_.tls.settings_name),
+          false);
+    }
     co_return client_fail(ClientErrc::Connect,
                           fmt::format("TLS handshake with {} (name '{}'): {}",
                                       endpoint_.to_string(), name, hec.message()),
                           false);
   }
   co_return ClientResult<void>{};
+}
+
+void Connection::explain_closed_setup(ClientError& error) const {
+  if (error.kind != ClientErrc::ConnectionClosed) return;
+  const std::string& name = options_.tls.settings_name;
+  if (tls_) {
+    // TLS 1.3: a refused client certificate arrives as an alert after the handshake.
+    if (!name.empty()) error.message = net::explain_tls_alert(std::move(error.message), name);
+  } else if (!name.empty()) {
+    error.message += fmt::format(" (the node may require TLS: set ZDM_{}_TLS_SERVER_CA_PATH)", name);
+  } else {
+    error.message += " (the node may require TLS)";
+  }
 }
 
 asio::awaitable<ClientResult<Message>> Connection::setup_roundtrip(protocol::RequestBody body) {
@@ -254,6 +277,7 @@ asio::awaitable<ClientResult<void>> Connection::startup(ProtocolVersion version)
       version_rejected_ = true;
       server_version_.reset();
     }
+    explain_closed_setup(answer.error());
     co_return tl::unexpected(std::move(answer.error()));
   }
   if (!protocol::uses_segments(version)) encoder_.set_compression(compression_);

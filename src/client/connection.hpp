@@ -127,6 +127,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<ClientResult<void>> authenticate(std::string authenticator);
   boost::asio::awaitable<ClientResult<protocol::Message>> setup_roundtrip(
       protocol::RequestBody body);
+  // Adds what a connection closed during setup most likely means (TLS expected, or a client
+  // certificate refused) to `error`.
+  void explain_closed_setup(ClientError& error) const;
   void start();
 
   void write_request(int16_t id, protocol::RequestBody&& body, ResponseCallback&& done,

@@ -43,6 +43,9 @@ struct TlsOptions {
   // The name the certificate must be valid for when it differs from the SNI name (an SNI proxy
   // routing on a host id presents a certificate for its own name); empty: the SNI name.
   std::string verify_name;
+  // "ORIGIN"/"TARGET": failures then explain themselves in terms of the ZDM_<NAME>_TLS_*
+  // settings; empty: plain messages.
+  std::string settings_name;
 };
 
 // Builds the TLS context once per session (it loads files). Fails with InvalidArgument naming the

@@ -15,9 +15,10 @@ InFlight::InFlight(asio::any_io_executor executor, size_t limit, size_t byte_lim
       byte_limit_(byte_limit) {}
 
 asio::awaitable<void> InFlight::acquire(size_t bytes) {
+  // The timer never expires: release() cancels it, which wakes every waiter to check again.
+  // (Re-arming it here would cancel the other waiters' waits and make them spin.)
   while (count_ >= limit_ || (count_ > 0 && bytes_ + bytes > byte_limit_)) {
     boost::system::error_code ec;
-    wake_.expires_at(asio::steady_timer::time_point::max());
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   ++count_;
@@ -37,9 +38,32 @@ void InFlight::release(size_t bytes, std::string error) {
 asio::awaitable<void> InFlight::drain() {
   while (count_ > 0) {
     boost::system::error_code ec;
-    wake_.expires_at(asio::steady_timer::time_point::max());
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+}
+
+ByteBudget::ByteBudget(asio::any_io_executor executor, size_t limit)
+    : wake_(executor, asio::steady_timer::time_point::max()), limit_(limit) {}
+
+asio::awaitable<void> ByteBudget::acquire(size_t bytes) {
+  while (used_ > 0 && used_ + bytes > limit_) {
+    boost::system::error_code ec;
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  used_ += bytes;
+}
+
+bool ByteBudget::try_acquire(size_t bytes) {
+  if (used_ > 0 && used_ + bytes > limit_) return false;
+  used_ += bytes;
+  return true;
+}
+
+void ByteBudget::charge(size_t bytes) { used_ += bytes; }
+
+void ByteBudget::release(size_t bytes) {
+  used_ -= std::min(bytes, used_);
+  wake_.cancel();
 }
 
 RateLimiter::RateLimiter(asio::any_io_executor executor, double per_second)

@@ -36,6 +36,24 @@ class InFlight {
   std::string first_error_;
 };
 
+// Bytes held over the whole process (pages read, writes in flight), shared by every range:
+// optional work (a page fetched ahead) is done only while try_acquire() says it fits. acquire()
+// waits while the budget is used up (something larger than the whole budget still goes, alone).
+class ByteBudget {
+ public:
+  ByteBudget(boost::asio::any_io_executor executor, size_t limit);
+  boost::asio::awaitable<void> acquire(size_t bytes);
+  bool try_acquire(size_t bytes);  // without waiting; false when it does not fit now
+  void charge(size_t bytes);       // held already (an answer larger than expected)
+  void release(size_t bytes);
+  size_t used() const { return used_; }
+
+ private:
+  boost::asio::steady_timer wake_;
+  size_t limit_;
+  size_t used_ = 0;
+};
+
 // A token bucket over rows: take(n) waits so that at most `per_second` rows pass per second on
 // average (bursts up to one second's worth). 0: unlimited.
 class RateLimiter {

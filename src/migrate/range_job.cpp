@@ -128,7 +128,8 @@ std::unique_ptr<RangeReader> TableJob::range_reader(int side, const TokenRange& 
   return std::make_unique<RangeReader>(
       side == 0 ? shared_.origin : shared_.target,
       bounded ? range_bounded_[side] : range_open_[side], std::move(bounds), read_settings(),
-      routing_token(range), side == 0 ? shared_.origin_rate.get() : shared_.target_rate.get());
+      routing_token(range), side == 0 ? shared_.origin_rate.get() : shared_.target_rate.get(),
+      shared_.memory.get());
 }
 
 client::Statement TableJob::make_batch(StatementList statements) const {
@@ -141,9 +142,15 @@ client::Statement TableJob::make_batch(StatementList statements) const {
 asio::awaitable<void> TableJob::send(InFlight& in_flight, client::Statement statement, size_t bytes,
                                      std::optional<Token> routing) {
   co_await in_flight.acquire(bytes);
+  // The bytes move from a page (charged to the budget until it was used up) into the write:
+  // charged again, without waiting, so that page reads wait while writes hold memory and a
+  // write never waits for a read (no deadlock).
+  ByteBudget* budget = shared_.memory.get();
+  if (budget) budget->charge(bytes);
   if (!statement.prepared && routing) statement.routing_token = routing;
   InFlight* flight = &in_flight;
-  shared_.target->execute(std::move(statement), [flight, bytes](client::ClientResult<client::QueryResult> r) {
+  shared_.target->execute(std::move(statement), [flight, budget, bytes](client::ClientResult<client::QueryResult> r) {
+    if (budget) budget->release(bytes);
     flight->release(bytes, r ? std::string() : "writing to target: " + r.error().to_string());
   });
 }

@@ -35,7 +35,8 @@ struct JobSettings {
   protocol::Consistency write_consistency = protocol::Consistency::LocalQuorum;
   int32_t page_size = 1000;
   size_t writes_in_flight = 128;                  // per range
-  size_t write_bytes_in_flight = 32 * 1024 * 1024;  // per range: bounds memory with large cells
+  size_t write_bytes_in_flight = 8 * 1024 * 1024;  // per range: bounds memory with large cells
+  size_t memory_budget = 64 * 1024 * 1024;  // pages and writes over all ranges
   size_t batch_size = 20;  // rows per UNLOGGED batch, under kMaxBatchBytes (1: no batches)
   int64_t writetime_tolerance_us = 1'000'000;
   int32_t ttl_tolerance_s = 5;
@@ -50,6 +51,7 @@ struct JobShared {
   JobSettings settings;
   std::unique_ptr<RateLimiter> origin_rate;
   std::unique_ptr<RateLimiter> target_rate;
+  std::unique_ptr<ByteBudget> memory;  // pages held and writes in flight, over all ranges
   std::ofstream* diff_file = nullptr;
   const std::atomic<bool>* stop = nullptr;
 };

@@ -12,20 +12,29 @@ namespace asio = boost::asio;
 RangeReader::RangeReader(std::shared_ptr<client::Session> session,
                          std::shared_ptr<const client::PreparedStatement> query,
                          std::vector<protocol::BoundValue> values, ReadSettings settings,
-                         std::optional<Token> routing, RateLimiter* rate)
+                         std::optional<Token> routing, RateLimiter* rate, ByteBudget* memory)
     : session_(std::move(session)),
       query_(std::move(query)),
       values_(std::move(values)),
       settings_(settings),
       routing_(routing),
       rate_(rate),
+      memory_(memory),
       page_size_(std::min(settings.page_size, kFirstPageRows)),
       wake_(session_->executor(), asio::steady_timer::time_point::max()) {}
 
 // A fetch still in flight completes into nothing: the callback sees `alive_` false.
-RangeReader::~RangeReader() { *alive_ = false; }
+RangeReader::~RangeReader() {
+  *alive_ = false;
+  if (memory_) memory_->release(page_held_ + fetch_held_);
+}
 
-void RangeReader::start_fetch() {
+size_t RangeReader::estimate() const {
+  return static_cast<size_t>(page_size_) * (row_bytes_ ? row_bytes_ : 256);
+}
+
+void RangeReader::start_fetch(size_t held) {
+  fetch_held_ = held;
   auto statement = client::Statement::bound(query_, values_);
   statement.page_size = page_size_;
   statement.paging_state = paging_state_;
@@ -44,10 +53,18 @@ void RangeReader::start_fetch() {
 
 asio::awaitable<Result<void>> RangeReader::fill() {
   while (!current() && !done_) {
-    if (!fetching_ && !fetched_) start_fetch();
+    if (memory_) memory_->release(page_held_);  // the used-up page
+    page_held_ = 0;
+    page_.rows.clear();
+    if (!fetching_ && !fetched_) {
+      const size_t held = estimate();
+      // Never waits: a reader may hold the other cluster's page of the same range, and waiting
+      // here for memory other readers hold could deadlock. The budget decides prefetching.
+      if (memory_) memory_->charge(held);
+      start_fetch(held);
+    }
     while (fetching_) {
       boost::system::error_code ec;
-      wake_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     auto r = std::move(*fetched_);
@@ -58,9 +75,18 @@ asio::awaitable<Result<void>> RangeReader::fill() {
     page_ = std::move(*rows);
     index_ = 0;
     adapt_page_size();
+    // What the page really holds replaces what was expected.
+    page_held_ = fetch_held_;
+    fetch_held_ = 0;
+    if (memory_ && page_bytes_ > page_held_) memory_->charge(page_bytes_ - page_held_);
+    if (memory_ && page_bytes_ < page_held_) memory_->release(page_held_ - page_bytes_);
+    page_held_ = page_bytes_;
     paging_state_ = page_.metadata.paging_state;
     done_ = !paging_state_.has_value();
-    if (!done_) start_fetch();  // the next page while this one is used
+    // The next page while this one is used, when it is small and memory allows.
+    if (!done_ && page_bytes_ <= kPrefetchBytes && (!memory_ || memory_->try_acquire(estimate()))) {
+      start_fetch(estimate());
+    }
     if (rate_) co_await rate_->take(page_.rows.size());
   }
   co_return Result<void>{};
@@ -71,8 +97,10 @@ void RangeReader::adapt_page_size() {
   for (const auto& row : page_.rows) {
     for (const auto& cell : row) bytes += cell ? cell->size() + 4 : 4;
   }
+  page_bytes_ = bytes;
   if (page_.rows.empty() || bytes == 0) return;
   const size_t per_row = bytes / page_.rows.size() + 1;
+  row_bytes_ = per_row;
   const auto fit = static_cast<int32_t>(std::clamp<size_t>(kPageBytes / per_row, 1, 1'000'000));
   // Grow at most 8x a page: a range of small rows reaches the page size after a few pages, one
   // of 10 MB cells never asks for more than fits.

@@ -228,6 +228,7 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
   st.shared.settings = options_.job;
   st.shared.stop = &stop_;
   auto executor = co_await asio::this_coro::executor;
+  st.shared.memory = std::make_unique<ByteBudget>(executor, options_.job.memory_budget);
   if (options_.max_rows_per_second > 0) {
     st.shared.origin_rate = std::make_unique<RateLimiter>(executor, options_.max_rows_per_second);
     st.shared.target_rate = std::make_unique<RateLimiter>(executor, options_.max_rows_per_second);
@@ -621,6 +622,18 @@ std::string Runner::progress_text() const {
                                  rows, elapsed > 0 ? static_cast<double>(rows) / elapsed : 0.0, done,
                                  st.ranges_total);
   if (st.ranges_failed_now) text += fmt::format(" ({} failed)", st.ranges_failed_now);
+  // The tables in progress (a bounded number are at once), each with its ranges done.
+  size_t shown = 0;
+  for (const auto& job : st.jobs) {
+    const auto& c = job->counts();
+    const uint64_t finished = c.ranges_done_before + c.ranges_done + c.ranges_failed;
+    if (finished == 0 || finished >= c.ranges_total) continue;
+    if (shown++ == 3) {
+      text += ", ...";
+      break;
+    }
+    text += fmt::format(", {} {}/{}", job->table().id(), finished, c.ranges_total);
+  }
   if (options_.command == Command::Validate) text += fmt::format(", {} differences", differences);
   return text + ", ETA " + eta;
 }

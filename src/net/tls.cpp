@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <boost/asio/ssl/error.hpp>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -151,6 +155,97 @@ Result<void> prepare_client_tls_stream(ssl::stream<boost::asio::ip::tcp::socket>
     s.set_verify_callback([](bool preverified, ssl::verify_context&) { return preverified; }, ec);
   }
   return {};
+}
+
+std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::socket>& stream,
+                                          const boost::system::error_code& ec,
+                                          std::string_view peer, std::string_view expected_name,
+                                          HostnameCheck hostname,
+                                          std::string_view cluster_name) {
+  const long verify = SSL_get_verify_result(stream.native_handle());
+  const std::string ca_setting = fmt::format("ZDM_{}_TLS_SERVER_CA_PATH", cluster_name);
+  std::string why;
+  switch (verify) {
+    case X509_V_OK:
+    case X509_V_ERR_UNSPECIFIED:  // what a rejecting verify callback (Asio's name check) leaves
+      break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      why = "its certificate has expired; the cluster must renew it";
+      break;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      why = "its certificate is not valid yet (check the clocks)";
+      break;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_UNTRUSTED:
+      why = fmt::format("its certificate is not signed by a trusted CA ({}); check {}",
+                        X509_verify_cert_error_string(verify), ca_setting);
+      break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      why = fmt::format("its certificate is not valid for '{}'", expected_name);
+      break;
+    default:
+      why = fmt::format("certificate verification failed: {}",
+                        X509_verify_cert_error_string(verify));
+      break;
+  }
+  const bool verify_failed =
+      ec.category() == boost::asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+  if (why.empty() && verify_failed && hostname == HostnameCheck::Verify) {
+    // Asio's host-name callback rejects the chain without recording an X509 error code: the
+    // chain was otherwise fine, so the name is what did not match.
+    why = fmt::format("its certificate is not valid for host name '{}'", expected_name);
+  }
+  if (!why.empty() && why.find("not valid for") != std::string::npos) {
+    return fmt::format(
+        "TLS handshake with {} node {} failed: {}. Connect by a name the certificate lists, or "
+        "turn hostname verification off with ZDM_{}_TLS_SKIP_HOSTNAME_VERIFICATION=true",
+        cluster_name, peer, why, cluster_name);
+  }
+  if (!why.empty()) {
+    return fmt::format("TLS handshake with {} node {} failed: {}", cluster_name, peer, why);
+  }
+  // The verify result is fine: the server refused us (usually our client certificate) or the
+  // peer does not speak TLS.
+  std::string reason = ec.message();
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    char buf[256];
+    ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof(buf));
+    reason = buf;
+  }
+  const bool alert = reason.find("alert") != std::string::npos;
+  return fmt::format(
+      "TLS handshake with {} node {} failed: {}{}", cluster_name, peer, reason,
+      alert ? fmt::format(" (the node refused the connection; if it requires client "
+                          "certificates, set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
+                          "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
+                          cluster_name)
+            : std::string());
+}
+
+std::string explain_tls_alert(std::string message, std::string_view cluster_name) {
+  if (message.find("alert") == std::string::npos) return message;
+  if (message.find("certificate required") != std::string::npos ||
+      message.find("handshake failure") != std::string::npos) {
+    message += fmt::format(
+        " (the {0} node requires a client certificate: set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
+        "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
+        cluster_name);
+  } else if (message.find("unknown ca") != std::string::npos ||
+             message.find("bad certificate") != std::string::npos ||
+             message.find("certificate expired") != std::string::npos ||
+             message.find("certificate unknown") != std::string::npos) {
+    message += fmt::format(
+        " (the {0} node refused our client certificate: check that "
+        "ZDM_{0}_TLS_CLIENT_CERT_PATH is current and signed by a CA the node trusts)",
+        cluster_name);
+  }
+  return message;
 }
 
 }  // namespace zdm::net

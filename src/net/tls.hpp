@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 
@@ -38,5 +39,19 @@ Result<std::shared_ptr<boost::asio::ssl::context>> make_client_tls_context(
 // that the server certificate is valid for `host`.
 Result<void> prepare_client_tls_stream(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& s,
                                        const std::string& host, HostnameCheck check);
+
+// After a client handshake failed: a message that says why (untrusted, expired, host name does
+// not match, no client certificate accepted...) and what to do. `peer` is "host:port" and
+// `cluster_name` is "ORIGIN"/"TARGET" (to name the settings in the advice). Reads the stream's
+// verify result, so call it before the stream is reused.
+std::string explain_tls_handshake_failure(
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,
+    const boost::system::error_code& ec, std::string_view peer, std::string_view expected_name,
+    HostnameCheck hostname, std::string_view cluster_name);
+
+// With TLS 1.3 a server checks the client certificate after the client's side of the handshake
+// is done, so a refusal arrives later, as an alert in a read error. When `message` carries such an
+// alert, returns it with the advice of explain_tls_handshake_failure; otherwise unchanged.
+std::string explain_tls_alert(std::string message, std::string_view cluster_name);
 
 }  // namespace zdm::net

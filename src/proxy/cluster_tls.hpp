@@ -90,15 +90,6 @@ Result<void> check_certificates_valid(std::string_view pem, std::string_view wha
 // The same for a file (unreadable file: an error naming it).
 Result<void> check_certificate_file_valid(const std::string& path, std::string_view what);
 
-// After a client handshake failed: a message that says why (untrusted, expired, host name does
-// not match, no client certificate accepted...) and what to do. `peer` is "host:port" and
-// `cluster_name` is "ORIGIN"/"TARGET" (to name the settings in the advice). Reads the stream's
-// verify result, so call it before the stream is reused.
-std::string explain_tls_handshake_failure(
-    boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,
-    const boost::system::error_code& ec, std::string_view peer, std::string_view expected_name,
-    net::HostnameCheck hostname, std::string_view cluster_name);
-
 // After a client's handshake with the proxy's listener failed: why, in the words of the
 // ZDM_PROXY_TLS_* settings (no certificate while one is required, a certificate the CA does not
 // sign, a client that refused the proxy's certificate, a client that does not speak TLS).
@@ -106,9 +97,9 @@ std::string explain_client_tls_failure(
     boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,
     const boost::system::error_code& ec);
 
-// With TLS 1.3 a server checks the client certificate after the client's side of the handshake
-// is done, so a refusal arrives later, as an alert in a read error. When `message` carries such an
-// alert, returns it with the advice of explain_tls_handshake_failure; otherwise unchanged.
-std::string explain_tls_alert(std::string message, std::string_view cluster_name);
+// Explaining a failed handshake with a cluster node lives in net/tls.hpp (the client library
+// uses it too).
+using net::explain_tls_alert;
+using net::explain_tls_handshake_failure;
 
 }  // namespace zdm::proxy

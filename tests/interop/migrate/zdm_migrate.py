@@ -3,7 +3,8 @@
 - run_zdm(args) -> Result(code, stdout, stderr, report): runs $ZDM_BIN with a --report file and
   returns its exit code, output and parsed JSON report (None when no report was written).
 - migrate(origin, target, *args) / validate(...): the same with --origin/--target filled in.
-- start_zdm(args): a background zdm (for SIGKILL/SIGTERM and concurrent runs).
+- start_zdm(args): a background zdm (for SIGKILL/SIGTERM and concurrent runs); its
+  output_so_far() reads what it logged while it runs.
 - connect(node): a Python driver session to a Node.
 - assert_tables_equal(origin_session, target_session, ks, table): cell by cell: values,
   WRITETIME() equal, TTL() within a few seconds, same rows in the same order.
@@ -95,13 +96,14 @@ def _load_report(path):
         raise AssertionError("report %s is not JSON (%s):\n%s" % (path, e, text[:3000]))
 
 
-def run_zdm(args, env=None, timeout=240):
-    """Runs `$ZDM_BIN args... --report F` to completion; Result(code, stdout, stderr, report)."""
+def run_zdm(args, env=None, timeout=240, wrapper=()):
+    """Runs `$ZDM_BIN args... --report F` to completion; Result(code, stdout, stderr, report).
+    `wrapper` is a command line put before the binary (e.g. /usr/bin/time -f %M -o FILE)."""
     full, path = _with_report(args)
     if os.path.exists(path):
         os.remove(path)
     try:
-        p = subprocess.run([ZDM_BIN] + full, capture_output=True, text=True, errors="replace",
+        p = subprocess.run(list(wrapper) + [ZDM_BIN] + full, capture_output=True, text=True, errors="replace",
                            timeout=timeout, env=zdm_env(env), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         raise AssertionError("zdm %s did not finish within %ss\n--- stdout ---\n%s\n--- stderr ---\n%s"
@@ -139,6 +141,15 @@ class Background:
 
     def running(self):
         return self.proc.poll() is None
+
+    def output_so_far(self):
+        """stdout + stderr written so far (the process may still be running)."""
+        text = ""
+        for f in (self._out, self._err):
+            f.flush()
+            with open(f.name, errors="replace") as r:
+                text += r.read()
+        return text
 
     def signal(self, sig):
         if self.proc.poll() is None:
