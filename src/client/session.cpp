@@ -462,6 +462,7 @@ protocol::RequestBody Session::build_request(const RequestState& state) const {
   params.page_size = s.page_size.value_or(options_.page_size);
   if (*params.page_size <= 0) params.page_size.reset();
   params.paging_state = s.paging_state;
+  params.skip_metadata = s.skip_metadata && s.prepared != nullptr;
   params.default_timestamp = s.timestamp;
   if (!s.batch.empty()) {
     protocol::BatchMessage batch;

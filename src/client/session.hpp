@@ -78,6 +78,9 @@ struct Statement {
   std::optional<protocol::Consistency> consistency;  // default: the session's
   std::optional<int32_t> page_size;                  // default: the session's
   std::optional<Bytes> paging_state;                 // to fetch the page after a previous one
+  // Rows come without column specs (the prepared statement's result metadata has them): for
+  // callers that read cells by position.
+  bool skip_metadata = false;
   std::optional<int64_t> timestamp;                  // client-side write time (microseconds)
   Idempotence idempotence = Idempotence::NotIdempotent;
   std::optional<Bytes> routing_key;  // simple statements; prepared ones derive it

@@ -81,6 +81,7 @@ asio::awaitable<Result<std::optional<Row>>> TableJob::read_row(bool origin, cons
                                             layout_.key_values(key_row, !static_row));
   statement.consistency = shared_.settings.read_consistency;
   statement.idempotence = client::Idempotence::Idempotent;
+  statement.skip_metadata = true;  // cells are read by position
   auto& session = origin ? shared_.origin : shared_.target;
   auto r = co_await session->async_execute(std::move(statement), asio::use_awaitable);
   if (!r) {

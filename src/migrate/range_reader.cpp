@@ -41,6 +41,7 @@ void RangeReader::start_fetch(size_t held) {
   statement.consistency = settings_.consistency;
   statement.idempotence = client::Idempotence::Idempotent;
   statement.routing_token = routing_;
+  statement.skip_metadata = true;  // cells are read by position
   fetching_ = true;
   session_->execute(std::move(statement),
                     [this, alive = alive_](client::ClientResult<client::QueryResult> r) {
