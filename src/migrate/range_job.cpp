@@ -130,7 +130,7 @@ std::unique_ptr<RangeReader> TableJob::range_reader(int side, const TokenRange& 
       side == 0 ? shared_.origin : shared_.target,
       bounded ? range_bounded_[side] : range_open_[side], std::move(bounds), read_settings(),
       routing_token(range), side == 0 ? shared_.origin_rate.get() : shared_.target_rate.get(),
-      shared_.memory.get());
+      shared_.memory.get(), row_bytes_hint_);
 }
 
 client::Statement TableJob::make_batch(StatementList statements) const {
@@ -258,6 +258,7 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
     }
   }
   co_await in_flight.drain();
+  if (reader->row_bytes() > 0) row_bytes_hint_ = reader->row_bytes();
   out.cells_written += wc.cells;
   out.writetime_estimated += wc.writetime_estimated;
   if (in_flight.failures() > 0) {
@@ -358,6 +359,7 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::validate(
   }
   auto settled = co_await settle(candidates, started_us, out);
   if (!settled) co_return tl::unexpected(settled.error());
+  if (origin.row_bytes() > 0) row_bytes_hint_ = origin.row_bytes();
   co_return Outcome::Done;
 }
 

@@ -37,7 +37,7 @@ struct JobSettings {
   size_t writes_in_flight = 128;                  // per range
   size_t write_bytes_in_flight = 8 * 1024 * 1024;  // per range: bounds memory with large cells
   size_t memory_budget = 64 * 1024 * 1024;  // pages and writes over all ranges
-  size_t batch_size = 20;  // rows per UNLOGGED batch, under kMaxBatchBytes (1: no batches)
+  size_t batch_size = 32;  // rows per UNLOGGED batch, under kMaxBatchBytes (1: no batches)
   int64_t writetime_tolerance_us = 1'000'000;
   int32_t ttl_tolerance_s = 5;
   FixKinds fix;
@@ -113,6 +113,7 @@ class TableJob {
   TableLayout layout_;
   RowWriter writer_;
   TableCounts counts_;
+  size_t row_bytes_hint_ = 0;  // average row size seen in this table's ranges
   bool has_lists_ = false;
   bool counters_ = false;
   // [0] origin, [1] target

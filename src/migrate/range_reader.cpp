@@ -12,7 +12,8 @@ namespace asio = boost::asio;
 RangeReader::RangeReader(std::shared_ptr<client::Session> session,
                          std::shared_ptr<const client::PreparedStatement> query,
                          std::vector<protocol::BoundValue> values, ReadSettings settings,
-                         std::optional<Token> routing, RateLimiter* rate, ByteBudget* memory)
+                         std::optional<Token> routing, RateLimiter* rate, ByteBudget* memory,
+                         size_t row_bytes_hint)
     : session_(std::move(session)),
       query_(std::move(query)),
       values_(std::move(values)),
@@ -20,7 +21,11 @@ RangeReader::RangeReader(std::shared_ptr<client::Session> session,
       routing_(routing),
       rate_(rate),
       memory_(memory),
-      page_size_(std::min(settings.page_size, kFirstPageRows)),
+      row_bytes_(row_bytes_hint),
+      page_size_(row_bytes_hint == 0
+                     ? std::min(settings.page_size, kFirstPageRows)
+                     : static_cast<int32_t>(std::clamp<size_t>(
+                           kPageBytes / row_bytes_hint, 1, static_cast<size_t>(settings.page_size)))),
       wake_(session_->executor(), asio::steady_timer::time_point::max()) {}
 
 // A fetch still in flight completes into nothing: the callback sees `alive_` false.

@@ -1,7 +1,7 @@
 #pragma once
 // Pages through one token range of one cluster, keeping the next page in flight while the current
 // one is used (a range's reads overlap its writes or comparisons) unless pages are large. The first
-// page is 1 row, the following ones grow 8x a page toward the page size while they hold under
+// page is 1 row (unless the table's row size is known from its other ranges), the following ones grow 8x a page toward the page size while they hold under
 // about 8 MiB; a page is fetched ahead only while the process's ByteBudget allows. Memory is
 // bounded by the workers times the larger of 8 MiB and one row, whatever the table size.
 
@@ -28,7 +28,8 @@ class RangeReader {
   RangeReader(std::shared_ptr<client::Session> session,
               std::shared_ptr<const client::PreparedStatement> query,
               std::vector<protocol::BoundValue> values, ReadSettings settings,
-              std::optional<Token> routing, RateLimiter* rate, ByteBudget* memory = nullptr);
+              std::optional<Token> routing, RateLimiter* rate, ByteBudget* memory = nullptr,
+              size_t row_bytes_hint = 0);
   ~RangeReader();
   RangeReader(const RangeReader&) = delete;
   RangeReader& operator=(const RangeReader&) = delete;
@@ -37,6 +38,8 @@ class RangeReader {
   protocol::Row* current() { return index_ < page_.rows.size() ? &page_.rows[index_] : nullptr; }
   void advance() { ++index_; }
   bool exhausted() { return !current() && done_; }
+  // The average row size seen (0 before the first page): a hint for the table's next ranges.
+  size_t row_bytes() const { return row_bytes_; }
 
   // Loads the next page when the current one is used up; no-op otherwise.
   boost::asio::awaitable<Result<void>> fill();
