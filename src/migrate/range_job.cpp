@@ -133,6 +133,36 @@ std::unique_ptr<RangeReader> TableJob::range_reader(int side, const TokenRange& 
       shared_.memory.get(), row_bytes_hint_);
 }
 
+// The writes that copy one row: its cells (lists only where target's differ), or for a
+// counter table the deltas that bring target to origin's values.
+asio::awaitable<Result<void>> TableJob::plan_copy(Row& row, std::vector<bool>& write,
+                                                  StatementList& out, WriteCounts& wc) {
+  const auto& slots = layout_.cells();
+  if (counters_ || has_lists_) {
+    auto current = co_await read_row(false, row);
+    if (!current) co_return tl::unexpected(current.error());
+    if (counters_) {
+      std::vector<std::optional<int64_t>> deltas(slots.size());
+      for (size_t s = 0; s < slots.size(); ++s) {
+        if (!write[s] || !row[slots[s].value]) continue;
+        const bool exists = *current && (**current)[slots[s].value].has_value();
+        const int64_t have = exists ? decode_bigint(*(**current)[slots[s].value]) : 0;
+        const int64_t delta = decode_bigint(*row[slots[s].value]) - have;
+        if (delta != 0 || !exists) deltas[s] = delta;  // `+ 0` creates a row at zero
+      }
+      co_return co_await writer_.plan_counters(row, deltas, out, wc);
+    }
+    for (size_t s = 0; s < slots.size(); ++s) {
+      // Re-writing a list at the same timestamp would append its elements again.
+      if (table_.columns[slots[s].column].is_list() && *current &&
+          (**current)[slots[s].value] == row[slots[s].value]) {
+        write[s] = false;
+      }
+    }
+  }
+  co_return co_await writer_.plan_row(row, write, true, out, wc, CellUse::Move);
+}
+
 client::Statement TableJob::make_batch(StatementList statements) const {
   auto statement = client::Statement::batch_of(std::move(statements));
   statement.consistency = shared_.settings.write_consistency;
@@ -194,44 +224,10 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
         write[s] = first_of_partition || table_.columns[slots[s].column].kind != ColumnKind::Static;
       }
       StatementList statements;
-      if (counters_ || has_lists_) {
-        auto current = co_await read_row(false, row);
-        if (!current) {
-          co_await in_flight.drain();
-          co_return tl::unexpected(current.error());
-        }
-        if (counters_) {
-          std::vector<std::optional<int64_t>> deltas(slots.size());
-          for (size_t s = 0; s < slots.size(); ++s) {
-            if (!write[s] || !row[slots[s].value]) continue;
-            int64_t have = *current && (**current)[slots[s].value]
-                               ? decode_bigint(*(**current)[slots[s].value])
-                               : 0;
-            bool exists = *current && (**current)[slots[s].value].has_value();
-            int64_t delta = decode_bigint(*row[slots[s].value]) - have;
-            if (delta != 0 || !exists) deltas[s] = delta;
-          }
-          auto planned = co_await writer_.plan_counters(row, deltas, statements, wc);
-          if (!planned) {
-            co_await in_flight.drain();
-            co_return tl::unexpected(planned.error());
-          }
-        } else {
-          for (size_t s = 0; s < slots.size(); ++s) {
-            // Re-writing a list at the same timestamp would append its elements again.
-            if (table_.columns[slots[s].column].is_list() && *current &&
-                (**current)[slots[s].value] == row[slots[s].value]) {
-              write[s] = false;
-            }
-          }
-        }
-      }
-      if (!counters_) {
-        auto planned = co_await writer_.plan_row(row, write, true, statements, wc, CellUse::Move);
-        if (!planned) {
-          co_await in_flight.drain();
-          co_return tl::unexpected(planned.error());
-        }
+      auto planned = co_await plan_copy(row, write, statements, wc);
+      if (!planned) {
+        co_await in_flight.drain();
+        co_return tl::unexpected(planned.error());
       }
       if (!statements.empty()) ++out.rows_written;
       for (auto& statement : statements) {
@@ -363,6 +359,39 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::validate(
   co_return Outcome::Done;
 }
 
+// The writes that give target origin's value for the mismatched cells: origin's cells with their
+// writetime and TTL, a delete (at target's writetime) for a cell origin does not have, or the
+// counter deltas.
+asio::awaitable<Result<void>> TableJob::plan_repair(Row& origin, const Row& target,
+                                                    const std::vector<size_t>& mismatched,
+                                                    int64_t started_us, StatementList& out,
+                                                    WriteCounts& wc) {
+  const auto& slots = layout_.cells();
+  if (counters_) {
+    std::vector<std::optional<int64_t>> deltas(slots.size());
+    for (size_t i : mismatched) {
+      const auto& ov = origin[slots[i].value];
+      const auto& tv = target[slots[i].value];
+      deltas[i] = (ov ? decode_bigint(*ov) : 0) - (tv ? decode_bigint(*tv) : 0);
+    }
+    co_return co_await writer_.plan_counters(origin, deltas, out, wc);
+  }
+  std::vector<bool> write(slots.size(), false), erase(slots.size(), false);
+  int64_t erase_ts = kNoWritetime;
+  for (size_t i : mismatched) {
+    if (origin[slots[i].value]) {
+      write[i] = true;
+    } else {
+      erase[i] = true;
+      erase_ts = std::max(erase_ts, layout_.writetime(target, slots[i]));
+    }
+  }
+  auto planned = co_await writer_.plan_row(origin, write, false, out, wc);
+  if (!planned) co_return tl::unexpected(planned.error());
+  if (erase_ts == kNoWritetime) erase_ts = started_us;
+  co_return co_await writer_.plan_delete_cells(target, erase, erase_ts, out);
+}
+
 bool TableJob::repaired(const std::optional<Row>& origin, const std::optional<Row>& target) const {
   if (!origin || !target) return origin.has_value() == target.has_value();
   for (const auto& slot : layout_.cells()) {
@@ -476,32 +505,8 @@ asio::awaitable<Result<void>> TableJob::settle_one(Candidate& c, int64_t started
     ++out.mismatched;
     write_diff("mismatch", &**o, &**t, mismatched);
     if (fix.mismatch) {
-      if (counters_) {
-        std::vector<std::optional<int64_t>> deltas(slots.size());
-        for (size_t i : mismatched) {
-          const auto& ov = (**o)[slots[i].value];
-          const auto& tv = (**t)[slots[i].value];
-          deltas[i] = (ov ? decode_bigint(*ov) : 0) - (tv ? decode_bigint(*tv) : 0);
-        }
-        auto planned = co_await writer_.plan_counters(**o, deltas, repair, wc);
-        if (!planned) co_return tl::unexpected(planned.error());
-      } else {
-        std::vector<bool> write(slots.size(), false), erase(slots.size(), false);
-        int64_t erase_ts = kNoWritetime;
-        for (size_t i : mismatched) {
-          if ((**o)[slots[i].value]) {
-            write[i] = true;
-          } else {
-            erase[i] = true;
-            erase_ts = std::max(erase_ts, layout_.writetime(**t, slots[i]));
-          }
-        }
-        auto planned = co_await writer_.plan_row(**o, write, false, repair, wc);
-        if (!planned) co_return tl::unexpected(planned.error());
-        if (erase_ts == kNoWritetime) erase_ts = started_us;
-        planned = co_await writer_.plan_delete_cells(**t, erase, erase_ts, repair);
-        if (!planned) co_return tl::unexpected(planned.error());
-      }
+      auto planned = co_await plan_repair(**o, **t, mismatched, started_us, repair, wc);
+      if (!planned) co_return tl::unexpected(planned.error());
       repairable = true;
     }
   }

@@ -96,9 +96,16 @@ class TableJob {
   boost::asio::awaitable<void> send(InFlight& in_flight, client::Statement statement, size_t bytes,
                                     std::optional<Token> routing);
   client::Statement make_batch(StatementList statements) const;
+  boost::asio::awaitable<Result<void>> plan_copy(protocol::Row& row, std::vector<bool>& write,
+                                                 StatementList& out, WriteCounts& wc);
   std::optional<Token> routing_token(const TokenRange& range) const;
   // Reads `range` from origin (side 0) or target (side 1).
   std::unique_ptr<RangeReader> range_reader(int side, const TokenRange& range) const;
+  boost::asio::awaitable<Result<void>> plan_repair(protocol::Row& origin,
+                                                   const protocol::Row& target,
+                                                   const std::vector<size_t>& mismatched,
+                                                   int64_t started_us, StatementList& out,
+                                                   WriteCounts& wc);
   bool repaired(const std::optional<protocol::Row>& origin,
                 const std::optional<protocol::Row>& target) const;
   void write_diff(std::string_view kind, const protocol::Row* origin, const protocol::Row* target,

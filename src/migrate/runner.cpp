@@ -93,6 +93,8 @@ Result<std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>>> re
 }  // namespace
 
 struct Runner::State {
+  std::vector<std::string> keyspaces;  // read from both clusters
+  std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>> keys;  // --keys-from
   Schema origin_schema;
   Schema target_schema;
   std::vector<const Table*> tables;
@@ -136,56 +138,78 @@ asio::awaitable<RunOutcome> Runner::run() {
   co_return outcome;
 }
 
-asio::awaitable<RunOutcome> Runner::prepare_and_run() {
-  auto& st = *state_;
+namespace {
+
+RunOutcome usage_error(std::string message) {
   RunOutcome outcome;
   outcome.report.status = "failed";
-  auto usage_error = [&](std::string message) {
-    outcome.exit_code = 2;
-    outcome.message = std::move(message);
-    return outcome;
-  };
+  outcome.exit_code = 2;
+  outcome.message = std::move(message);
+  return outcome;
+}
 
+}  // namespace
+
+asio::awaitable<RunOutcome> Runner::prepare_and_run() {
+  // Every failure before the first range is bad usage, configuration or schema: exit 2.
+  auto scope = co_await resolve_scope();
+  if (!scope) co_return usage_error(scope.error().message);
+  auto schema = co_await check_target_schema();
+  if (!schema) co_return usage_error(schema.error().message);
+  auto executor = co_await asio::this_coro::executor;
+  auto shared = set_up_shared(executor);
+  if (!shared) co_return usage_error(shared.error().message);
+  if (!options_.keys_from.empty()) co_return co_await check_keys();
+  auto opened = co_await open_run();
+  if (!opened) co_return usage_error(opened.error().message);
+  auto jobs = co_await prepare_jobs();
+  if (!jobs) co_return usage_error(jobs.error().message);
+  start_workers(executor);
+  co_await report_progress();
+  co_return co_await conclude();
+}
+
+asio::awaitable<Result<void>> Runner::resolve_scope() {
+  auto& st = *state_;
   // --keys-from: the tables of the file are the scope when none is given.
-  std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>> keys;
   if (!options_.keys_from.empty()) {
     auto read = read_keys_file(options_.keys_from);
-    if (!read) co_return usage_error(read.error().message);
-    keys = std::move(*read);
+    if (!read) co_return tl::unexpected(read.error());
+    st.keys = std::move(*read);
     if (options_.keyspaces.empty() && options_.tables.empty()) {
-      for (const auto& [id, k] : keys) options_.tables.push_back(id);
+      for (const auto& [id, k] : st.keys) options_.tables.push_back(id);
     }
   }
-
-  // Scope: the keyspaces to read, then the tables in them.
-  std::vector<std::string> keyspaces = options_.keyspaces;
+  // The keyspaces to read, then the tables in them.
+  st.keyspaces = options_.keyspaces;
   for (const auto& t : options_.tables) {
     auto dot = t.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == t.size()) {
-      co_return usage_error(fmt::format("--tables: '{}' is not keyspace.table", t));
+      co_return fail(Errc::InvalidArgument, fmt::format("--tables: '{}' is not keyspace.table", t));
     }
-    keyspaces.push_back(t.substr(0, dot));
+    st.keyspaces.push_back(t.substr(0, dot));
   }
-  std::sort(keyspaces.begin(), keyspaces.end());
-  keyspaces.erase(std::unique(keyspaces.begin(), keyspaces.end()), keyspaces.end());
-  for (const auto& k : keyspaces) {
+  std::sort(st.keyspaces.begin(), st.keyspaces.end());
+  st.keyspaces.erase(std::unique(st.keyspaces.begin(), st.keyspaces.end()), st.keyspaces.end());
+  for (const auto& k : st.keyspaces) {
     if (is_system_keyspace(k)) {
-      co_return usage_error(fmt::format("keyspace '{}' is a system keyspace: it is never migrated", k));
+      co_return fail(Errc::InvalidArgument,
+                     fmt::format("keyspace '{}' is a system keyspace: it is never migrated", k));
     }
   }
-  auto origin_schema = co_await read_schema(origin_, keyspaces);
-  if (!origin_schema) co_return usage_error("origin: " + origin_schema.error().message);
+  auto origin_schema = co_await read_schema(origin_, st.keyspaces);
+  if (!origin_schema) co_return fail(Errc::Io, "origin: " + origin_schema.error().message);
   st.origin_schema = std::move(*origin_schema);
-  for (const auto& k : keyspaces) {
+  for (const auto& k : st.keyspaces) {
     if (!st.origin_schema.keyspace(k)) {
-      co_return usage_error(fmt::format("keyspace '{}' does not exist on origin", k));
+      co_return fail(Errc::InvalidArgument, fmt::format("keyspace '{}' does not exist on origin", k));
     }
   }
   std::set<std::string> wanted_tables(options_.tables.begin(), options_.tables.end());
   for (const auto& t : options_.tables) {
     auto dot = t.find('.');
     if (!st.origin_schema.table(t.substr(0, dot), t.substr(dot + 1))) {
-      co_return usage_error(fmt::format("table {} does not exist on origin", t));
+      co_return fail(Errc::InvalidArgument, fmt::format("table {} does not exist on origin", t));
     }
   }
   for (const auto& t : st.origin_schema.tables) {
@@ -193,41 +217,50 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
                                           t.keyspace) != options_.keyspaces.end();
     if (whole_keyspace || wanted_tables.count(t.id())) st.tables.push_back(&t);
   }
-  if (st.tables.empty()) co_return usage_error("no table in scope (use --keyspaces or --tables)");
+  if (st.tables.empty()) {
+    co_return fail(Errc::InvalidArgument, "no table in scope (use --keyspaces or --tables)");
+  }
   auto partitioner = partitioner_from_class(st.origin_schema.partitioner);
   if (!partitioner) {
-    co_return usage_error(fmt::format("origin's partitioner '{}' is not supported (Murmur3Partitioner, "
-                                      "RandomPartitioner)", st.origin_schema.partitioner));
+    co_return fail(Errc::Unsupported,
+                   fmt::format("origin's partitioner '{}' is not supported (Murmur3Partitioner, "
+                               "RandomPartitioner)",
+                               st.origin_schema.partitioner));
   }
   st.partitioner = *partitioner;
+  co_return Result<void>{};
+}
 
-  // Schema on target.
-  auto target_schema = co_await read_schema(target_, keyspaces);
-  if (!target_schema) co_return usage_error("target: " + target_schema.error().message);
+asio::awaitable<Result<void>> Runner::check_target_schema() {
+  auto& st = *state_;
+  auto target_schema = co_await read_schema(target_, st.keyspaces);
+  if (!target_schema) co_return fail(Errc::Io, "target: " + target_schema.error().message);
   st.target_schema = std::move(*target_schema);
   if (options_.create_schema) {
     for (const auto& cql : schema_creation_statements(st.origin_schema, st.tables, st.target_schema)) {
       spdlog::info("creating on target: {}", cql);
       auto r = co_await target_->query(cql);
-      if (!r) co_return usage_error(fmt::format("target refused '{}': {}", cql, r.error().to_string()));
+      if (!r) co_return fail(Errc::Io, fmt::format("target refused '{}': {}", cql, r.error().to_string()));
     }
-    auto reread = co_await read_schema(target_, keyspaces);
-    if (!reread) co_return usage_error("target: " + reread.error().message);
+    auto reread = co_await read_schema(target_, st.keyspaces);
+    if (!reread) co_return fail(Errc::Io, "target: " + reread.error().message);
     st.target_schema = std::move(*reread);
   }
   auto problems = compare_schemas(st.tables, st.target_schema);
   if (!problems.empty()) {
     std::string message = "schema differences, nothing was copied:";
     for (const auto& p : problems) message += fmt::format("\n  {}.{}: {}", p.keyspace, p.table, p.message);
-    co_return usage_error(message);
+    co_return fail(Errc::InvalidArgument, message);
   }
+  co_return Result<void>{};
+}
 
-  // Jobs and the run.
+Result<void> Runner::set_up_shared(asio::any_io_executor executor) {
+  auto& st = *state_;
   st.shared.origin = origin_;
   st.shared.target = target_;
   st.shared.settings = options_.job;
   st.shared.stop = &stop_;
-  auto executor = co_await asio::this_coro::executor;
   st.shared.memory = std::make_unique<ByteBudget>(executor, options_.job.memory_budget);
   if (options_.max_rows_per_second > 0) {
     st.shared.origin_rate = std::make_unique<RateLimiter>(executor, options_.max_rows_per_second);
@@ -235,45 +268,51 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
   }
   if (!options_.diff_file.empty()) {
     st.diff.open(options_.diff_file, std::ios::out | std::ios::trunc);
-    if (!st.diff) co_return usage_error(fmt::format("--diff-file: cannot write '{}'", options_.diff_file));
+    if (!st.diff) {
+      return fail(Errc::Io, fmt::format("--diff-file: cannot write '{}'", options_.diff_file));
+    }
     st.shared.diff_file = &st.diff;
   }
-  if (!options_.keys_from.empty()) {
-    for (const Table* t : st.tables) {
-      st.jobs.push_back(std::make_unique<TableJob>(st.shared, *t, st.origin_schema, st.partitioner));
-      auto prepared = co_await st.jobs.back()->prepare();
-      if (!prepared) co_return usage_error(prepared.error().message);
-      RangeCounts counts;
-      auto checked = co_await st.jobs.back()->validate_keys(std::move(keys[t->id()]), counts);
-      if (!checked) {
-        outcome.exit_code = 1;
-        outcome.message = checked.error().message;
-        co_return outcome;
-      }
-      st.jobs.back()->counts().add(counts);
-      outcome.report.tables.push_back(TableReport{t->keyspace, t->name, st.jobs.back()->counts()});
-    }
-    outcome.report.status = "completed";
-    if (outcome.report.remaining_differences() > 0) {
+  return {};
+}
+
+// --keys-from: the rows of a diff file, table by table; no ranges, no run state.
+asio::awaitable<RunOutcome> Runner::check_keys() {
+  auto& st = *state_;
+  RunOutcome outcome;
+  for (const Table* t : st.tables) {
+    st.jobs.push_back(std::make_unique<TableJob>(st.shared, *t, st.origin_schema, st.partitioner));
+    auto prepared = co_await st.jobs.back()->prepare();
+    if (!prepared) co_return usage_error(prepared.error().message);
+    RangeCounts counts;
+    auto checked = co_await st.jobs.back()->validate_keys(std::move(st.keys[t->id()]), counts);
+    if (!checked) {
+      outcome.report.status = "failed";
       outcome.exit_code = 1;
-      outcome.message = fmt::format("{} differences remain", outcome.report.remaining_differences());
+      outcome.message = checked.error().message;
+      co_return outcome;
     }
-    co_return outcome;
+    st.jobs.back()->counts().add(counts);
+    outcome.report.tables.push_back(TableReport{t->keyspace, t->name, st.jobs.back()->counts()});
   }
-  auto opened = co_await open_run();
-  if (!opened) {
-    outcome.exit_code = 2;
-    outcome.message = opened.error().message;
-    co_return outcome;
+  outcome.report.status = "completed";
+  if (outcome.report.remaining_differences() > 0) {
+    outcome.exit_code = 1;
+    outcome.message = fmt::format("{} differences remain", outcome.report.remaining_differences());
   }
+  co_return outcome;
+}
+
+asio::awaitable<Result<void>> Runner::prepare_jobs() {
+  auto& st = *state_;
   for (const Table* t : st.tables) {
     st.job_by_id[t->id()] = st.jobs.size();
     st.jobs.push_back(std::make_unique<TableJob>(st.shared, *t, st.origin_schema, st.partitioner));
     auto prepared = co_await st.jobs.back()->prepare();
-    if (!prepared) co_return usage_error(prepared.error().message);
+    if (!prepared) co_return tl::unexpected(prepared.error());
   }
   auto ranges = co_await st.store->ranges(st.run.run_id);
-  if (!ranges) co_return usage_error(ranges.error().message);
+  if (!ranges) co_return tl::unexpected(ranges.error());
   for (const auto& r : *ranges) {
     auto it = st.job_by_id.find(r.table_id);
     if (it == st.job_by_id.end()) continue;
@@ -300,8 +339,11 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
     st.ranges_metric->labels({"total"}).set(static_cast<int64_t>(st.ranges_total));
     st.ranges_metric->labels({"done"}).set(static_cast<int64_t>(st.ranges_done_before));
   }
+  co_return Result<void>{};
+}
 
-  // Workers, and the progress reporter while they run.
+void Runner::start_workers(asio::any_io_executor executor) {
+  auto& st = *state_;
   st.workers_running = options_.workers;
   for (size_t i = 0; i < options_.workers; ++i) {
     asio::co_spawn(executor, worker(i), [this](std::exception_ptr e) {
@@ -315,9 +357,12 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
       }
     });
   }
-  co_await report_progress();
+}
 
-  // The outcome, from the run's state on target (other processes may share it).
+// The outcome, from the run's state on target (other processes may share the run).
+asio::awaitable<RunOutcome> Runner::conclude() {
+  auto& st = *state_;
+  RunOutcome outcome;
   auto final_ranges = co_await st.store->ranges(st.run.run_id);
   size_t unfinished = 0, failed = 0;
   if (final_ranges) {
@@ -330,15 +375,14 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
   for (const auto& job : st.jobs) {
     outcome.report.tables.push_back(TableReport{job->table().keyspace, job->table().name, job->counts()});
   }
+  outcome.exit_code = 1;
   if (!st.fatal.empty() || !final_ranges) {
-    outcome.exit_code = 1;
     outcome.message = !st.fatal.empty() ? st.fatal : final_ranges.error().message;
     outcome.report.status = stop_ ? "interrupted" : "failed";
     co_return outcome;
   }
   if (unfinished > 0) {
     outcome.report.status = "interrupted";
-    outcome.exit_code = 1;
     outcome.message = fmt::format("interrupted with {} ranges not done; run again with --resume "
                                   "(or --run-id {}) to finish",
                                   unfinished, st.run.run_id);
@@ -347,13 +391,13 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
   (void)co_await st.store->set_run_status(st.run.run_id, failed ? "failed" : "completed");
   if (failed > 0) {
     outcome.report.status = "failed";
-    outcome.exit_code = 1;
     outcome.message = fmt::format("{} ranges failed (errors in zdm_migration.ranges); run again "
                                   "with --resume to retry them, split finer",
                                   failed);
     co_return outcome;
   }
   outcome.report.status = "completed";
+  outcome.exit_code = 0;
   if (options_.command == Command::Validate && outcome.report.remaining_differences() > 0) {
     outcome.exit_code = 1;
     outcome.message = fmt::format("{} differences remain", outcome.report.remaining_differences());
@@ -403,25 +447,7 @@ asio::awaitable<Result<void>> Runner::open_run() {
     st.run.write_timestamp = now_ms() * 1000;
     auto created = co_await st.store->create_run(st.run);
     if (!created) co_return tl::unexpected(created.error());
-    if (*created) {
-      std::vector<TokenValue> ring;
-      for (const auto& h : origin_->hosts()) {
-        for (const auto& t : h.tokens) {
-          if (auto v = token_from_string(t)) ring.push_back(*v);
-        }
-      }
-      const size_t splits = options_.splits ? options_.splits : std::max<size_t>(64, 16 * options_.workers);
-      auto ranges = split_ring(st.partitioner, ring, splits);
-      std::vector<RangeRecord> records;
-      for (const Table* t : st.tables) {
-        for (const auto& r : ranges) records.push_back(RangeRecord{t->id(), r, RangeStatus::Pending, "", 0, 0, 0, 0, ""});
-      }
-      auto added = co_await st.store->add_ranges(st.run.run_id, records);
-      if (!added) co_return tl::unexpected(added.error());
-      auto status = co_await st.store->set_run_status(st.run.run_id, "running");
-      if (!status) co_return tl::unexpected(status.error());
-      co_return Result<void>{};
-    }
+    if (*created) co_return co_await plan_run();
     existing = RunInfo{};  // another process created it just now: join it
   }
   // Joining or resuming: wait for the creator to finish planning, then split failed ranges.
@@ -448,6 +474,31 @@ asio::awaitable<Result<void>> Runner::open_run() {
   }
   if (split) spdlog::info("run {}: {} failed ranges split in four and pending again", st.run.run_id, split);
   if (st.run.status != "running") (void)co_await st.store->set_run_status(st.run.run_id, "running");
+  co_return Result<void>{};
+}
+
+// The creator of a run writes its ranges: origin's ring split for every table, all pending.
+asio::awaitable<Result<void>> Runner::plan_run() {
+  auto& st = *state_;
+  std::vector<TokenValue> ring;
+  for (const auto& h : origin_->hosts()) {
+    for (const auto& t : h.tokens) {
+      if (auto v = token_from_string(t)) ring.push_back(*v);
+    }
+  }
+  const size_t splits =
+      options_.splits ? options_.splits : std::max<size_t>(64, 16 * options_.workers);
+  auto ranges = split_ring(st.partitioner, ring, splits);
+  std::vector<RangeRecord> records;
+  for (const Table* t : st.tables) {
+    for (const auto& r : ranges) {
+      records.push_back(RangeRecord{t->id(), r, RangeStatus::Pending, "", 0, 0, 0, 0, ""});
+    }
+  }
+  auto added = co_await st.store->add_ranges(st.run.run_id, records);
+  if (!added) co_return tl::unexpected(added.error());
+  auto status = co_await st.store->set_run_status(st.run.run_id, "running");
+  if (!status) co_return tl::unexpected(status.error());
   co_return Result<void>{};
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "client/session.hpp"
@@ -65,7 +66,15 @@ class Runner {
  private:
   struct State;
   boost::asio::awaitable<RunOutcome> prepare_and_run();
+  boost::asio::awaitable<Result<void>> resolve_scope();
+  boost::asio::awaitable<Result<void>> check_target_schema();
+  Result<void> set_up_shared(boost::asio::any_io_executor executor);
+  boost::asio::awaitable<RunOutcome> check_keys();
+  boost::asio::awaitable<Result<void>> prepare_jobs();
+  void start_workers(boost::asio::any_io_executor executor);
+  boost::asio::awaitable<RunOutcome> conclude();
   boost::asio::awaitable<Result<void>> open_run();
+  boost::asio::awaitable<Result<void>> plan_run();
   boost::asio::awaitable<void> worker(size_t index);
   boost::asio::awaitable<void> process(size_t job_index, RangeRecord range);
   boost::asio::awaitable<void> report_progress();
