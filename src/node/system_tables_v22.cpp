@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/json_value.hpp"
 #include "node/storage_engine.hpp"
 #include "node/system_rows.hpp"
 #include "node/system_tables.hpp"
@@ -290,33 +291,12 @@ std::vector<size_t> java_hashmap_order(const std::vector<std::string>& keys) {
   return out;
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // FBUtilities.json(map): {"k":"v",...} without spaces.
 std::string json_object(const std::vector<std::pair<std::string, std::string>>& entries) {
   std::string out = "{";
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i > 0) out += ",";
-    out += json_string(entries[i].first) + ":" + json_string(entries[i].second);
+    out += json_quote(entries[i].first) + ":" + json_quote(entries[i].second);
   }
   return out + "}";
 }
