@@ -18,6 +18,8 @@ packages=(
   haproxy jq curl
   # the independent protocol implementation used for golden bytes and interop tests
   python3 python3-cassandra python3-pytest python3-lz4 python3-snappy
+  # certificates made at test time (TLS tests of the proxy and of zdm migrate)
+  python3-cryptography
 )
 
 missing=()
