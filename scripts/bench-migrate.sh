@@ -2,7 +2,8 @@
 # Benchmarks zdm migrate and zdm validate between two zdm nodes on this machine.
 # Usage: scripts/bench-migrate.sh BUILD_DIR [ROWS]      (default 1,000,000 rows)
 # Cases, each on a fresh target node (origin keeps its data):
-#   rows     ROWS rows of ~100 bytes in 5 text columns, one partition each: migrate, validate
+#   rows     ROWS rows of ~100 bytes in 5 text columns, one partition each: migrate (batches of
+#            32 partitions, then the default 10), validate
 #   fix      validate --fix missing after target's table was truncated (every row to repair)
 #   wide     ROWS/4 rows in ONE partition: migrate and validate (paging inside a partition)
 # For each: wall time, rows/s, CPU seconds of the zdm process, peak RSS (GNU time).
@@ -39,6 +40,11 @@ echo "loading $rows rows into origin..."
 wide_rows=$((rows / 4))
 /usr/bin/python3 "$root/scripts/bench_migrate_load.py" 127.0.0.1 "$origin_port" "$wide_rows" --wide
 
+# Batches of 32 partitions (the clusters' warning threshold raised), then the default (10).
+start_node target32
+measure "migrate, 32 partitions/batch" "$rows" "$zdm" migrate --origin "127.0.0.1:$origin_port" \
+  --target "127.0.0.1:$node_port" --tables bench.rows --create-schema --batch-partitions 32
+stop "$node_pid"
 start_node target
 target_port=$node_port
 target_pid=$node_pid

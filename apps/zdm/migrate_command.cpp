@@ -341,6 +341,10 @@ void add_migrate_command(CLI::App& app) {
   cmd->add_option("--batch-size", opts->run.job.batch_size,
                   "rows of one range per UNLOGGED batch, under 4 KiB (1: every row alone)")
       ->capture_default_str();
+  cmd->add_option("--batch-partitions", opts->run.job.batch_partitions,
+                  "partitions per batch; above Cassandra's unlogged_batch_across_partitions_warn_"
+                  "threshold (10) every batch logs a warning on the cluster")
+      ->capture_default_str();
   cmd->add_flag("--create-schema", opts->run.create_schema,
                 "create missing keyspaces, user types and tables on target from origin's definitions");
   cmd->callback([opts]() {

@@ -200,6 +200,8 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
   const size_t batch_size = shared_.settings.batch_size;
   StatementList batch;
   size_t batch_bytes = 0;
+  size_t batch_partitions = 0;
+  std::optional<TokenValue> batch_token;  // the partition of the last row batched
   auto flush = [&]() -> asio::awaitable<void> {
     if (batch.empty()) co_return;
     const size_t bytes = batch_bytes;
@@ -207,6 +209,8 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
                                                     : make_batch(std::move(batch));
     batch.clear();
     batch_bytes = 0;
+    batch_partitions = 0;
+    batch_token.reset();
     co_await send(in_flight, std::move(statement), bytes, routing);
   };
   while (true) {
@@ -230,6 +234,14 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
         co_return tl::unexpected(planned.error());
       }
       if (!statements.empty()) ++out.rows_written;
+      // Partitions are counted by token (rows come in token order; a collision only makes a
+      // batch smaller than it could be).
+      const TokenValue token = layout_.token(row);
+      if (!counters_ && batch_size > 1 && batch_token != token) {
+        if (batch_partitions >= shared_.settings.batch_partitions) co_await flush();
+        ++batch_partitions;
+        batch_token = token;
+      }
       for (auto& statement : statements) {
         size_t bytes = 0;
         for (const auto& v : statement.values) bytes += v.bytes.size();

@@ -38,6 +38,9 @@ struct JobSettings {
   size_t write_bytes_in_flight = 8 * 1024 * 1024;  // per range: bounds memory with large cells
   size_t memory_budget = 64 * 1024 * 1024;  // pages and writes over all ranges
   size_t batch_size = 32;  // rows per UNLOGGED batch, under kMaxBatchBytes (1: no batches)
+  // Partitions per batch: Cassandra warns in its log for each batch over
+  // unlogged_batch_across_partitions_warn_threshold (default 10).
+  size_t batch_partitions = 10;
   int64_t writetime_tolerance_us = 1'000'000;
   int32_t ttl_tolerance_s = 5;
   FixKinds fix;
@@ -59,7 +62,8 @@ struct JobShared {
 // One table's prepared reads and its writer, shared by the ranges of that table.
 class TableJob {
  public:
-  // Batches stay under Cassandra's default batch_size_warn_threshold (5 KiB).
+  // Batches stay under Cassandra's default batch_size_warn_threshold (5 KiB), so they log no
+  // warning; JobSettings::batch_partitions does the same for partitions.
   static constexpr size_t kMaxBatchBytes = 4 * 1024;
 
   TableJob(JobShared& shared, const Table& table, const Schema& origin_schema, Partitioner p);
