@@ -139,13 +139,13 @@ def test_ten_megabyte_cells_copied_with_bounded_memory(origin, target, osess, ts
     with open(rss_file) as f:
         peak_kib = int(f.read().split()[-1])
     # Why the bound holds (src/migrate/range_reader.hpp, range_job.hpp): the table is 240 MB but
-    # it is never all in memory. A range's first page asks for at most 16 rows and later pages
-    # adapt to ~8 MiB (here one 10 MB row a page), with one page prefetched; a range's writes in
-    # flight are bounded by bytes (32 MiB), a 10 MB cell being sent alone (too big for a batch);
-    # and at most --workers (8) ranges are in flight. The 24 rows spread over 128 ranges, so a
-    # range holds one or two of them: what is resident is a few rows per worker, not the table
-    # (measured: 150-180 MiB, about 22 MiB of which is the process at rest).
-    assert peak_kib < 200 * 1024, "zdm migrate peak RSS %.1f MiB, expected under 200 MiB (%d rows of 10 MB)\n%s" % (
+    # it is never all in memory. A range's first page is one row and later pages adapt to ~8 MiB
+    # (here one 10 MB row a page), a page that large is not read ahead, a range's writes in
+    # flight are bounded by bytes (8 MiB; a 10 MB cell goes alone), and at most --workers (8)
+    # ranges are in flight: what is resident is about a row per worker plus its copies on the way
+    # to target, not the table (measured: 147-175 MiB, about 22 MiB of which is the process at
+    # rest; holding the table would take well over 500 MiB). The bound is the 256 MiB.
+    assert peak_kib < 256 * 1024, "zdm migrate peak RSS %.1f MiB, expected under 256 MiB (%d rows of 10 MB)\n%s" % (
         peak_kib / 1024, rows, res.describe())
     # Each blob, read back one row at a time (a full scan would be a 240 MB answer).
     osel = osess.prepare("SELECT b, WRITETIME(b) FROM big.t WHERE k = ?")
