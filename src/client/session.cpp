@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "protocol/row_reader.hpp"
 #include "protocol/value.hpp"
 
 namespace zdm::client {
@@ -25,64 +26,6 @@ namespace {
 
 const protocol::ResponseBody* response_body(const Message& m) {
   return std::get_if<protocol::ResponseBody>(&m.body);
-}
-
-std::optional<size_t> column_index(const protocol::RowsMetadata& meta, std::string_view name) {
-  for (size_t i = 0; i < meta.columns.size(); ++i) {
-    if (meta.columns[i].name == name) return i;
-  }
-  return std::nullopt;
-}
-
-const Bytes* cell(const protocol::RowsResult& rows, const protocol::Row& row, std::string_view name) {
-  auto index = column_index(rows.metadata, name);
-  if (!index || *index >= row.size() || !row[*index]) return nullptr;
-  return &*row[*index];
-}
-
-std::string text_cell(const protocol::RowsResult& rows, const protocol::Row& row,
-                      std::string_view name) {
-  const Bytes* b = cell(rows, row, name);
-  return b ? std::string(as_chars(*b)) : std::string();
-}
-
-std::optional<std::string> inet_cell(const protocol::RowsResult& rows, const protocol::Row& row,
-                                     std::string_view name) {
-  const Bytes* b = cell(rows, row, name);
-  if (b == nullptr) return std::nullopt;
-  if (b->size() == 4) {
-    asio::ip::address_v4::bytes_type bytes;
-    std::copy(b->begin(), b->end(), bytes.begin());
-    return asio::ip::address_v4(bytes).to_string();
-  }
-  if (b->size() == 16) {
-    asio::ip::address_v6::bytes_type bytes;
-    std::copy(b->begin(), b->end(), bytes.begin());
-    return asio::ip::address_v6(bytes).to_string();
-  }
-  return std::nullopt;
-}
-
-std::optional<int32_t> int_cell(const protocol::RowsResult& rows, const protocol::Row& row,
-                                std::string_view name) {
-  const Bytes* b = cell(rows, row, name);
-  if (b == nullptr || b->size() != 4) return std::nullopt;
-  return static_cast<int32_t>(load_be32(b->data()));
-}
-
-std::vector<std::string> text_set_cell(const protocol::RowsResult& rows, const protocol::Row& row,
-                                       std::string_view name, protocol::ProtocolVersion version) {
-  std::vector<std::string> out;
-  auto index = column_index(rows.metadata, name);
-  if (!index || *index >= row.size() || !row[*index]) return out;
-  auto value = protocol::decode_value(rows.metadata.columns[*index].type, *row[*index], version);
-  if (!value) return out;
-  if (auto* elements = value->get_if<protocol::Value::Elements>()) {
-    for (const auto& e : *elements) {
-      if (auto* s = e.get_if<std::string>()) out.push_back(*s);
-    }
-  }
-  return out;
 }
 
 bool is_unspecified_address(const std::string& a) { return a == "0.0.0.0" || a == "::"; }
@@ -161,7 +104,6 @@ struct Session::RequestState {
   Statement statement;
   QueryCallback done;
   std::optional<Bytes> routing_key;
-  std::optional<Token> routing_token;
   int attempts = 0;
   bool reprepared = false;
   std::optional<HostIndex> last_host;
@@ -242,10 +184,10 @@ asio::awaitable<ClientResult<void>> Session::discover() {
   Host control_host;
   control_host.endpoint = control_endpoint_;
   if (!local->rows.empty()) {
-    const auto& row = local->rows.front();
-    control_host.datacenter = text_cell(*local, row, "data_center");
-    control_host.rack = text_cell(*local, row, "rack");
-    control_host.tokens = text_set_cell(*local, row, "tokens", version_);
+    protocol::RowReader row(local->metadata, local->rows.front(), version_);
+    control_host.datacenter = row.text("data_center").value_or("");
+    control_host.rack = row.text("rack").value_or("");
+    control_host.tokens = row.text_list("tokens");
   }
   local_dc_ = options_.local_dc.empty() ? control_host.datacenter : options_.local_dc;
   hosts_.push_back(std::move(control_host));
@@ -258,22 +200,23 @@ asio::awaitable<ClientResult<void>> Session::discover() {
       peers = co_await control_query(control_, "SELECT * FROM system.peers");
     }
     if (peers) {
-      for (const auto& row : peers->rows) {
+      for (const auto& peer_row : peers->rows) {
+        protocol::RowReader row(peers->metadata, peer_row, version_);
         Host host;
-        auto address = inet_cell(*peers, row, v2 ? "native_address" : "rpc_address");
-        if (!address || is_unspecified_address(*address)) address = inet_cell(*peers, row, "peer");
+        auto address = row.inet(v2 ? "native_address" : "rpc_address");
+        if (!address || is_unspecified_address(*address)) address = row.inet("peer");
         if (!address) continue;
         host.endpoint.host = *address;
         host.endpoint.port = control_endpoint_.port;
         if (v2) {
-          if (auto port = int_cell(*peers, row, "native_port"); port && *port > 0 && *port < 65536) {
+          if (auto port = row.int32("native_port"); port && *port > 0 && *port < 65536) {
             host.endpoint.port = static_cast<uint16_t>(*port);
           }
         }
         if (host.endpoint == control_endpoint_) continue;
-        host.datacenter = text_cell(*peers, row, "data_center");
-        host.rack = text_cell(*peers, row, "rack");
-        host.tokens = text_set_cell(*peers, row, "tokens", version_);
+        host.datacenter = row.text("data_center").value_or("");
+        host.rack = row.text("rack").value_or("");
+        host.tokens = row.text_list("tokens");
         hosts_.push_back(std::move(host));
       }
     } else {
@@ -416,7 +359,6 @@ void Session::execute(Statement statement, QueryCallback done) {
   } else if (statement.routing_key) {
     state->routing_key = statement.routing_key;
   }
-  state->routing_token = statement.routing_token;
   state->statement = std::move(statement);
   state->done = std::move(done);
   run(std::move(state));
@@ -425,10 +367,10 @@ void Session::execute(Statement statement, QueryCallback done) {
 std::optional<HostIndex> Session::choose_host(const RequestState& state) {
   if (state.force_host) return state.force_host;
   if (live_.empty()) return std::nullopt;
-  const bool routable = state.routing_token || state.routing_key;
-  if (state.attempts == 0 && options_.token_aware && routable && !token_map_.empty()) {
-    auto owner = state.routing_token ? token_map_.owner(*state.routing_token)
-                                     : token_map_.owner_of_key(*state.routing_key);
+  const auto& token = state.statement.routing_token;
+  if (state.attempts == 0 && options_.token_aware && (token || state.routing_key) &&
+      !token_map_.empty()) {
+    auto owner = token ? token_map_.owner(*token) : token_map_.owner_of_key(*state.routing_key);
     if (owner && hosts_[*owner].local && !hosts_[*owner].pool.empty()) {
       ++stats_.token_routed;
       return owner;

@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 
 #include "migrate/cql_values.hpp"
+#include "protocol/row_reader.hpp"
 
 namespace zdm::migrate {
+
+using protocol::RowReader;
 
 namespace asio = boost::asio;
 using protocol::BoundValue;

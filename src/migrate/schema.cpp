@@ -8,9 +8,12 @@
 
 #include "client/session.hpp"
 #include "migrate/cql_values.hpp"
+#include "protocol/row_reader.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::migrate {
+
+using protocol::RowReader;
 
 using protocol::DataType;
 using protocol::TypeId;

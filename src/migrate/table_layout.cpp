@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "migrate/cql_values.hpp"
 #include "protocol/value.hpp"
 #include "protocol/value_compare.hpp"
 
@@ -125,18 +126,14 @@ int64_t TableLayout::writetime(const protocol::Row& row, const CellSlot& slot) c
   if (!slot.writetime) return kNoWritetime;
   const auto& cell = row[*slot.writetime];
   if (!cell || cell->size() != 8) return kNoWritetime;
-  uint64_t u = 0;
-  for (uint8_t b : *cell) u = (u << 8) | b;
-  return static_cast<int64_t>(u);
+  return decode_bigint(*cell);
 }
 
 int32_t TableLayout::ttl(const protocol::Row& row, const CellSlot& slot) const {
   if (!slot.ttl) return 0;
   const auto& cell = row[*slot.ttl];
   if (!cell || cell->size() != 4) return 0;
-  uint32_t u = 0;
-  for (uint8_t b : *cell) u = (u << 8) | b;
-  return static_cast<int32_t>(u);
+  return decode_int(*cell);
 }
 
 std::string TableLayout::key_text(const protocol::Row& row) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "migrate/cql_values.hpp"
 #include "protocol/value.hpp"
 
 namespace zdm::migrate {
@@ -64,15 +65,7 @@ Result<TokenValue> token_from_string(std::string_view text) {
 }
 
 Bytes encode_token(Partitioner p, TokenValue t) {
-  if (p == Partitioner::Murmur3) {
-    Bytes out(8);
-    auto u = static_cast<uint64_t>(static_cast<int64_t>(t));
-    for (int i = 7; i >= 0; --i) {
-      out[static_cast<size_t>(i)] = static_cast<uint8_t>(u & 0xff);
-      u >>= 8;
-    }
-    return out;
-  }
+  if (p == Partitioner::Murmur3) return encode_bigint(static_cast<int64_t>(t));
   Bytes raw(16);
   auto u = static_cast<UnsignedTokenValue>(t);
   for (int i = 15; i >= 0; --i) {

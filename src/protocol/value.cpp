@@ -114,6 +114,14 @@ std::string Varint::to_string() const {
   return {digits.rbegin(), digits.rend()};
 }
 
+std::string InetAddress::to_string() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (inet_ntop(size == 4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf) == nullptr) {
+    return "?";
+  }
+  return buf;
+}
+
 std::optional<InetAddress> InetAddress::from_bytes(ByteView b) {
   if (b.size() != 4 && b.size() != 16) return std::nullopt;
   InetAddress a;
@@ -935,13 +943,7 @@ std::string time_text(int64_t nanos) {
                      seconds % 60, nanos % 1'000'000'000);
 }
 
-std::string inet_text(const InetAddress& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (inet_ntop(a.size == 4 ? AF_INET : AF_INET6, a.bytes.data(), buf, sizeof buf) == nullptr) {
-    return "'?'";
-  }
-  return fmt::format("'{}'", buf);
-}
+std::string inet_text(const InetAddress& a) { return fmt::format("'{}'", a.to_string()); }
 
 std::string field_name_text(std::string_view s) {
   bool plain = !s.empty() && std::islower(static_cast<unsigned char>(s[0])) != 0;

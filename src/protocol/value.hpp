@@ -61,6 +61,7 @@ struct InetAddress {
   uint8_t size = 4;  // 4 (IPv4) or 16 (IPv6)
 
   static std::optional<InetAddress> from_bytes(ByteView b);
+  std::string to_string() const;  // "10.0.0.1", "::1"; "?" for a malformed address
   ByteView view() const { return {bytes.data(), size}; }
   friend bool operator==(const InetAddress&, const InetAddress&) = default;
 };

@@ -15,6 +15,7 @@
 
 #include "client/connection.hpp"
 #include "common/timeuuid.hpp"
+#include "protocol/row_reader.hpp"
 #include "proxy/upstream_connection.hpp"
 
 namespace zdm::proxy {
@@ -157,48 +158,6 @@ struct ControlConnection::State {
 
 namespace {
 
-std::optional<size_t> column_index(const protocol::RowsResult& rows, std::string_view name) {
-  for (size_t i = 0; i < rows.metadata.columns.size(); ++i) {
-    if (rows.metadata.columns[i].name == name) return i;
-  }
-  return std::nullopt;
-}
-
-std::string cell_text(const protocol::RowsResult& rows, const protocol::Row& row,
-                      std::string_view column) {
-  auto i = column_index(rows, column);
-  if (!i || *i >= row.size() || !row[*i]) return {};
-  return std::string(row[*i]->begin(), row[*i]->end());
-}
-
-std::string cell_inet(const protocol::RowsResult& rows, const protocol::Row& row,
-                      std::string_view column) {
-  auto i = column_index(rows, column);
-  if (!i || *i >= row.size() || !row[*i]) return {};
-  const Bytes& b = *row[*i];
-  if (b.size() == 4) {
-    asio::ip::address_v4::bytes_type a{};
-    std::copy(b.begin(), b.end(), a.begin());
-    return asio::ip::address_v4(a).to_string();
-  }
-  if (b.size() == 16) {
-    asio::ip::address_v6::bytes_type a{};
-    std::copy(b.begin(), b.end(), a.begin());
-    return asio::ip::address_v6(a).to_string();
-  }
-  return {};
-}
-
-Uuid cell_uuid(const protocol::RowsResult& rows, const protocol::Row& row,
-               std::string_view column) {
-  Uuid u{};
-  auto i = column_index(rows, column);
-  if (i && *i < row.size() && row[*i] && row[*i]->size() == 16) {
-    std::copy(row[*i]->begin(), row[*i]->end(), u.begin());
-  }
-  return u;
-}
-
 asio::awaitable<Result<protocol::RowsResult>> select_rows(client::Connection& conn,
                                                           std::string cql) {
   protocol::QueryMessage q;
@@ -242,25 +201,27 @@ asio::awaitable<Result<std::shared_ptr<ClusterView>>> discover(client::Connectio
   ClusterNode self;
   self.address = contact;  // the address that worked; rpc_address may be a wildcard
   self.port = opts.port;
-  self.datacenter = cell_text(*local, local_row, "data_center");
-  self.rack = cell_text(*local, local_row, "rack");
-  self.host_id = cell_uuid(*local, local_row, "host_id");
+  protocol::RowReader local_reader(local->metadata, local_row);
+  self.datacenter = local_reader.text("data_center").value_or("");
+  self.rack = local_reader.text("rack").value_or("");
+  self.host_id = local_reader.uuid("host_id").value_or(Uuid{});
   const std::string dc = opts.local_datacenter.empty() ? self.datacenter : opts.local_datacenter;
   view->local.datacenter = dc;
 
   std::vector<ClusterNode> nodes;
   if (self.datacenter == dc) nodes.push_back(self);
-  for (const auto& row : peers->rows) {
+  for (const auto& peer_row : peers->rows) {
+    protocol::RowReader row(peers->metadata, peer_row);
     ClusterNode n;
-    n.address = cell_inet(*peers, row, "rpc_address");
+    n.address = row.inet("rpc_address").value_or("");
     if (n.address.empty() || n.address == "0.0.0.0" || n.address == "::") {
-      n.address = cell_inet(*peers, row, "peer");
+      n.address = row.inet("peer").value_or("");
     }
     if (n.address.empty()) continue;
     n.port = opts.port;
-    n.datacenter = cell_text(*peers, row, "data_center");
-    n.rack = cell_text(*peers, row, "rack");
-    n.host_id = cell_uuid(*peers, row, "host_id");
+    n.datacenter = row.text("data_center").value_or("");
+    n.rack = row.text("rack").value_or("");
+    n.host_id = row.uuid("host_id").value_or(Uuid{});
     if (n.datacenter == dc) nodes.push_back(std::move(n));
   }
   if (nodes.empty()) {
