@@ -42,28 +42,10 @@ asio::awaitable<void> InFlight::drain() {
   }
 }
 
-ByteBudget::ByteBudget(asio::any_io_executor executor, size_t limit)
-    : wake_(executor, asio::steady_timer::time_point::max()), limit_(limit) {}
-
-asio::awaitable<void> ByteBudget::acquire(size_t bytes) {
-  while (used_ > 0 && used_ + bytes > limit_) {
-    boost::system::error_code ec;
-    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  used_ += bytes;
-}
-
 bool ByteBudget::try_acquire(size_t bytes) {
   if (used_ > 0 && used_ + bytes > limit_) return false;
   used_ += bytes;
   return true;
-}
-
-void ByteBudget::charge(size_t bytes) { used_ += bytes; }
-
-void ByteBudget::release(size_t bytes) {
-  used_ -= std::min(bytes, used_);
-  wake_.cancel();
 }
 
 RateLimiter::RateLimiter(asio::any_io_executor executor, double per_second)

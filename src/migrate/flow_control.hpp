@@ -2,6 +2,7 @@
 // Bounds for the migrator's asynchronous work, on one executor: how many writes a range keeps in
 // flight, and how many rows per second one side may be asked for.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -36,20 +37,19 @@ class InFlight {
   std::string first_error_;
 };
 
-// Bytes held over the whole process (pages read, writes in flight), shared by every range:
-// optional work (a page fetched ahead) is done only while try_acquire() says it fits. acquire()
-// waits while the budget is used up (something larger than the whole budget still goes, alone).
+// Bytes held over the whole process (pages read, writes in flight), shared by every range.
+// Nothing waits on it (a reader may hold the other cluster's page of the same range, so waiting
+// for memory other readers hold could deadlock): what must happen is charged, and optional work
+// (a page read ahead) is done only while try_acquire() says it fits.
 class ByteBudget {
  public:
-  ByteBudget(boost::asio::any_io_executor executor, size_t limit);
-  boost::asio::awaitable<void> acquire(size_t bytes);
-  bool try_acquire(size_t bytes);  // without waiting; false when it does not fit now
-  void charge(size_t bytes);       // held already (an answer larger than expected)
-  void release(size_t bytes);
+  explicit ByteBudget(size_t limit) : limit_(limit) {}
+  bool try_acquire(size_t bytes);  // false when it does not fit now
+  void charge(size_t bytes) { used_ += bytes; }
+  void release(size_t bytes) { used_ -= std::min(bytes, used_); }
   size_t used() const { return used_; }
 
  private:
-  boost::asio::steady_timer wake_;
   size_t limit_;
   size_t used_ = 0;
 };

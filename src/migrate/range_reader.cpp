@@ -64,9 +64,7 @@ asio::awaitable<Result<void>> RangeReader::fill() {
     page_.rows.clear();
     if (!fetching_ && !fetched_) {
       const size_t held = estimate();
-      // Never waits: a reader may hold the other cluster's page of the same range, and waiting
-      // here for memory other readers hold could deadlock. The budget decides prefetching.
-      if (memory_) memory_->charge(held);
+      if (memory_) memory_->charge(held);  // never waits (see ByteBudget)
       start_fetch(held);
     }
     while (fetching_) {

@@ -261,7 +261,7 @@ Result<void> Runner::set_up_shared(asio::any_io_executor executor) {
   st.shared.target = target_;
   st.shared.settings = options_.job;
   st.shared.stop = &stop_;
-  st.shared.memory = std::make_unique<ByteBudget>(executor, options_.job.memory_budget);
+  st.shared.memory = std::make_unique<ByteBudget>(options_.job.memory_budget);
   if (options_.max_rows_per_second > 0) {
     st.shared.origin_rate = std::make_unique<RateLimiter>(executor, options_.max_rows_per_second);
     st.shared.target_rate = std::make_unique<RateLimiter>(executor, options_.max_rows_per_second);

@@ -449,7 +449,6 @@ std::vector<SchemaProblem> compare_schemas(const std::vector<const Table*>& orig
         if (c.kind == ColumnKind::Clustering) {
           ck += ", " + c.name + (c.descending ? " DESC" : "");
         }
-        if (c.kind == ColumnKind::Static) ck += "";
       }
       return "((" + pk + ")" + ck + ")";
     };
