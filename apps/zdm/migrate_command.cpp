@@ -23,6 +23,8 @@
 #include "commands.hpp"
 #include "common/metrics.hpp"
 #include "migrate/runner.hpp"
+#include "proxy/astra_metadata.hpp"
+#include "proxy/cluster_tls.hpp"
 #include "proxy/proxy_config.hpp"
 
 namespace zdm::cli {
@@ -84,19 +86,29 @@ void apply_endpoint_flag(const std::string& flag, const std::string& prefix, pro
   if (!port.empty()) env["ZDM_" + prefix + "_PORT"] = port;
 }
 
-Result<client::SessionOptions> session_options(const proxy::ProxyConfig& c, proxy::ClusterType which,
-                                               const MigrateCliOptions& opts) {
+// How to reach one cluster: the session's options and, for an Astra secure connect bundle, the
+// metadata service request that names the SNI proxy and the nodes (asked when connecting).
+struct ClusterSettings {
+  client::SessionOptions session;
+  std::optional<proxy::AstraMetadataRequest> astra;
+};
+
+Result<ClusterSettings> session_options(const proxy::ProxyConfig& c, proxy::ClusterType which,
+                                        const MigrateCliOptions& opts) {
   const bool origin = which == proxy::ClusterType::Origin;
   const char* name = origin ? "ORIGIN" : "TARGET";
-  if (!(origin ? c.origin_secure_connect_bundle_path : c.target_secure_connect_bundle_path).empty()) {
-    return fail(Errc::Unsupported,
-                fmt::format("ZDM_{}_SECURE_CONNECT_BUNDLE_PATH: secure connect bundles are not "
-                            "supported by zdm migrate/validate yet; use contact points and TLS settings",
-                            name));
+  ClusterSettings out;
+  const bool bundle =
+      !(origin ? c.origin_secure_connect_bundle_path : c.target_secure_connect_bundle_path).empty();
+  if (bundle) {
+    auto setup = proxy::make_cluster_connect_setup(c, which);
+    if (!setup) return tl::unexpected(setup.error());
+    out.astra = std::move(setup->astra);
+    out.session.tls_context = setup->tls.context;
   }
-  client::SessionOptions so;
+  client::SessionOptions& so = out.session;
   const auto port = static_cast<uint16_t>(origin ? c.origin_port : c.target_port);
-  for (const auto& host : c.contact_points(which)) {
+  for (const auto& host : bundle ? std::vector<std::string>{} : c.contact_points(which)) {
     auto endpoint = client::parse_endpoint(host, port);
     if (!endpoint) {
       return fail(Errc::InvalidArgument, fmt::format("ZDM_{}_CONTACT_POINTS: '{}': {}", name, host,
@@ -104,7 +116,7 @@ Result<client::SessionOptions> session_options(const proxy::ProxyConfig& c, prox
     }
     so.contact_points.push_back(*endpoint);
   }
-  if (so.contact_points.empty()) {
+  if (so.contact_points.empty() && !bundle) {
     return fail(Errc::InvalidArgument,
                 fmt::format("no contact points for {0}: set ZDM_{0}_CONTACT_POINTS or --{1}", name,
                             origin ? "origin" : "target"));
@@ -120,7 +132,10 @@ Result<client::SessionOptions> session_options(const proxy::ProxyConfig& c, prox
   const std::string& cert = origin ? c.origin_tls_client_cert_path : c.target_tls_client_cert_path;
   const std::string& key = origin ? c.origin_tls_client_key_path : c.target_tls_client_key_path;
   so.connection.tls.settings_name = name;
-  if (!ca.empty() || !cert.empty()) {
+  if (bundle) {
+    so.connection.tls.verify_hostname = !(origin ? c.origin_tls_skip_hostname_verification
+                                                 : c.target_tls_skip_hostname_verification);
+  } else if (!ca.empty() || !cert.empty()) {
     so.connection.tls.enabled = true;
     so.connection.tls.ca_file = ca;
     so.connection.tls.cert_file = cert;
@@ -132,13 +147,32 @@ Result<client::SessionOptions> session_options(const proxy::ProxyConfig& c, prox
   so.listen_events = false;
   so.page_size = 1000;
   so.consistency = opts.run.job.read_consistency;
-  return so;
+  return out;
+}
+
+// Astra: the metadata service names the SNI proxy, the nodes' host ids and the local datacenter.
+asio::awaitable<Result<void>> resolve_astra(ClusterSettings& cluster, const char* which) {
+  if (!cluster.astra) co_return Result<void>{};
+  auto info = co_await proxy::fetch_astra_metadata(*cluster.astra);
+  if (!info) {
+    co_return fail(info.error().code, fmt::format("ZDM_{}_SECURE_CONNECT_BUNDLE_PATH: {}", which,
+                                                  info.error().message));
+  }
+  client::SniProxy sni;
+  sni.address = client::Endpoint{info->sni_proxy_host, info->sni_proxy_port};
+  sni.host_ids = info->host_ids;
+  cluster.session.sni_proxy = std::move(sni);
+  if (cluster.session.local_dc.empty()) cluster.session.local_dc = info->local_dc;
+  spdlog::info("{}: Astra metadata: SNI proxy {}:{}, {} host id(s), datacenter '{}'", which,
+               info->sni_proxy_host, info->sni_proxy_port, info->host_ids.size(), info->local_dc);
+  co_return Result<void>{};
 }
 
 std::string describe_connect_failure(const char* which, const client::SessionOptions& so,
                                      const client::ClientError& error) {
   std::string where;
   for (const auto& e : so.contact_points) where += (where.empty() ? "" : ", ") + e.to_string();
+  if (so.sni_proxy) where = "SNI proxy " + so.sni_proxy->address.to_string();
   std::string advice;
   if (error.kind == client::ClientErrc::Auth) {
     advice = fmt::format(" (check ZDM_{}_USERNAME / ZDM_{}_PASSWORD)", which, which);
@@ -239,15 +273,23 @@ int run_migrate(MigrateCliOptions opts) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto origin = co_await client::Session::connect(*origin_options);
-        if (!origin) {
-          std::fprintf(stderr, "zdm: %s\n", describe_connect_failure("ORIGIN", *origin_options, origin.error()).c_str());
+        // Not co_await inside ?: (GCC 12 destroys its temporaries twice).
+        auto astra = co_await resolve_astra(*origin_options, "ORIGIN");
+        if (astra) astra = co_await resolve_astra(*target_options, "TARGET");
+        if (!astra) {
+          std::fprintf(stderr, "zdm: %s\n", astra.error().message.c_str());
           exit_code = kExitBadUsage;
           co_return;
         }
-        auto target = co_await client::Session::connect(*target_options);
+        auto origin = co_await client::Session::connect(origin_options->session);
+        if (!origin) {
+          std::fprintf(stderr, "zdm: %s\n", describe_connect_failure("ORIGIN", origin_options->session, origin.error()).c_str());
+          exit_code = kExitBadUsage;
+          co_return;
+        }
+        auto target = co_await client::Session::connect(target_options->session);
         if (!target) {
-          std::fprintf(stderr, "zdm: %s\n", describe_connect_failure("TARGET", *target_options, target.error()).c_str());
+          std::fprintf(stderr, "zdm: %s\n", describe_connect_failure("TARGET", target_options->session, target.error()).c_str());
           exit_code = kExitBadUsage;
           (*origin)->close();
           co_return;

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/timeuuid.hpp"
 #include "protocol/row_reader.hpp"
 #include "protocol/value.hpp"
 
@@ -127,36 +128,59 @@ asio::awaitable<ClientResult<std::shared_ptr<Session>>> Session::connect(Session
 }
 
 asio::awaitable<ClientResult<void>> Session::start() {
-  if (options_.contact_points.empty()) {
+  // The contact points as hosts: endpoints, or host ids behind an SNI proxy.
+  std::vector<Host> contacts;
+  if (options_.sni_proxy) {
+    for (const auto& id : options_.sni_proxy->host_ids) {
+      Host h;
+      h.endpoint = options_.sni_proxy->address;
+      h.sni = id;
+      contacts.push_back(std::move(h));
+    }
+  } else {
+    for (const auto& e : options_.contact_points) {
+      Host h;
+      h.endpoint = e;
+      contacts.push_back(std::move(h));
+    }
+  }
+  if (contacts.empty()) {
     co_return client_fail(ClientErrc::InvalidArgument, "no contact points given", false);
   }
-  if (options_.connection.tls.enabled) {
+  if (options_.tls_context) {
+    tls_context_ = options_.tls_context;
+    options_.connection.tls.enabled = true;
+  } else if (options_.connection.tls.enabled) {
     auto ctx = make_tls_context(options_.connection.tls);
     if (!ctx) co_return client_fail(ClientErrc::InvalidArgument, ctx.error().message, false);
     tls_context_ = std::move(*ctx);
   }
-  ConnectionOptions control_options = options_.connection;
-  control_options.keyspace.clear();
-  if (options_.listen_events) {
-    control_options.register_events = {"TOPOLOGY_CHANGE", "STATUS_CHANGE"};
-  }
   std::weak_ptr<Session> weak = shared_from_this();
   std::string errors;
-  for (const auto& contact : options_.contact_points) {
+  for (const auto& contact : contacts) {
+    ConnectionOptions control_options = options_for(contact);
+    control_options.keyspace.clear();
+    if (options_.listen_events) {
+      control_options.register_events = {"TOPOLOGY_CHANGE", "STATUS_CHANGE"};
+    }
     // A named callback: GCC 12 destroys temporaries in a co_await argument list twice.
     EventCallback on_event = [weak](const protocol::EventMessage& event) {
       if (auto self = weak.lock()) self->handle_event(event);
     };
-    auto conn = co_await Connection::connect(contact, control_options, tls_context_, on_event);
+    auto conn =
+        co_await Connection::connect(contact.endpoint, control_options, tls_context_, on_event);
     if (conn) {
       control_ = std::move(*conn);
-      control_endpoint_ = contact;
+      control_endpoint_ = contact.endpoint;
+      control_sni_ = contact.sni;
       break;
     }
     if (conn.error().kind == ClientErrc::Auth || conn.error().kind == ClientErrc::InvalidArgument) {
       co_return tl::unexpected(std::move(conn.error()));
     }
-    errors += (errors.empty() ? "" : "; ") + conn.error().to_string();
+    auto error = conn.error().to_string();
+    if (!contact.sni.empty()) error += fmt::format(" (host id {})", contact.sni);
+    errors += (errors.empty() ? "" : "; ") + error;
   }
   if (!control_) {
     co_return client_fail(ClientErrc::NoHost,
@@ -183,6 +207,7 @@ asio::awaitable<ClientResult<void>> Session::discover() {
   if (!local) co_return tl::unexpected(std::move(local.error()));
   Host control_host;
   control_host.endpoint = control_endpoint_;
+  control_host.sni = control_sni_;
   if (!local->rows.empty()) {
     protocol::RowReader row(local->metadata, local->rows.front(), version_);
     control_host.datacenter = row.text("data_center").value_or("");
@@ -203,24 +228,33 @@ asio::awaitable<ClientResult<void>> Session::discover() {
       for (const auto& peer_row : peers->rows) {
         protocol::RowReader row(peers->metadata, peer_row, version_);
         Host host;
-        auto address = row.inet(v2 ? "native_address" : "rpc_address");
-        if (!address || is_unspecified_address(*address)) address = row.inet("peer");
-        if (!address) continue;
-        host.endpoint.host = *address;
-        host.endpoint.port = control_endpoint_.port;
-        if (v2) {
-          if (auto port = row.int32("native_port"); port && *port > 0 && *port < 65536) {
-            host.endpoint.port = static_cast<uint16_t>(*port);
+        if (options_.sni_proxy) {
+          // Behind an SNI proxy a peer's addresses are private: it is reached by its host id.
+          auto id = row.uuid("host_id");
+          if (!id) continue;
+          host.endpoint = options_.sni_proxy->address;
+          host.sni = uuid_to_string(*id);
+          if (host.sni == control_sni_) continue;
+        } else {
+          auto address = row.inet(v2 ? "native_address" : "rpc_address");
+          if (!address || is_unspecified_address(*address)) address = row.inet("peer");
+          if (!address) continue;
+          host.endpoint.host = *address;
+          host.endpoint.port = control_endpoint_.port;
+          if (v2) {
+            if (auto port = row.int32("native_port"); port && *port > 0 && *port < 65536) {
+              host.endpoint.port = static_cast<uint16_t>(*port);
+            }
           }
+          if (host.endpoint == control_endpoint_) continue;
         }
-        if (host.endpoint == control_endpoint_) continue;
         host.datacenter = row.text("data_center").value_or("");
         host.rack = row.text("rack").value_or("");
         host.tokens = row.text_list("tokens");
         hosts_.push_back(std::move(host));
       }
     } else {
-      spdlog::warn("client: reading system.peers from {}: {}", control_endpoint_.to_string(),
+      spdlog::warn("client: reading system.peers from {}: {}", describe(hosts_.front()),
                    peers.error().to_string());
     }
   }
@@ -229,7 +263,7 @@ asio::awaitable<ClientResult<void>> Session::discover() {
     h.local = local_dc_.empty() || h.datacenter.empty() || h.datacenter == local_dc_;
     if (!token_map_.add_host(i, h.tokens)) {
       spdlog::warn("client: host {} has non-Murmur3 tokens; token-aware routing is off for it",
-                   h.endpoint.to_string());
+                   describe(h));
     }
   }
   token_map_.build();
@@ -242,14 +276,15 @@ asio::awaitable<void> Session::fill_pool(HostIndex index) {
     // Every argument named: GCC 12 destroys temporaries (defaulted arguments too) in a
     // co_await argument list twice.
     EventCallback no_events;
-    auto conn = co_await Connection::connect(hosts_[index].endpoint, options_.connection,
-                                             tls_context_, no_events);
+    ConnectionOptions options = options_for(hosts_[index]);
+    auto conn =
+        co_await Connection::connect(hosts_[index].endpoint, options, tls_context_, no_events);
     if (closed_) {
       if (conn) (*conn)->close("session closed");
       co_return;
     }
     if (!conn) {
-      spdlog::warn("client: connecting to {}: {}", hosts_[index].endpoint.to_string(),
+      spdlog::warn("client: connecting to {}: {}", describe(hosts_[index]),
                    conn.error().to_string());
       hosts_[index].up = hosts_[index].pool.empty() ? false : hosts_[index].up;
       co_return;
@@ -269,7 +304,7 @@ void Session::add_connection(HostIndex index, std::shared_ptr<Connection> conn) 
     pool.erase(std::remove_if(pool.begin(), pool.end(),
                               [raw](const auto& c) { return c.get() == raw; }),
                pool.end());
-    spdlog::info("client: connection to {} closed: {}", self->hosts_[index].endpoint.to_string(),
+    spdlog::info("client: connection to {} closed: {}", describe(self->hosts_[index]),
                  error.to_string());
     if (pool.empty()) {
       self->hosts_[index].up = false;
@@ -281,6 +316,20 @@ void Session::add_connection(HostIndex index, std::shared_ptr<Connection> conn) 
   host.pool.push_back(std::move(conn));
   host.up = true;
   if (std::find(live_.begin(), live_.end(), index) == live_.end()) live_.push_back(index);
+}
+
+ConnectionOptions Session::options_for(const Host& host) const {
+  ConnectionOptions options = options_.connection;
+  if (!host.sni.empty()) {
+    options.tls.server_name = host.sni;  // the SNI proxy routes on it
+    options.tls.verify_name = options_.sni_proxy ? options_.sni_proxy->address.host : "";
+  }
+  return options;
+}
+
+std::string Session::describe(const Host& host) {
+  return host.sni.empty() ? host.endpoint.to_string()
+                          : fmt::format("{} (host id {})", host.endpoint.to_string(), host.sni);
 }
 
 void Session::reconnect_later(HostIndex index) {

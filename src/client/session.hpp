@@ -34,9 +34,20 @@
 
 namespace zdm::client {
 
+// Astra-style clusters: every node is reached through one SNI proxy, the TLS server name (SNI)
+// naming the node's host id. The contact points are host ids; peers are found by host id too.
+struct SniProxy {
+  Endpoint address;                   // the SNI proxy; its certificate carries address.host
+  std::vector<std::string> host_ids;  // contact points (the metadata service's list)
+};
+
 struct SessionOptions {
-  std::vector<Endpoint> contact_points;
+  std::vector<Endpoint> contact_points;  // ignored when sni_proxy is set
+  std::optional<SniProxy> sni_proxy;
   ConnectionOptions connection;
+  // A TLS context built by the caller (e.g. from a secure connect bundle's PEM); when set it is
+  // used instead of the files in connection.tls, and TLS is on.
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
   std::string local_dc;  // empty: the datacenter of the contact point that answered
   int connections_per_host = 1;
   bool discover_peers = true;  // connect to the local-DC hosts listed in system.peers
@@ -51,6 +62,7 @@ struct SessionOptions {
 
 struct Host {
   Endpoint endpoint;
+  std::string sni;  // through an SNI proxy: the host id sent as TLS server name; else empty
   std::string datacenter;
   std::string rack;
   std::vector<std::string> tokens;
@@ -187,6 +199,8 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<ClientResult<void>> discover();
   boost::asio::awaitable<void> fill_pool(HostIndex host);
   void reconnect_later(HostIndex host);
+  ConnectionOptions options_for(const Host& host) const;
+  static std::string describe(const Host& host);
   void add_connection(HostIndex host, std::shared_ptr<Connection> conn);
   void handle_event(const protocol::EventMessage& event);
 
@@ -209,6 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
   protocol::ProtocolVersion version_ = protocol::ProtocolVersion::V4;
   std::shared_ptr<Connection> control_;
   Endpoint control_endpoint_;
+  std::string control_sni_;  // the control connection's host id (SNI proxy mode)
   std::string local_dc_;
   std::vector<Host> hosts_;
   std::vector<HostIndex> live_;  // local hosts with at least one open connection

@@ -77,9 +77,21 @@ asio::awaitable<Result<void>> RunStore::ensure_tables() {
                   "int, rows_read bigint, rows_written bigint, error text, PRIMARY KEY ((run_id), "
                   "table_id, range_start))",
                   kStateKeyspace)};
-  for (const auto& cql : statements) {
+  // Some services (Astra) refuse CREATE KEYSPACE in CQL even with IF NOT EXISTS: create it only
+  // when it is missing, and say how to get past a refusal.
+  std::vector<BoundValue> name{bind_text(kStateKeyspace)};
+  auto exists = co_await run("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
+                             std::move(name), false);
+  const bool have_keyspace = exists && exists->rows() && !exists->rows()->rows.empty();
+  for (size_t i = have_keyspace ? 1 : 0; i < std::size(statements); ++i) {
     std::vector<BoundValue> none;
-    auto r = co_await run(cql, std::move(none), false);
+    auto r = co_await run(statements[i], std::move(none), false);
+    if (!r && i == 0) {
+      co_return fail(r.error().code,
+                     fmt::format("{} (create keyspace {} on target yourself, e.g. in the Astra "
+                                 "console, and run again)",
+                                 r.error().message, kStateKeyspace));
+    }
     if (!r) co_return tl::unexpected(r.error());
   }
   co_return Result<void>{};

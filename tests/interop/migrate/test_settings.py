@@ -8,7 +8,11 @@ the proxy's ZDM_ORIGIN_*/ZDM_TARGET_* settings from the environment or from its 
   target that requires TLS while no TLS setting is given;
 - mutual TLS to origin, and the same without the client certificate (exit 2);
 - the proxy's YAML file with contact points, ports and credentials and no ZDM_* variable; --target
-  over the file's target; an unknown key (exit 2 naming it); ZDM_ORIGIN_USERNAME/PASSWORD.
+  over the file's target; an unknown key (exit 2 naming it); ZDM_ORIGIN_USERNAME/PASSWORD;
+- an Astra secure connect bundle for target (ZDM_TARGET_SECURE_CONNECT_BUNDLE_PATH): the metadata
+  service asked with the bundle's client certificate, every connection through the SNI proxy with
+  SNI = the node's host id (stand-ins in ../astra_standin.py); a bundle the service refuses, a host
+  id the SNI proxy does not know and a file that is not a bundle all exit 2 with nothing written.
 
 Certificates are made at test time (pki.py, python3-cryptography: missing means failure).
 """
@@ -16,6 +20,7 @@ import ssl
 
 import pytest
 
+from astra_standin import MetadataService, SniProxy, make_bundle, metadata_answer
 from pki import MISSING, Pki
 from zdm_migrate import (SEC, T0, Node, assert_completed_migration, assert_exit,
                          assert_no_differences, assert_tables_equal, check_report, connect,
@@ -277,3 +282,82 @@ def test_origin_credentials_from_environment(target, tsess, start_node, open_ses
     res = migrate(origin, target, *MIGRATE,
                   env={"ZDM_ORIGIN_USERNAME": "ouser", "ZDM_ORIGIN_PASSWORD": "o-secret"})
     assert_copied(res, osess, tsess)
+
+
+# ---------------------------------------------------------------------------------------------
+# Astra secure connect bundles
+
+
+def bundle_for(pki, path, service, cert="client"):
+    make_bundle(str(path), service.port, pki.path("ca.pem"), pki.cert(cert), pki.key(cert))
+    return str(path)
+
+
+def astra_target(pki, target, tsess, host_ids=None):
+    """(metadata service, SNI proxy) in front of the plain `target` node."""
+    host_id = str(tsess.execute("SELECT host_id FROM system.local").one().host_id)
+    sni = SniProxy(pki.cert("node"), pki.key("node"), pki.path("ca.pem"),
+                   {host_id: (target.host, target.port)})
+    ids = host_ids if host_ids is not None else [host_id]
+    service = MetadataService(pki.cert("node"), pki.key("node"), pki.path("ca.pem"),
+                              lambda: metadata_answer(ids, sni.port))
+    return host_id, service, sni
+
+
+def run_with_bundle(command, origin, bundle, *args):
+    return run_zdm([command, "--origin", "%s:%d" % (origin.host, origin.port)] + list(args),
+                   env={"ZDM_TARGET_SECURE_CONNECT_BUNDLE_PATH": bundle})
+
+
+def test_secure_connect_bundle_for_target(pki, origin, osess, target, tsess, tmp_path):
+    fill_origin(osess)
+    host_id, service, sni = astra_target(pki, target, tsess)
+    try:
+        bundle = bundle_for(pki, tmp_path / "secure-connect-target.zip", service)
+        res = run_with_bundle("migrate", origin, bundle, *MIGRATE)
+        assert_copied(res, osess, tsess)
+        assert "Astra metadata: SNI proxy 127.0.0.1:%d, 1 host id(s), datacenter 'dc1'" % sni.port \
+            in res.output, res.describe()
+        checked = run_with_bundle("validate", origin, bundle, "--keyspaces", KS)
+        assert_exit(checked, 0)
+        check_report(checked, "validate", "completed")
+        assert_no_differences(checked)
+    finally:
+        service.stop()
+        sni.stop()
+    # Each run asked the metadata service with the bundle's client certificate ...
+    assert [path for path, _ in service.requests] == ["/metadata", "/metadata"]
+    assert all(any(("commonName", "zdm migrate test client") in rdn for rdn in peer["subject"])
+               for _, peer in service.requests), service.requests
+    # ... and every CQL connection named the node's host id as TLS server name (control
+    # connection and a pool of 2 per run at least).
+    assert len(sni.server_names) >= 6 and set(sni.server_names) == {host_id}, sni.server_names
+
+
+def test_secure_connect_bundle_errors_exit_2_and_write_nothing(pki, origin, osess, target, tsess,
+                                                               tmp_path):
+    fill_origin(osess)
+    setting = "ZDM_TARGET_SECURE_CONNECT_BUNDLE_PATH"
+    # A host id the SNI proxy does not route: no connection can be made.
+    _, service, sni = astra_target(pki, target, tsess, host_ids=["11111111-2222-3333-4444-555555555555"])
+    try:
+        res = run_with_bundle("migrate", origin, bundle_for(pki, tmp_path / "b1.zip", service), *MIGRATE)
+        assert_exit(res, 2)
+        assert_nothing_written(tsess, res)
+        assert "11111111-2222-3333-4444-555555555555" in res.output, res.describe()
+        # A bundle whose client certificate the metadata service does not trust.
+        res = run_with_bundle("migrate", origin,
+                              bundle_for(pki, tmp_path / "b2.zip", service, cert="untrusted"), *MIGRATE)
+        assert_exit(res, 2)
+        assert_nothing_written(tsess, res)
+        assert setting in res.output and "metadata" in res.output, res.describe()
+    finally:
+        service.stop()
+        sni.stop()
+    # Not a zip at all.
+    not_zip = tmp_path / "not-a-bundle.zip"
+    not_zip.write_text("hello")
+    res = run_with_bundle("migrate", origin, str(not_zip), *MIGRATE)
+    assert_exit(res, 2)
+    assert_nothing_written(tsess, res)
+    assert setting in res.output, res.describe()
