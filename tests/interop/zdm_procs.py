@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -104,6 +105,28 @@ def kill_now(process):
     if process.proc.poll() is None:
         process.proc.send_signal(signal.SIGKILL)
         process.proc.wait()
+
+
+def free_port_on(*hosts):
+    """A port free on every one of `hosts` (loopback aliases)."""
+    for _ in range(50):
+        s = socket.socket()
+        s.bind((hosts[0], 0))
+        port = s.getsockname()[1]
+        others = []
+        try:
+            for h in hosts[1:]:
+                o = socket.socket()
+                others.append(o)
+                o.bind((h, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+            for o in others:
+                o.close()
+    raise RuntimeError("no common free port")
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):

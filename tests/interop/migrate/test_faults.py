@@ -1,6 +1,6 @@
-"""Faults during a run (docs/migrate.md "Bad input and faults"): a target node stalled mid-run and
-origin range reads that never get an answer are retried, nothing is lost and the final validation
-is clean; 10 MB cells are copied with bounded memory; the --metrics-port endpoint serves the
+"""Faults during a run (docs/migrate.md "Bad input and faults"): a target node stalled mid-run, an
+origin node killed mid-run (its ranges are read from the other replica) and origin range reads that
+never get an answer are retried, nothing is lost and the final validation is clean; 10 MB cells are copied with bounded memory; the --metrics-port endpoint serves the
 migrate counters while a run goes on."""
 import hashlib
 import os
@@ -9,29 +9,34 @@ import signal
 import time
 import urllib.request
 
+from cassandra.policies import WhiteListRoundRobinPolicy
 from cassandra.query import SimpleStatement
 
-from zdm_migrate import (REPORT_DIR, T0, assert_exit, assert_no_differences, assert_tables_equal,
-                         check_report, count_rows, create_keyspace, endpoints, migrate, on_both,
-                         start_zdm, table_entry, validate, wait_until, write_many)
-from zdm_procs import send_signal
+from zdm_migrate import (REPORT_DIR, T0, Node, assert_exit, assert_no_differences,
+                         assert_tables_equal, check_report, connect, count_rows, create_keyspace,
+                         endpoints, migrate, on_both, start_zdm, table_entry, validate, wait_until,
+                         write_many)
+from zdm_procs import free_port_on, kill_now, send_signal
 
 KS = "flt"
 ROWS = 3000
 
 
-def _fill(osess, tsess, rows=ROWS):
+def _fill(osess, tsess, rows=ROWS, replicas=()):
     """flt.t on both clusters, `rows` rows on origin with chosen writetimes, and a TTL and another
-    writetime on one cell of each partition (so per-cell writetimes are checked too)."""
-    for s in (osess, tsess):
+    writetime on one cell of each partition (so per-cell writetimes are checked too). `replicas`:
+    more origin nodes that get the same writes (a replication factor the nodes do not have)."""
+    for s in (osess, tsess) + tuple(replicas):
         create_keyspace(s, KS)
-    on_both((osess, tsess), "CREATE TABLE %s.t (k int, c int, v text, w bigint, PRIMARY KEY (k, c))" % KS)
-    write_many(osess, "INSERT INTO %s.t (k, c, v, w) VALUES (?, ?, ?, ?) USING TIMESTAMP ?" % KS,
-               [(k, c, "value-%d-%d-%s" % (k, c, "x" * 40), k * 1000 + c, T0 + k * 10 + c)
-                for k in range(rows // 10) for c in range(10)], concurrency=64)
-    write_many(osess, "UPDATE %s.t USING TIMESTAMP ? AND TTL ? SET w = ? WHERE k = ? AND c = ?" % KS,
-               [(T0 + 100000 + k, 40000, -k, k, 0) for k in range(rows // 10)], concurrency=64)
-    assert count_rows(osess, KS, "t") == rows
+    on_both((osess, tsess) + tuple(replicas),
+            "CREATE TABLE %s.t (k int, c int, v text, w bigint, PRIMARY KEY (k, c))" % KS)
+    for s in (osess,) + tuple(replicas):
+        write_many(s, "INSERT INTO %s.t (k, c, v, w) VALUES (?, ?, ?, ?) USING TIMESTAMP ?" % KS,
+                   [(k, c, "value-%d-%d-%s" % (k, c, "x" * 40), k * 1000 + c, T0 + k * 10 + c)
+                    for k in range(rows // 10) for c in range(10)], concurrency=64)
+        write_many(s, "UPDATE %s.t USING TIMESTAMP ? AND TTL ? SET w = ? WHERE k = ? AND c = ?" % KS,
+                   [(T0 + 100000 + k, 40000, -k, k, 0) for k in range(rows // 10)], concurrency=64)
+        assert count_rows(s, KS, "t") == rows
 
 
 def _check_completed(res, rows):
@@ -83,6 +88,47 @@ def test_target_stalled_mid_run_is_retried(origin, target, osess, tsess):
     assert count_rows(tsess, KS, "t") == ROWS
     _check_validate_clean(origin, target)
     assert_tables_equal(osess, tsess, KS, "t")
+
+
+def test_origin_node_killed_mid_run_is_read_from_its_replica(target, tsess):
+    # Origin: two nodes (127.0.0.2 and .3, one token each) listing each other in system.peers,
+    # both holding every row (our nodes do not replicate, so the test writes to both).
+    port = free_port_on("127.0.0.2", "127.0.0.3")
+    a = Node("--peer", "127.0.0.3", cluster_name="killed", listen="127.0.0.2:%d" % port)
+    b = Node("--peer", "127.0.0.2", cluster_name="killed", listen="127.0.0.3:%d" % port)
+    clusters = []
+    bg = None
+    try:
+        sessions = []
+        for n in (a, b):
+            c, sess = connect(n, load_balancing_policy=WhiteListRoundRobinPolicy([n.host]))
+            clusters.append(c)
+            sessions.append(sess)
+        _fill(sessions[0], tsess, replicas=(sessions[1],))
+        # Only 127.0.0.2 is given: 127.0.0.3 is found in its system.peers.
+        bg = start_zdm(["migrate", "--origin", "127.0.0.2:%d" % port,
+                        "--target", "%s:%d" % (target.host, target.port),
+                        "--tables", "%s.t" % KS, "--max-rows-per-second", "500", "--page-size", "50",
+                        "--request-timeout-ms", "1000", "--retries", "8"])
+        wait_until(lambda: not bg.running() or count_rows(tsess, KS, "t") >= 300, timeout=90,
+                   interval=0.3, what="migrate to copy its first 300 rows")
+        assert bg.running(), ("migrate finished before the origin node could be killed mid-run\n"
+                              + bg.wait().describe())
+        kill_now(a)  # the node the control connection and half the ranges were on
+        res = bg.wait(180)
+        _check_completed(res, ROWS)
+        assert count_rows(tsess, KS, "t") == ROWS
+        assert_tables_equal(sessions[1], tsess, KS, "t")
+        v = validate(b, target, "--tables", "%s.t" % KS)
+        assert_exit(v, 0)
+        assert_no_differences(v, (KS, "t"))
+    finally:
+        if bg:
+            bg.kill()
+        for c in clusters:
+            c.shutdown()
+        a.stop()
+        b.stop()
 
 
 def test_origin_reads_that_get_no_answer_are_retried(origin, target, osess, tsess):

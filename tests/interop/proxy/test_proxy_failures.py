@@ -18,7 +18,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.policies import RoundRobinPolicy, WhiteListRoundRobinPolicy
 from cassandra.query import SimpleStatement
 
-from zdm_procs import Node, Proxy, kill_now, send_signal, vm_rss_kb, wait_until
+from zdm_procs import Node, Proxy, free_port_on, kill_now, send_signal, vm_rss_kb, wait_until
 
 # Fast failure detection so that every scenario stays within a few seconds.
 FAST = {
@@ -286,28 +286,6 @@ class NamedError(Exception):
     def __init__(self, name):
         super().__init__(name)
         self.name = name
-
-
-def free_port_on(*hosts):
-    """A port free on every one of `hosts` (loopback aliases)."""
-    for _ in range(50):
-        s = socket.socket()
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        others = []
-        try:
-            for h in hosts[1:]:
-                o = socket.socket()
-                others.append(o)
-                o.bind((h, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-            for o in others:
-                o.close()
-    raise RuntimeError("no common free port")
 
 
 def two_node_cluster(name):
