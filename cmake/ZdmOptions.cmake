@@ -23,10 +23,10 @@ if(ZDM_SANITIZE)
 endif()
 
 # zdm_layer(<name> DEPS <libs...>): one static library per directory under src/, sources by glob
-# so that adding a file needs no CMake edit.
+# (subfolders included: they show a layer's stages) so that adding a file needs no CMake edit.
 function(zdm_layer name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   if(NOT sources)
     return()  # a layer with no sources yet
   endif()
