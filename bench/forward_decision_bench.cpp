@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "proxy/forward_decision.hpp"
+#include "proxy/routing/forward_decision.hpp"
 #include "proxy/prepared_cache.hpp"
 
 namespace {

@@ -435,4 +435,38 @@ Result<Bytes> replace_prepared_ids(const FrameHeader& header, ByteView body, Pre
 #undef PEEK_FORWARD
 #undef PEEK_FORWARD_VOID
 
+Result<ResponsePeek> peek_response(const FrameHeader& header, ByteView body) {
+  if (header.direction != Direction::Response) {
+    return fail(Errc::InvalidArgument, "peek_response: not a response frame");
+  }
+  ByteReader r(body);
+  if (header.has_flag(frame_flags::kTracing)) {
+    if (auto ok = r.skip(16); !ok) return tl::unexpected(ok.error());
+  }
+  if (header.has_flag(frame_flags::kWarning)) {
+    auto warnings = r.read_string_list();
+    if (!warnings) return tl::unexpected(warnings.error());
+  }
+  if (header.has_flag(frame_flags::kCustomPayload)) {
+    auto payload = r.read_bytes_map();
+    if (!payload) return tl::unexpected(payload.error());
+  }
+  ResponsePeek peek;
+  peek.opcode = header.opcode;
+  peek.message = r.rest();
+  if (header.opcode == Opcode::Error) {
+    auto code = r.read_i32();
+    if (!code) return tl::unexpected(code.error());
+    peek.error = error_code_from_int(*code).value_or(ErrorCode::ServerError);
+  } else if (header.opcode == Opcode::Result) {
+    auto kind = r.read_i32();
+    if (!kind) return tl::unexpected(kind.error());
+    if (*kind >= static_cast<int32_t>(ResultKind::Void) &&
+        *kind <= static_cast<int32_t>(ResultKind::SchemaChange)) {
+      peek.result_kind = static_cast<ResultKind>(*kind);
+    }
+  }
+  return peek;
+}
+
 }  // namespace zdm::protocol

@@ -1,7 +1,8 @@
 #pragma once
 // The proxy's hot path: read the few fields routing needs (query text, prepared id, keyspace,
 // consistency, batch children) straight out of a request body, without decoding the whole message
-// and without allocating; plus the rewrites that change lengths (prepared ids for the target).
+// and without allocating; the same for responses (opcode, error code, result kind); plus the
+// rewrites that change lengths (prepared ids for the target).
 //
 // Inputs are a decoded FrameHeader and the frame's UNCOMPRESSED body (the compression flag in the
 // header is ignored). When the header has the custom-payload flag, the body's leading [bytes map]
@@ -24,6 +25,7 @@
 #include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "protocol/frame_header.hpp"
+#include "protocol/messages.hpp"
 #include "protocol/version.hpp"
 
 namespace zdm::protocol {
@@ -166,6 +168,19 @@ Result<RegisterPeek> peek_register(const FrameHeader& header, ByteView body);
 using RequestPeek =
     std::variant<std::monostate, QueryPeek, ExecutePeek, PreparePeek, BatchPeek, RegisterPeek>;
 Result<RequestPeek> peek_request(const FrameHeader& header, ByteView body);
+
+// A response, read without decoding the message: the envelope (tracing id, warnings, custom
+// payload) is skipped. Only the opcode, an ERROR's code and a RESULT's kind are read.
+struct ResponsePeek {
+  Opcode opcode = Opcode::Result;
+  std::optional<ErrorCode> error;         // ERROR responses (an unknown code: ServerError)
+  std::optional<ResultKind> result_kind;  // RESULT responses of a known kind
+  ByteView message;                       // the body after the envelope (view into `body`)
+
+  bool failed() const { return error.has_value(); }
+  bool is(ResultKind kind) const { return result_kind == kind; }
+};
+Result<ResponsePeek> peek_response(const FrameHeader& header, ByteView body);
 
 // An EXECUTE body with the prepared id replaced (and, on v5/DSE_V2, the result metadata id when
 // `new_result_metadata_id` is given; otherwise it is kept), everything else copied unchanged.

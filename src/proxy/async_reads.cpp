@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/message_codec.hpp"
-#include "proxy/dual_request.hpp"
+#include "proxy/routing/answer_join.hpp"
 
 namespace zdm::proxy {
 

@@ -32,9 +32,6 @@ constexpr uint8_t kTargetBit = 2;
 constexpr size_t kUpstreamBacklogBytes = 4 * 1024 * 1024;
 
 uint8_t bit_of(ClusterType c) { return c == ClusterType::Origin ? kOriginBit : kTargetBit; }
-ClusterType other(ClusterType c) {
-  return c == ClusterType::Origin ? ClusterType::Target : ClusterType::Origin;
-}
 
 // Protocol versions ordered by capability within their family.
 int version_rank(ProtocolVersion v) {
@@ -123,7 +120,10 @@ protocol::Compression compression_from_name(std::string_view name) {
 
 SessionContext::SessionContext(ProxyConfig config, admin::ProxyMetrics* metrics,
                                PreparedCache* prepared)
-    : config_(std::move(config)), metrics_(metrics), prepared_(prepared) {}
+    : config_(std::move(config)),
+      metrics_(metrics),
+      prepared_(prepared),
+      routing_(RoutingSnapshot::from_config(config_)) {}
 
 void SessionContext::set_view(ClusterType cluster, std::shared_ptr<const ClusterView> view) {
   std::lock_guard lock(mu_);
@@ -136,13 +136,11 @@ std::shared_ptr<const ClusterView> SessionContext::view(ClusterType cluster) con
 }
 
 void SessionContext::set_topology(std::shared_ptr<const VirtualTopology> topology) {
-  std::lock_guard lock(mu_);
-  topology_ = std::move(topology);
+  routing_.update([&](RoutingSnapshot& s) { s.topology = std::move(topology); });
 }
 
 std::shared_ptr<const VirtualTopology> SessionContext::topology() const {
-  std::lock_guard lock(mu_);
-  return topology_;
+  return routing_.current()->topology;
 }
 
 const admin::NodeMetrics* SessionContext::node_metrics(UpstreamRole role, const std::string& node) {
@@ -272,16 +270,11 @@ ClientSession::ClientSession(net::Stream stream, SessionContext& context,
       ctx_(context),
       config_(context.config()),
       deadline_timer_(executor()),
-      handshake_timer_(executor()),
-      timeout_(std::chrono::milliseconds(std::max<int64_t>(1, context.config().proxy_request_timeout_ms))) {
+      handshake_timer_(executor()) {
   origin_.cluster = ClusterType::Origin;
   target_.cluster = ClusterType::Target;
-  routing_ = RoutingSettings::from_config(config_);
-  const double rate = config_.read_comparison_rate;
-  compare_all_ = rate >= 1.0;
-  compare_threshold_ = rate <= 0.0 || compare_all_
-                           ? 0
-                           : static_cast<uint64_t>(rate * 18446744073709551616.0);
+  routing_ = context.routing().current();
+  routing_generation_ = routing_->generation;
   compare_rng_ ^= reinterpret_cast<uintptr_t>(this);
   if (compare_rng_ == 0) compare_rng_ = 1;  // xorshift's one stuck state
 }
@@ -786,7 +779,7 @@ void ClientSession::on_startup_answers() {
   const bool origin_auth = origin_.held_opcode == Opcode::Authenticate;
   const bool target_auth = target_.held_opcode == Opcode::Authenticate;
   if (!origin_auth && !target_auth) {
-    Leg& primary = config_.primary_cluster == ClusterType::Origin ? origin_ : target_;
+    Leg& primary = routing().primary_cluster == ClusterType::Origin ? origin_ : target_;
     send_to_client(primary.held, handshake_stream_);
     become_ready();
     return;
@@ -802,7 +795,7 @@ void ClientSession::on_startup_answers() {
   } else {
     auth_primary_ = origin_auth ? &origin_ : &target_;
   }
-  routing_.auth_to_target = auth_primary_ == &target_;
+  auth_to_target_ = auth_primary_ == &target_;
   auth_primary_->state = LegState::AuthPrimary;
   phase_ = Phase::Handshake;
   send_to_client(auth_primary_->held, handshake_stream_);
@@ -904,11 +897,34 @@ void ClientSession::become_ready() {
                                                               : protocol::Compression::None;
     if (auto ok = enable_segments(c); !ok) return fail_session(ok.error().message);
   }
-  if (config_.read_mode == ReadMode::DualAsyncOnSecondary) start_async_leg();
+  if (routing().async_reads()) start_async_leg();
+}
+
+const RoutingSnapshot& ClientSession::routing() {
+  if (ctx_.routing().generation() != routing_generation_) {
+    routing_ = ctx_.routing().current();
+    routing_generation_ = routing_->generation;
+    on_routing_changed();
+  }
+  return *routing_;
+}
+
+void ClientSession::on_routing_changed() {
+  if (phase_ != Phase::Ready) return;  // become_ready() starts the async leg as it is then
+  const RoutingSnapshot& r = *routing_;
+  if (async_ && (!r.async_reads() || async_cluster_ != r.secondary_cluster())) close_async_leg();
+  if (r.async_reads() && !async_) start_async_leg();
+}
+
+void ClientSession::close_async_leg() {
+  // Requests waiting for a comparison with the old leg's answers are no longer compared.
+  for (auto& slot : slots_) slot.compare = {};
+  async_->close();
+  async_.reset();
 }
 
 void ClientSession::start_async_leg() {
-  const ClusterType secondary = other(config_.primary_cluster);
+  const ClusterType secondary = routing_->secondary_cluster();
   auto view = ctx_.view(secondary);
   if (!view || view->assigned.empty()) return;
   const ClusterNode node = view->assigned[ctx_.next_node_index(secondary) % view->assigned.size()];
@@ -925,19 +941,21 @@ void ClientSession::start_async_leg() {
   const std::string& pass = origin ? config_.origin_password : config_.target_password;
   o.credentials = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
   o.keyspace = keyspace_;
-  o.timeout = timeout_;
+  o.timeout = routing_->request_timeout;
   o.prepared = &ctx_.prepared();
   o.secondary_is_target = secondary == ClusterType::Target;
   if (auto* m = ctx_.metrics()) o.reprepares = m->async_reprepares;
   async_ = std::make_unique<AsyncReads>(std::move(o));
+  async_cluster_ = secondary;
   const auto timeout = std::chrono::milliseconds(config_.async_handshake_timeout_ms);
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const int ids = static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1,
                                                        kMaxProtocolStreamIds));
   ctx_.connect(executor(), secondary, node, timeout,
-                 [self, node, ids](Result<net::Stream> stream) {
+                 [self, node, ids, leg = async_.get()](Result<net::Stream> stream) {
                    const auto* nm = self->ctx_.node_metrics(UpstreamRole::Async, node.label());
-                   if (self->is_closed() || !self->async_) {
+                   // The leg may have been replaced meanwhile (a routing change).
+                   if (self->is_closed() || self->async_.get() != leg) {
                      if (stream) stream->close();
                      return;
                    }
@@ -1006,208 +1024,163 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     if (!draining_) begin_drain();
     return answer_error(cs, ErrorCode::Overloaded, "Shutting down, please retry on next host");
   }
-  ForwardDecision decision;
-  decision.target = ForwardTarget::Both;
-  uint16_t consistency = 1;
-  std::optional<Bytes> target_frame;
-  const Bytes* target_wire = nullptr;  // EXECUTE for target: target_frame_ (per-session buffer)
-  Bytes prepared_id;
-  StoredDecision prepare_decision;
-  std::string prepare_query;
-  std::string prepare_keyspace;
-  std::string_view ks = keyspace_;
-  std::string_view statement_text;  // for the read comparison log
-  bool continuation_page = false;
-  std::shared_ptr<const PreparedEntry> executed;  // keeps `statement_text` alive for EXECUTE
-  // ZDM_REPLACE_CQL_FUNCTIONS: the body both clusters get instead of the client's.
-  std::optional<Bytes> rewritten_body;
-  std::shared_ptr<const PrepareRewrite> prepare_functions;
-
   switch (h.opcode) {
     case Opcode::Options:
       return answer_options(frame);
     case Opcode::Startup:
     case Opcode::AuthResponse:
-      answer_error(cs, ErrorCode::ProtocolError,
-                   fmt::format("Unexpected message {}: the connection is already ready",
-                               protocol::opcode_name(h.opcode)));
-      return;
+      return answer_error(cs, ErrorCode::ProtocolError,
+                          fmt::format("Unexpected message {}: the connection is already ready",
+                                      protocol::opcode_name(h.opcode)));
+    default:
+      break;
+  }
+  const RoutingSnapshot& snapshot = routing();
+  SessionRouting session;
+  session.keyspace = keyspace_;
+  session.version = version_;
+  session.settings = snapshot.settings(auth_to_target_);
+  session.async_reads = snapshot.async_reads();
+  session.replace_functions = snapshot.replace_cql_functions;
+  RoutingTables tables;
+  tables.prepared = &ctx_.prepared();
+  tables.topology = snapshot.topology.get();
+
+  RequestPlan plan;
+  switch (h.opcode) {
     case Opcode::Register: {
       auto r = protocol::peek_register(h, frame.body);
       if (!r) return answer_error(cs, ErrorCode::ProtocolError, r.error().message);
       registered_schema_events_ = (r->events & protocol::event_types::kSchemaChange) != 0;
-      decision = decide_request(h.opcode, {}, ks, routing_);
+      plan = route_other(h.opcode, session);
       break;
     }
     case Opcode::Query: {
       auto q = protocol::peek_query(h, frame.body);
       if (!q) return answer_error(cs, ErrorCode::ProtocolError, q.error().message);
-      if (q->params.keyspace) ks = *q->params.keyspace;
-      consistency = q->params.consistency;
-      statement_text = q->query;
-      continuation_page = q->params.paging_state.has_value();
-      decision = decide_statement(q->query, ks, routing_);
-      if (decision.target == ForwardTarget::Proxy) {
-        auto topology = ctx_.topology();
-        if (!topology) {
-          return answer_error(cs, ErrorCode::ServerError, "the proxy topology is not ready yet");
-        }
-        return answer_locally(frame, topology->query(q->query, ks));
-      }
-      if (config_.replace_cql_functions && is_rewritable_kind(decision.statement) &&
-          may_contain_replaced_call(q->query)) {
-        auto r = rewrite_query_functions(frame, decision.statement);
-        if (!r) return answer_rewrite_error(cs, r.error());
-        rewritten_body = std::move(*r);
-      }
+      plan = route_query(*q, session, tables);
       break;
     }
     case Opcode::Prepare: {
       auto p = protocol::peek_prepare(h, frame.body);
       if (!p) return answer_error(cs, ErrorCode::ProtocolError, p.error().message);
-      if (p->keyspace) ks = *p->keyspace;
-      const auto statement = decide_statement(p->query, ks, routing_);
-      if (statement.target == ForwardTarget::Proxy) {
-        auto prepared = prepare_system_select(p->query, ks, version_);
-        if (!prepared) return answer_locally(frame, protocol::ResponseBody(prepared.error()));
-        InterceptedStatement st;
-        st.id = prepared->result.id;
-        st.query = std::string(p->query);
-        st.keyspace = std::string(ks);
-        st.select = prepared->select;
-        ctx_.prepared().put_intercepted(std::move(st));
-        protocol::ResultMessage result;
-        result.result = prepared->result;
-        return answer_locally(frame, protocol::ResponseBody(std::move(result)));
-      }
-      decision = decide_prepare(statement);
-      prepare_decision = StoredDecision::from(statement);
-      prepare_query = std::string(p->query);
-      prepare_keyspace = std::string(ks);
-      if (config_.replace_cql_functions && is_rewritable_kind(statement.statement) &&
-          may_contain_replaced_call(p->query)) {
-        auto r = rewrite_prepare_functions(frame);
-        if (!r) return answer_rewrite_error(cs, r.error());
-        if (*r) {
-          rewritten_body = std::move((*r)->body);
-          prepare_functions = std::make_shared<const PrepareRewrite>(std::move((*r)->plan));
-        }
-      }
+      plan = route_prepare(*p, session);
       break;
     }
     case Opcode::Execute: {
       auto e = protocol::peek_execute(h, frame.body);
       if (!e) return answer_error(cs, ErrorCode::ProtocolError, e.error().message);
-      consistency = e->params.consistency;
-      if (auto local = ctx_.prepared().find_intercepted(e->prepared_id)) {
-        auto topology = ctx_.topology();
-        auto msg = protocol::decode_message(h, frame.body);
-        if (!topology || !msg) {
-          return answer_error(cs, ErrorCode::ServerError, "cannot answer the system query");
-        }
-        const auto& ex =
-            std::get<protocol::ExecuteMessage>(std::get<protocol::RequestBody>(msg->body));
-        std::vector<protocol::BoundValue> values;
-        if (ex.parameters.values) values = *ex.parameters.values;
-        return answer_locally(frame, topology->execute(local->select, values));
-      }
-      auto entry = ctx_.prepared().find(e->prepared_id);
-      if (!entry) {
-        if (auto* m = ctx_.metrics(); m && m->pscache_misses) m->pscache_misses->inc();
-        return answer_unprepared(cs, e->prepared_id);
-      }
-      decision.target = entry->decision.target;
-      decision.is_read = entry->decision.is_read;
-      decision.send_async = entry->decision.send_async;
-      decision.track_metrics = entry->decision.track_metrics;
-      // Stored names are internal names already (treated as quoted: no case folding).
-      decision.keyspace = protocol::CqlName{entry->decision.keyspace, true};
-      decision.table = protocol::CqlName{entry->decision.table, true};
-      prepared_id.assign(e->prepared_id.begin(), e->prepared_id.end());
-      if (entry->functions) {  // prepared with now()/uuid() replaced: values must be inserted
-        auto r = rewrite_execute_functions(frame, *entry);
-        if (!r) return answer_rewrite_error(cs, r.error());
-        rewritten_body = std::move(*r);
-      }
-      const bool to_target = decision.target == ForwardTarget::Target ||
-                             decision.target == ForwardTarget::Both ||
-                             (decision.send_async && config_.primary_cluster == ClusterType::Origin &&
-                              config_.read_mode == ReadMode::DualAsyncOnSecondary);
-      if (to_target && entry->target_id != entry->origin_id) {
-        const ByteView body = rewritten_body ? ByteView(*rewritten_body) : frame.body;
-        protocol::Frame source = frame;
-        source.body = body;
-        // The rewritten body keeps the client's bytes up to the values, so the id sits at the
-        // same offset (target_execute_frame finds it by its position in the body).
-        const ByteView origin_id(body.data() + (e->prepared_id.data() - frame.body.data()),
-                                 e->prepared_id.size());
-        target_wire = target_execute_frame(source, origin_id, entry->target_id);
-        if (!target_wire) {
-          return answer_error(cs, ErrorCode::ProtocolError, "malformed EXECUTE");
-        }
-      }
-      if (decision.send_async) {
-        continuation_page = e->params.paging_state.has_value();
-        executed = std::move(entry);
-        statement_text = executed->query;
-      }
+      plan = route_execute(*e, h, frame.body, session, tables);
       break;
     }
     case Opcode::Batch: {
       auto b = protocol::peek_batch(h, frame.body);
       if (!b) return answer_error(cs, ErrorCode::ProtocolError, b.error().message);
-      consistency = b->consistency;
-      decision = decide_request(h.opcode, {}, ks, routing_);
-      bool any_prepared = false;
-      bool functions = false;  // a child may have now()/uuid() to replace
-      for (const auto& child : b->children) {
-        if (child.kind != protocol::BatchChildPeek::Kind::Prepared) {
-          functions = functions ||
-                      (config_.replace_cql_functions && may_contain_replaced_call(child.query));
-          continue;
-        }
-        any_prepared = true;
-        auto entry = ctx_.prepared().find(child.prepared_id);
-        if (!entry) {
-          if (auto* m = ctx_.metrics(); m && m->pscache_misses) m->pscache_misses->inc();
-          return answer_unprepared(cs, child.prepared_id);
-        }
-        functions = functions || entry->functions != nullptr;
-      }
-      if (functions) {
-        auto r = rewrite_batch_functions(frame);
-        if (!r) return answer_rewrite_error(cs, r.error());
-        rewritten_body = std::move(*r);
-      }
-      if (any_prepared) {
-        std::vector<std::shared_ptr<const PreparedEntry>> keep;
-        const ByteView source = rewritten_body ? ByteView(*rewritten_body) : frame.body;
-        auto body = protocol::replace_prepared_ids(h, source, [&](ByteView id) {
-          std::optional<ByteView> out;
-          if (auto entry = ctx_.prepared().find(id)) {
-            keep.push_back(entry);
-            out = ByteView(keep.back()->target_id);
-          }
-          return out;
-        });
-        if (!body) return answer_error(cs, ErrorCode::ProtocolError, body.error().message);
-        auto encoded = protocol::encode_frame(h, *body, compression_for_frames());
-        if (!encoded) return answer_error(cs, ErrorCode::ProtocolError, encoded.error().message);
-        target_frame = std::move(*encoded);
-      }
+      plan = route_batch(*b, session, tables);
       break;
     }
     default:
-      decision = decide_request(h.opcode, {}, ks, routing_);
+      plan = route_other(h.opcode, session);
       break;
   }
+  carry_out(frame, plan);
+}
 
-  if (decision.target == ForwardTarget::None) return;  // e.g. DSE Insights reports
-  if (decision.target == ForwardTarget::Proxy) {
+void ClientSession::carry_out(const protocol::Frame& frame, RequestPlan& plan) {
+  const int16_t cs = frame.header.stream.value;
+  switch (plan.kind) {
+    case PlanKind::Forward:
+      break;
+    case PlanKind::AnswerLocally:
+      if (plan.intercepted) ctx_.prepared().put_intercepted(std::move(*plan.intercepted));
+      return answer_locally(frame, *plan.local_answer);
+    case PlanKind::AnswerError:
+      return answer_error(cs, plan.error_code, std::move(plan.error_message));
+    case PlanKind::AnswerUnprepared:
+      if (auto* m = ctx_.metrics(); m && m->pscache_misses && plan.prepared_cache_miss) {
+        m->pscache_misses->inc();
+      }
+      return answer_unprepared(cs, plan.unprepared_id);
+    case PlanKind::Drop:
+      return;  // e.g. DSE Insights reports
+  }
+  if (plan.decision.target == ForwardTarget::Proxy) {
     return answer_error(cs, ErrorCode::Invalid, "statement not supported by the proxy");
   }
+  forward(frame, plan);
+}
+
+// Carries out a Forward plan: the bodies each cluster gets (functions replaced, target's prepared
+// ids), a slot with the plan's facts for the answers, the send, the async copy.
+void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
+  const auto& h = frame.header;
+  const int16_t cs = h.stream.value;
+  // ZDM_REPLACE_CQL_FUNCTIONS: the body both clusters get instead of the client's.
+  std::optional<Bytes> rewritten_body;
+  std::shared_ptr<const PrepareRewrite> prepare_functions;
+  switch (plan.rewrite) {
+    case FunctionRewrite::None:
+      break;
+    case FunctionRewrite::Query: {
+      auto r = rewrite_query_functions(frame, plan.decision.statement);
+      if (!r) return answer_rewrite_error(cs, r.error());
+      rewritten_body = std::move(*r);
+      break;
+    }
+    case FunctionRewrite::Prepare: {
+      auto r = rewrite_prepare_functions(frame);
+      if (!r) return answer_rewrite_error(cs, r.error());
+      if (*r) {
+        rewritten_body = std::move((*r)->body);
+        prepare_functions = std::make_shared<const PrepareRewrite>(std::move((*r)->plan));
+      }
+      break;
+    }
+    case FunctionRewrite::Execute: {
+      auto r = rewrite_execute_functions(frame, *plan.entry);
+      if (!r) return answer_rewrite_error(cs, r.error());
+      rewritten_body = std::move(*r);
+      break;
+    }
+    case FunctionRewrite::Batch: {
+      auto r = rewrite_batch_functions(frame);
+      if (!r) return answer_rewrite_error(cs, r.error());
+      rewritten_body = std::move(*r);
+      break;
+    }
+  }
+  const ByteView body = rewritten_body ? ByteView(*rewritten_body) : frame.body;
+  // Target's bytes when its prepared ids differ: EXECUTE in a per-session buffer (no allocation
+  // per request), BATCH in its own frame.
+  const Bytes* target_wire = nullptr;
+  std::optional<Bytes> target_frame;
+  if (plan.target_body == TargetBody::ExecuteWithTargetId) {
+    protocol::Frame source = frame;
+    source.body = body;
+    // The rewritten body keeps the client's bytes up to the values, so the id sits at the same
+    // offset (target_execute_frame finds it by its position in the body).
+    const ByteView origin_id(body.data() + (plan.prepared_id.data() - frame.body.data()),
+                             plan.prepared_id.size());
+    target_wire = target_execute_frame(source, origin_id, plan.entry->target_id);
+    if (!target_wire) return answer_error(cs, ErrorCode::ProtocolError, "malformed EXECUTE");
+  } else if (plan.target_body == TargetBody::BatchWithTargetIds) {
+    std::vector<std::shared_ptr<const PreparedEntry>> keep;
+    auto replaced = protocol::replace_prepared_ids(h, body, [&](ByteView id) {
+      std::optional<ByteView> out;
+      if (auto entry = ctx_.prepared().find(id)) {
+        keep.push_back(entry);
+        out = ByteView(keep.back()->target_id);
+      }
+      return out;
+    });
+    if (!replaced) return answer_error(cs, ErrorCode::ProtocolError, replaced.error().message);
+    auto encoded = protocol::encode_frame(h, *replaced, compression_for_frames());
+    if (!encoded) return answer_error(cs, ErrorCode::ProtocolError, encoded.error().message);
+    target_frame = std::move(*encoded);
+    target_wire = &*target_frame;
+  }
   // With function replacement, both clusters get the rewritten frame (target's prepared ids are
-  // already patched in target_frame).
+  // already patched in target_wire).
   Bytes rewritten_wire;
   protocol::Frame rewritten_frame;
   const protocol::Frame* sent = &frame;
@@ -1227,17 +1200,17 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
   if (!index) {
     return answer_error(cs, ErrorCode::Overloaded, "too many requests in flight on this connection");
   }
+  const ForwardDecision& decision = plan.decision;
   Slot& s = slots_[*index];
   s.client_stream = cs;
   s.opcode = h.opcode;
-  s.consistency = consistency;
+  s.consistency = plan.consistency;
   s.is_read = decision.is_read;
   s.track_metrics = decision.track_metrics;
-  s.join = h.opcode == Opcode::Prepare ? JoinKind::Prepare : JoinKind::Other;
-  s.timeout_kind = decision.is_read            ? TimeoutKind::Read
-                   : h.opcode == Opcode::Batch ? TimeoutKind::BatchWrite
-                                               : TimeoutKind::Write;
-  s.prepared_id = std::move(prepared_id);
+  s.primary = routing_->primary_cluster;
+  s.join = plan.join;
+  s.timeout_kind = plan.timeout_kind;
+  if (!plan.prepared_id.empty()) s.prepared_id.assign(plan.prepared_id.begin(), plan.prepared_id.end());
   s.table = nullptr;
   if (decision.track_metrics && !decision.table.empty() && h.opcode != Opcode::Prepare) {
     s.table = table_counters(decision.keyspace.text, decision.keyspace.quoted, decision.table.text,
@@ -1245,9 +1218,9 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     if (s.table) (s.is_read ? s.table->reads : s.table->writes)->inc();
   }
   if (h.opcode == Opcode::Prepare) {
-    s.query = std::move(prepare_query);
-    s.keyspace = std::move(prepare_keyspace);
-    s.decision = std::move(prepare_decision);
+    s.query = std::string(plan.prepare_query);
+    s.keyspace = std::string(plan.prepare_keyspace);
+    s.decision = std::move(plan.prepare_decision);
     s.functions = std::move(prepare_functions);
   }
   if (h.opcode == Opcode::Execute && rewritten_body) {
@@ -1259,7 +1232,6 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     s.function_batch_body.assign(rewritten_body->begin(), rewritten_body->end());
     s.function_body_hash = function_body_hash_;
   }
-  if (target_frame) target_wire = &*target_frame;
   if (!dispatch(*sent, decision.target, *index, target_wire)) return;
 
   if (s.track_metrics) {
@@ -1271,7 +1243,7 @@ void ClientSession::handle_request(const protocol::Frame& frame) {
     }
   }
   if (decision.send_async && async_) {
-    send_async_copy(*sent, target_wire, s, statement_text, continuation_page);
+    send_async_copy(*sent, target_wire, s, plan.statement_text, plan.continuation_page);
   }
   // A large EXECUTE does not stay charged to the session.
   if (target_frame_.capacity() > 16 * 1024) Bytes().swap(target_frame_);
@@ -1329,7 +1301,7 @@ bool ClientSession::dispatch(const protocol::Frame& frame, ForwardTarget target,
 
 void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
   if (!leg.conn || leg.conn->is_closed()) return;
-  if (now - leg.last_sent < std::chrono::milliseconds(config_.heartbeat_interval_ms)) return;
+  if (now - leg.last_sent < routing_->heartbeat_interval) return;
   auto id = leg.conn->ids().acquire(kHeartbeatOwner);
   if (!id) return;
   leg.last_sent = now;
@@ -1341,9 +1313,9 @@ void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
 void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* target_frame,
                                     Slot& slot, std::string_view statement,
                                     bool continuation_page) {
-  const bool secondary_is_target = config_.primary_cluster == ClusterType::Origin;
+  const bool secondary_is_target = async_cluster_ == ClusterType::Target;
   ReadComparisons::Ticket ticket;
-  if (sample_comparison()) {
+  if (sample_comparison(*routing_)) {
     ComparisonCounters* counters = slot.table ? &slot.table->compare : nullptr;
     if (continuation_page) {
       // It carries the primary's paging state; the first page was compared (or not) already.
@@ -1364,18 +1336,19 @@ void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* t
   }
 }
 
-bool ClientSession::sample_comparison() {
-  if (compare_all_) return true;
-  if (compare_threshold_ == 0) return false;
+bool ClientSession::sample_comparison(const RoutingSnapshot& r) {
+  if (r.compare_all()) return true;
+  const uint64_t threshold = r.compare_threshold();  // sample when rng < rate * 2^64
+  if (threshold == 0) return false;
   compare_rng_ ^= compare_rng_ << 13;
   compare_rng_ ^= compare_rng_ >> 7;
   compare_rng_ ^= compare_rng_ << 17;
-  return compare_rng_ < compare_threshold_;
+  return compare_rng_ < threshold;
 }
 
 void ClientSession::compare_primary_answer(Slot& slot, ClusterType from, const ResponsePeek& peek) {
   if (!slot.compare.valid()) return;
-  if (async_ && from == config_.primary_cluster) async_->comparisons().primary(slot.compare, peek);
+  if (async_ && from == slot.primary) async_->comparisons().primary(slot.compare, peek);
   slot.compare = {};
 }
 
@@ -1439,9 +1412,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
   const bool failed = peek.failed();
   (from == ClusterType::Origin ? s.origin_failed : s.target_failed) = failed;
   compare_primary_answer(s, from, peek);
-  if (from == ClusterType::Origin) {
-    s.origin_unprepared = failed && *peek.error == ErrorCode::Unprepared;
-  }
+  if (failed && from == ClusterType::Origin) s.origin_error = *peek.error;
   if (failed && from == ClusterType::Target) {
     s.target_error = *peek.error;
     if (*peek.error == ErrorCode::Unprepared) {
@@ -1471,57 +1442,42 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     return;
   }
 
-  ByteView chosen = frame.wire;
-  ClusterType chosen_from = from;
-  std::optional<ByteView> prepared_for_client;  // origin's PREPARED of a rewritten statement
-  auto* m = s.track_metrics ? ctx_.metrics() : nullptr;
+  // Both answers are in (or the only one): join them.
+  JoinInput in;
+  in.kind = s.join;
+  in.primary = s.primary;
+  in.last = from;
+  in.functions_replaced = s.functions != nullptr;
+  const AnswerFacts mine = AnswerFacts::of(peek);
+  std::optional<AnswerFacts> stored;
   if (s.has_stored) {
-    const auto outcome = join_responses(s.origin_failed, s.target_failed,
-                                        config_.primary_cluster, s.join);
-    if (outcome.pick != from) {
-      chosen = s.stored;
-      chosen_from = s.stored_from;
-    }
-    if (outcome.failed_on != FailedOn::None) count_table_failure(s.table, outcome.failed_on);
-    if (m && outcome.failed_on != FailedOn::None) {
-      if (s.is_read) {
-        auto* c = outcome.pick == ClusterType::Origin ? m->failed_reads_origin : m->failed_reads_target;
-        if (c) c->inc();
-      } else {
-        auto* c = outcome.failed_on == FailedOn::Both     ? m->failed_writes_both
-                  : outcome.failed_on == FailedOn::Origin ? m->failed_writes_origin
-                                                          : m->failed_writes_target;
-        if (c) c->inc();
-      }
-    }
-    if (s.join == JoinKind::Prepare && outcome.failed_on == FailedOn::None) {
-      const ByteView mine = peek.message;
-      const ByteView stored = s.stored_body;
-      record_prepared(s, from == ClusterType::Origin ? mine : stored,
-                      from == ClusterType::Target ? mine : stored);
-      if (s.functions) prepared_for_client = from == ClusterType::Origin ? mine : stored;
-    }
-  } else if (m && failed) {
-    count_table_failure(s.table, from == ClusterType::Origin ? FailedOn::Origin : FailedOn::Target);
-    auto* c = !s.is_read                    ? (from == ClusterType::Origin ? m->failed_writes_origin
-                                                                          : m->failed_writes_target)
-              : from == ClusterType::Origin ? m->failed_reads_origin
-                                            : m->failed_reads_target;
-    if (c) c->inc();
+    stored = AnswerFacts{from == ClusterType::Origin ? s.target_failed : s.origin_failed,
+                         from == ClusterType::Origin ? s.target_error : s.origin_error};
+  }
+  (from == ClusterType::Origin ? in.origin : in.target) = mine;
+  if (stored) (from == ClusterType::Origin ? in.target : in.origin) = stored;
+  const JoinResult joined = join_answers(in);
+
+  const bool chose_stored = s.has_stored && joined.pick != from;
+  const ByteView chosen = chose_stored ? ByteView(s.stored) : frame.wire;
+  const ClusterType chosen_from = chose_stored ? s.stored_from : from;
+  count_failures(s, joined.failed_on, chosen_from);
+  std::optional<ByteView> prepared_for_client;  // origin's PREPARED of a rewritten statement
+  if (joined.record_prepared) {
+    const ByteView message = peek.message;
+    const ByteView first = s.stored_body;
+    record_prepared(s, from == ClusterType::Origin ? message : first,
+                    from == ClusterType::Target ? message : first);
+    if (joined.hide_function_markers) prepared_for_client = from == ClusterType::Origin ? message : first;
   }
 
   // Keyspace changes (USE) are followed so unqualified names classify right.
-  if (peek.result_kind == 3 && !failed) {
-    ByteReader r(peek.message);
-    if (r.read_i32()) {
-      if (auto ks = r.read_string()) {
-        keyspace_.assign(ks->begin(), ks->end());
-        if (async_) async_->set_keyspace(keyspace_);
-      }
-    }
+  if (auto ks = keyspace_set_by(peek)) {
+    keyspace_.assign(ks->begin(), ks->end());
+    if (async_) async_->set_keyspace(keyspace_);
   }
 
-  if (m) {
+  if (auto* m = s.track_metrics ? ctx_.metrics() : nullptr) {
     auto* histogram = !s.is_read ? m->writes_duration
                       : chosen_from == ClusterType::Target && !s.has_stored ? m->reads_target_duration
                                                                             : m->reads_origin_duration;
@@ -1533,8 +1489,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
   }
 
   std::optional<Bytes> origin_id;
-  if (chosen_from == ClusterType::Target && s.target_failed &&
-      s.target_error == ErrorCode::Unprepared) {
+  if (joined.unprepared_with_origin_id) {
     // Target lost the statement: make the driver re-prepare the id it knows (origin's); the
     // PREPARE goes to both clusters and refreshes the mapping.
     if (!s.target_unprepared_id.empty()) {
@@ -1542,7 +1497,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     }
     if (!origin_id && !s.prepared_id.empty()) origin_id = s.prepared_id;
   }
-  if (!s.function_values.empty() || !s.function_batch_body.empty()) {
+  if (joined.keep_function_values && (!s.function_values.empty() || !s.function_batch_body.empty())) {
     remember_function_values(s);
   }
   if (origin_id) {
@@ -1553,6 +1508,23 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     send_to_client(chosen, s.client_stream);
   }
   free_slot(index);
+}
+
+// zdm_proxy_failed_{reads,writes}_total and the per-table failure counters.
+void ClientSession::count_failures(Slot& s, FailedOn failed_on, ClusterType chosen_from) {
+  if (failed_on == FailedOn::None) return;
+  count_table_failure(s.table, failed_on);
+  auto* m = s.track_metrics ? ctx_.metrics() : nullptr;
+  if (!m) return;
+  metrics::Counter* c = nullptr;
+  if (s.is_read) {
+    c = chosen_from == ClusterType::Origin ? m->failed_reads_origin : m->failed_reads_target;
+  } else {
+    c = failed_on == FailedOn::Both     ? m->failed_writes_both
+        : failed_on == FailedOn::Origin ? m->failed_writes_origin
+                                        : m->failed_writes_target;
+  }
+  if (c) c->inc();
 }
 
 void ClientSession::record_prepared(Slot& s, ByteView origin_message, ByteView target_message) {
@@ -1690,16 +1662,23 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.functions.reset();
   s.function_values.clear();
   s.function_batch_body.clear();
-  s.origin_unprepared = false;
+  s.origin_error = ErrorCode::ServerError;
+  s.target_error = ErrorCode::ServerError;
   s.start = Clock::now();
-  s.deadline = s.start + timeout_;
-  // Append to the in-flight list: every request has the same timeout, so list order is
-  // deadline order and one timer serves the whole session.
-  s.prev = tail_;
-  s.next = -1;
-  if (tail_ >= 0) slots_[static_cast<size_t>(tail_)].next = static_cast<int32_t>(index);
-  tail_ = static_cast<int32_t>(index);
-  if (head_ < 0) head_ = static_cast<int32_t>(index);
+  s.deadline = s.start + routing_->request_timeout;
+  // Into the in-flight list, kept in deadline order so that one timer serves the whole session.
+  // Requests share the timeout, so this is an append, unless a routing change shortened it.
+  int32_t after = tail_;
+  while (after >= 0 && slots_[static_cast<size_t>(after)].deadline > s.deadline) {
+    after = slots_[static_cast<size_t>(after)].prev;
+  }
+  s.prev = after;
+  s.next = after >= 0 ? slots_[static_cast<size_t>(after)].next : head_;
+  if (s.prev >= 0) slots_[static_cast<size_t>(s.prev)].next = static_cast<int32_t>(index);
+  else head_ = static_cast<int32_t>(index);
+  if (s.next >= 0) slots_[static_cast<size_t>(s.next)].prev = static_cast<int32_t>(index);
+  else tail_ = static_cast<int32_t>(index);
+  if (head_ == static_cast<int32_t>(index) && timer_armed_) deadline_timer_.cancel();
   arm_deadline_timer();
   return index;
 }
@@ -1726,7 +1705,9 @@ void ClientSession::arm_deadline_timer() {
       [self = std::static_pointer_cast<ClientSession>(shared_from_this())](
           boost::system::error_code ec) {
         self->timer_armed_ = false;
-        if (ec || self->is_closed()) return;
+        if (self->is_closed()) return;
+        // Cancelled because an earlier deadline became the head (take_slot): wait for that one.
+        if (ec) return self->arm_deadline_timer();
         self->on_deadline_timer();
       });
 }
@@ -1781,8 +1762,9 @@ void ClientSession::expire(uint32_t index) {
     async_->comparisons().abandon(s.compare, ComparisonResult::Timeout);
   }
   s.compare = {};
-  if (config_.proxy_timeout_behaviour == TimeoutBehaviour::Error) {
-    auto error = make_timeout_error(s.timeout_kind, s.consistency, timeout_.count());
+  if (routing_->timeout_behaviour == TimeoutBehaviour::Error) {
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(s.deadline - s.start);
+    auto error = make_timeout_error(s.timeout_kind, s.consistency, waited.count());
     (void)send(protocol::make_response(version_, protocol::StreamId{s.client_stream},
                                        protocol::ResponseBody(std::move(error))));
   }
@@ -1890,11 +1872,8 @@ std::optional<ClientSession::RetryValues> ClientSession::take_retry(ByteView cli
 }
 
 void ClientSession::remember_function_values(const Slot& s) {
-  // Both answered (complete() calls this with the final answer).
-  const bool target_only =
-      s.target_failed && s.target_error == ErrorCode::Unprepared && !s.origin_failed;
-  const bool origin_only = s.origin_unprepared && !s.target_failed;
-  if (!target_only && !origin_only) return;
+  // complete() calls this when one cluster applied the request and the other answered UNPREPARED
+  // (join_answers: keep_function_values).
   if (retry_values_.size() >= kRetryValues) retry_values_.erase(retry_values_.begin());
   retry_values_.push_back(
       RetryValues{s.function_body_hash, s.function_values, s.function_batch_body});

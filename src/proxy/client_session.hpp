@@ -30,8 +30,10 @@
 #include "protocol/compression.hpp"
 #include "proxy/async_reads.hpp"
 #include "proxy/control_connection.hpp"
-#include "proxy/dual_request.hpp"
-#include "proxy/forward_decision.hpp"
+#include "proxy/routing/answer_join.hpp"
+#include "proxy/routing/forward_decision.hpp"
+#include "proxy/routing/request_plan.hpp"
+#include "proxy/routing/routing_snapshot.hpp"
 #include "proxy/function_rewriter.hpp"
 #include "proxy/prepared_cache.hpp"
 #include "proxy/proxy_config.hpp"
@@ -54,8 +56,13 @@ class SessionContext {
   // Snapshots published by the control connections and the server (thread-safe).
   void set_view(ClusterType cluster, std::shared_ptr<const ClusterView> view);
   std::shared_ptr<const ClusterView> view(ClusterType cluster) const;
+  // The topology is part of the routing snapshot (set_topology publishes a new one).
   void set_topology(std::shared_ptr<const VirtualTopology> topology);
   std::shared_ptr<const VirtualTopology> topology() const;
+  // How requests are routed now: primary cluster, read mode, timeouts, ... (routing_snapshot.hpp).
+  // Publishing a new snapshot changes the routing of every session's next request.
+  RoutingPublisher& routing() { return routing_; }
+  const RoutingPublisher& routing() const { return routing_; }
 
   // Node metric series, bound once per (kind, node) and kept for the process's life. Cold.
   const admin::NodeMetrics* node_metrics(UpstreamRole role, const std::string& node);
@@ -113,9 +120,9 @@ class SessionContext {
   ProxyConfig config_;
   admin::ProxyMetrics* metrics_;
   PreparedCache* prepared_;
+  RoutingPublisher routing_;
   mutable std::mutex mu_;
   std::shared_ptr<const ClusterView> origin_view_, target_view_;
-  std::shared_ptr<const VirtualTopology> topology_;
   std::unordered_map<std::string, std::unique_ptr<admin::NodeMetrics>> node_metrics_;
   std::atomic<size_t> next_origin_{0}, next_target_{0};
   UpstreamTls origin_tls_, target_tls_;
@@ -187,6 +194,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     bool has_stored = false;
     bool is_read = false;
     bool track_metrics = false;
+    ClusterType primary = ClusterType::Origin;  // the primary when it was sent (joins by it)
     JoinKind join = JoinKind::Other;
     TimeoutKind timeout_kind = TimeoutKind::Write;
     protocol::Opcode opcode = protocol::Opcode::Query;
@@ -197,7 +205,8 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     Bytes stored_body;   // PREPARE: its message after the envelope (for the prepared cache)
     Bytes target_unprepared_id;  // target answered UNPREPARED for this (target) id
     ClusterType stored_from = ClusterType::Origin;
-    protocol::ErrorCode target_error = protocol::ErrorCode::ServerError;
+    protocol::ErrorCode origin_error = protocol::ErrorCode::ServerError;  // when origin_failed
+    protocol::ErrorCode target_error = protocol::ErrorCode::ServerError;  // when target_failed
     Bytes prepared_id;   // EXECUTE: the origin id (UNPREPARED from target is rewritten to it)
     std::string query;   // PREPARE: statement text and keyspace, for the prepared cache
     std::string keyspace;
@@ -206,7 +215,6 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     std::vector<Uuid> function_values;  // EXECUTE: the values generated for now()/uuid()
     Bytes function_batch_body;          // BATCH: the body sent with replaced now()/uuid()
     uint64_t function_body_hash = 0;    // EXECUTE/BATCH above: hash of the client body
-    bool origin_unprepared = false;     // origin answered UNPREPARED
     TableCounters* table = nullptr;
     ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
     std::chrono::steady_clock::time_point start{};
@@ -249,8 +257,15 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void become_ready();
   void start_async_leg();
 
-  // Requests.
+  // Requests: peek, plan (routing/request_plan.hpp), carry the plan out.
   void handle_request(const protocol::Frame& frame);
+  void carry_out(const protocol::Frame& frame, RequestPlan& plan);
+  void forward(const protocol::Frame& frame, RequestPlan& plan);
+  // The routing snapshot for this request: re-read when a new one was published (one atomic
+  // load otherwise). A change of read mode or primary starts, stops or moves the async leg.
+  const RoutingSnapshot& routing();
+  void on_routing_changed();
+  void close_async_leg();
   void answer_options(const protocol::Frame& frame);
   bool reject_unsupported_version(const protocol::Frame& frame);
   void answer_locally(const protocol::Frame& frame, const protocol::ResponseBody& body);
@@ -267,7 +282,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void send_async_copy(const protocol::Frame& frame, const Bytes* target_frame, Slot& slot,
                        std::string_view statement, bool continuation_page);
   // READ_COMPARISON_RATE: whether this async read is compared (per-session xorshift, no lock).
-  bool sample_comparison();
+  bool sample_comparison(const RoutingSnapshot& routing);
   // The primary's answer of a sampled read, digested as it passes through complete().
   void compare_primary_answer(Slot& slot, ClusterType from, const ResponsePeek& peek);
 
@@ -297,6 +312,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void on_event(UpstreamConnection& connection, const protocol::Frame& frame);
   void complete(uint32_t index, ClusterType from, const protocol::Frame& frame,
                 const ResponsePeek& peek);
+  void count_failures(Slot& slot, FailedOn failed_on, ClusterType chosen_from);
   // `*_message`: each PREPARED answer after its envelope.
   void record_prepared(Slot& slot, ByteView origin_message, ByteView target_message);
   // Compression of frames the proxy encodes itself (v3/v4 only; v5 segments compress).
@@ -336,7 +352,9 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   Bytes client_credentials_;  // PLAIN token of the client (for the async leg)
   std::string keyspace_;
   bool registered_schema_events_ = false;
-  RoutingSettings routing_;
+  bool auth_to_target_ = false;  // AUTH_RESPONSE goes to target (chosen at the handshake)
+  std::shared_ptr<const RoutingSnapshot> routing_;
+  uint64_t routing_generation_ = 0;
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
@@ -346,7 +364,6 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   bool timer_armed_ = false;
   bool draining_ = false;
   bool upstream_paused_ = false;  // client reads paused until the upstream queues drain
-  std::chrono::milliseconds timeout_;
   bool flush_scheduled_ = false;
   bool counted_ = false;
 
@@ -355,8 +372,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   Bytes target_frame_;      // reused EXECUTE-for-target frame: no allocation per request
 
   std::unique_ptr<AsyncReads> async_;
-  uint64_t compare_threshold_ = 0;  // sample when rng < threshold (rate * 2^64)
-  bool compare_all_ = false;        // rate >= 1
+  ClusterType async_cluster_ = ClusterType::Target;  // where async_ sends its copies
   uint64_t compare_rng_ = 0x9E3779B97F4A7C15ULL;
   Stats stats_;
 

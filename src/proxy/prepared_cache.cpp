@@ -13,7 +13,7 @@ std::string_view key_of(ByteView id) { return as_chars(id); }
 
 StoredDecision StoredDecision::from(const ForwardDecision& d) {
   StoredDecision s;
-  s.target = d.target;
+  s.route = d.route;
   s.is_read = d.is_read;
   s.send_async = d.send_async;
   s.track_metrics = d.track_metrics;

@@ -23,15 +23,18 @@
 
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
-#include "proxy/forward_decision.hpp"
+#include "proxy/routing/forward_decision.hpp"
 #include "proxy/function_rewriter.hpp"
 #include "proxy/virtual_topology.hpp"
 
 namespace zdm::proxy {
 
-// A ForwardDecision that owns its names (the original views die with the PREPARE frame).
+// A ForwardDecision that owns its names (the original views die with the PREPARE frame). It keeps
+// what kind of statement it is (`route`), never which cluster answers: EXECUTE derives the target
+// from the routing settings of the moment (target_of), so a phase change applies to statements
+// prepared before it.
 struct StoredDecision {
-  ForwardTarget target = ForwardTarget::Both;
+  Route route = Route::Both;
   bool is_read = false;
   bool send_async = false;
   bool track_metrics = true;

@@ -13,7 +13,6 @@ namespace zdm::proxy {
 
 namespace {
 
-constexpr int32_t kResultRows = 2;
 constexpr uint32_t kGlobalTablesSpec = 0x0001;
 constexpr uint32_t kHasMorePages = 0x0002;
 constexpr uint32_t kNoMetadata = 0x0004;
@@ -151,7 +150,7 @@ void RowsDigest::add_response(protocol::ProtocolVersion version, const ResponseP
     error_ = *peek.error;
     return;
   }
-  if (peek.opcode != protocol::Opcode::Result || peek.result_kind != kResultRows) {
+  if (peek.opcode != protocol::Opcode::Result || !peek.is(protocol::ResultKind::Rows)) {
     kind_ = Kind::OtherResult;
     return;
   }
@@ -166,7 +165,7 @@ Result<void> RowsDigest::add_rows(protocol::ProtocolVersion version, ByteView me
   ByteReader r(message);
   auto kind = r.read_i32();
   if (!kind) return tl::unexpected(kind.error());
-  if (*kind != kResultRows) return tl::unexpected(malformed("not a ROWS result"));
+  if (*kind != static_cast<int32_t>(protocol::ResultKind::Rows)) return tl::unexpected(malformed("not a ROWS result"));
   auto flags = r.read_u32();
   if (!flags) return tl::unexpected(flags.error());
   auto columns = r.read_i32();

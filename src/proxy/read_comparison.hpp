@@ -30,7 +30,7 @@
 #include "common/metrics.hpp"
 #include "common/result.hpp"
 #include "protocol/version.hpp"
-#include "proxy/dual_request.hpp"
+#include "proxy/routing/answer_join.hpp"
 
 namespace zdm::proxy {
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "protocol/message_codec.hpp"
+
 namespace zdm::protocol {
 namespace {
 
@@ -605,6 +607,59 @@ TEST(ReplacePreparedIds, MapsExecuteIdAndRejectsOtherOpcodes) {
                                 [](ByteView) { return std::optional<ByteView>(); });
   ASSERT_FALSE(q.has_value());
   EXPECT_EQ(q.error().code, Errc::InvalidArgument);
+}
+
+// --- responses
+
+Bytes response_body(const Message& m, FrameHeader& header) {
+  Bytes frame = encode_frame(m);
+  auto h = decode_frame_header(frame);
+  EXPECT_TRUE(h);
+  header = *h;
+  return Bytes(frame.begin() + kFrameHeaderSize, frame.end());
+}
+
+TEST(PeekResponse, ReadsTheErrorCodeBehindWarningsAndTracing) {
+  ErrorMessage e;
+  e.code = ErrorCode::WriteTimeout;
+  e.message = "timeout";
+  WriteTimeoutInfo info;
+  info.consistency = Consistency::Quorum;
+  e.detail = info;
+  auto m = make_response(ProtocolVersion::V4, StreamId{3},
+                                   ResponseBody(e));
+  m.envelope.warnings = std::vector<std::string>{"careful"};
+  m.envelope.tracing = true;
+  m.envelope.tracing_id[0] = 1;
+  FrameHeader h;
+  Bytes body = response_body(m, h);
+  auto peek = peek_response(h, body);
+  ASSERT_TRUE(peek) << peek.error().to_string();
+  EXPECT_TRUE(peek->failed());
+  EXPECT_EQ(*peek->error, ErrorCode::WriteTimeout);
+}
+
+TEST(PeekResponse, ReadsTheResultKind) {
+  ResultMessage r;
+  r.result = SetKeyspaceResult{"ks1"};
+  auto m = make_response(ProtocolVersion::V4, StreamId{1},
+                                   ResponseBody(r));
+  FrameHeader h;
+  Bytes body = response_body(m, h);
+  auto peek = peek_response(h, body);
+  ASSERT_TRUE(peek);
+  EXPECT_FALSE(peek->failed());
+  EXPECT_EQ(peek->result_kind, ResultKind::SetKeyspace);
+}
+
+TEST(PeekResponse, TruncatedBodyIsAnErrorNotACrash) {
+  FrameHeader h;
+  h.direction = Direction::Response;
+  h.opcode = Opcode::Error;
+  const uint8_t two[] = {0, 0};
+  EXPECT_FALSE(peek_response(h, ByteView(two, 2)));
+  h.flags = frame_flags::kTracing;
+  EXPECT_FALSE(peek_response(h, ByteView(two, 2)));
 }
 
 }  // namespace

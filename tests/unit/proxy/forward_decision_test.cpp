@@ -2,7 +2,7 @@
 // this file as mismatched, which it is not.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
-#include "proxy/forward_decision.hpp"
+#include "proxy/routing/forward_decision.hpp"
 
 #include <gtest/gtest.h>
 

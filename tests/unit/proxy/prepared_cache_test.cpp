@@ -28,7 +28,7 @@ TEST(PreparedCache, MapsOriginIdsToTargetIdsAndBack) {
   auto found = cache.find(id("o1"));
   ASSERT_NE(found, nullptr);
   EXPECT_EQ(found->target_id, id("t1"));
-  EXPECT_EQ(found->decision.target, ForwardTarget::Origin);
+  EXPECT_EQ(found->decision.route, Route::Primary);  // the kind, never the cluster
   EXPECT_TRUE(found->decision.is_read);
   EXPECT_EQ(found->decision.keyspace, "ks");
   EXPECT_EQ(found->decision.table, "t");

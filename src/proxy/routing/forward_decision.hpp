@@ -3,6 +3,11 @@
 // from the opcode plus a cheap classification of the statement's first tokens
 // (protocol::classify_statement). No allocation, no full parse: this runs for every QUERY.
 //
+// A decision has two parts: the statement's `route` (what kind of request it is: a write for both
+// clusters, a read for the primary, a system read, ...), fixed by its text and cached with a
+// prepared statement, and the `target` cluster(s), which `target_of` derives from the route and
+// the routing settings of the moment (the primary cluster can change while the proxy runs).
+//
 // Rules:
 // - QUERY / PREPARE text:
 //   - SELECT from system.local / system.peers / system.peers_v2 -> Proxy (answered locally);
@@ -37,6 +42,16 @@ enum class ForwardTarget : uint8_t {
 };
 std::string_view forward_target_name(ForwardTarget t);  // "origin", "both", ...
 
+// What kind of request a statement is, for routing (independent of which cluster is primary).
+enum class Route : uint8_t {
+  Both,        // writes, DDL, USE, BATCH, STARTUP, ...: every cluster
+  Primary,     // non-system reads: the primary cluster
+  SystemRead,  // reads of other system tables: SYSTEM_QUERIES_MODE's cluster
+  Auth,        // AUTH_RESPONSE: the auth-primary cluster of the connection
+  Proxy,       // answered by the proxy (intercepted system.local / peers / peers_v2)
+  None,        // dropped without a response (DSE Insights reports)
+};
+
 enum class InterceptedTable : uint8_t { None, Local, Peers, PeersV2 };
 
 // The slice of the configuration routing reads; a per-connection snapshot (the auth primary is
@@ -53,7 +68,8 @@ struct RoutingSettings {
 
 // LIFETIME: `keyspace` and `table` view the statement text or the session keyspace passed in.
 struct ForwardDecision {
-  ForwardTarget target = ForwardTarget::Both;
+  Route route = Route::Both;
+  ForwardTarget target = ForwardTarget::Both;  // target_of(route, settings) when decided
   InterceptedTable intercepted = InterceptedTable::None;
   bool is_read = false;        // a non-system SELECT (routed to the primary only)
   bool send_async = false;     // eligible for async dual reads (DUAL_ASYNC_ON_SECONDARY)
@@ -77,6 +93,9 @@ ForwardDecision decide_prepare(const ForwardDecision& statement);
 // Any request. `cql` is the statement text for QUERY and PREPARE (ignored otherwise).
 ForwardDecision decide_request(protocol::Opcode opcode, std::string_view cql,
                                std::string_view keyspace, const RoutingSettings& settings);
+
+// The cluster(s) a route goes to under `settings`.
+ForwardTarget target_of(Route route, const RoutingSettings& settings);
 
 // system, system_* and dse_* keyspaces (their reads never go to both clusters).
 bool is_system_keyspace(const protocol::CqlName& keyspace);

@@ -1,4 +1,4 @@
-#include "proxy/forward_decision.hpp"
+#include "proxy/routing/forward_decision.hpp"
 
 #include <cctype>
 
@@ -30,11 +30,36 @@ bool is_insights_call(std::string_view cql) {
          protocol::iequals(rpc.text, "InsightsRpc");
 }
 
-ForwardTarget primary_of(const RoutingSettings& s) {
-  return s.primary_cluster == ClusterType::Target ? ForwardTarget::Target : ForwardTarget::Origin;
+ForwardTarget cluster_target(ClusterType c) {
+  return c == ClusterType::Target ? ForwardTarget::Target : ForwardTarget::Origin;
+}
+
+// Sets the route and the target it gives under `settings`.
+void route_to(ForwardDecision& d, Route route, const RoutingSettings& settings) {
+  d.route = route;
+  d.target = target_of(route, settings);
 }
 
 }  // namespace
+
+ForwardTarget target_of(Route route, const RoutingSettings& settings) {
+  switch (route) {
+    case Route::Both:
+      return ForwardTarget::Both;
+    case Route::Primary:
+      return cluster_target(settings.primary_cluster);
+    case Route::SystemRead:
+      return settings.system_queries_mode == SystemQueriesMode::Target ? ForwardTarget::Target
+                                                                       : ForwardTarget::Origin;
+    case Route::Auth:
+      return settings.auth_to_target ? ForwardTarget::Target : ForwardTarget::Origin;
+    case Route::Proxy:
+      return ForwardTarget::Proxy;
+    case Route::None:
+      return ForwardTarget::None;
+  }
+  return ForwardTarget::Both;
+}
 
 std::string_view forward_target_name(ForwardTarget t) {
   switch (t) {
@@ -75,35 +100,26 @@ ForwardDecision decide_statement(std::string_view cql, std::string_view keyspace
           if (d.table.matches("peers_v2")) d.intercepted = InterceptedTable::PeersV2;
         }
         d.track_metrics = false;
-        if (d.intercepted != InterceptedTable::None) {
-          d.target = ForwardTarget::Proxy;
-        } else {
-          d.target = settings.system_queries_mode == SystemQueriesMode::Target
-                         ? ForwardTarget::Target
-                         : ForwardTarget::Origin;
-        }
+        route_to(d, d.intercepted != InterceptedTable::None ? Route::Proxy : Route::SystemRead,
+                 settings);
         return d;  // never async (reference issue #41)
       }
-      d.target = primary_of(settings);
+      route_to(d, Route::Primary, settings);
       d.is_read = true;
       d.send_async = true;
       return d;
     }
     case StatementKind::Use:
-      d.target = ForwardTarget::Both;
       d.send_async = true;
-      return d;
+      return d;  // Both
     case StatementKind::Other:
       if (is_insights_call(cql)) {
-        d.target = ForwardTarget::None;
+        route_to(d, Route::None, settings);
         d.track_metrics = false;
-        return d;
       }
-      d.target = ForwardTarget::Both;
       return d;
     default:
-      d.target = ForwardTarget::Both;
-      return d;
+      return d;  // Both
   }
 }
 
@@ -113,7 +129,8 @@ ForwardDecision decide_prepare(const ForwardDecision& statement) {
   // Both clusters must hold the statement, whatever EXECUTE will do; intercepted statements are
   // prepared by the proxy itself. A SELECT's PREPARE also goes to the async connection so that
   // its EXECUTEs can follow.
-  d.target = statement.target == ForwardTarget::Proxy ? ForwardTarget::Proxy : ForwardTarget::Both;
+  d.route = statement.route == Route::Proxy ? Route::Proxy : Route::Both;
+  d.target = statement.route == Route::Proxy ? ForwardTarget::Proxy : ForwardTarget::Both;
   d.is_read = false;
   d.track_metrics = false;
   d.send_async = statement.is_read;
@@ -138,7 +155,7 @@ ForwardDecision decide_request(Opcode opcode, std::string_view cql, std::string_
       d.track_metrics = true;
       return d;
     case Opcode::AuthResponse:
-      d.target = settings.auth_to_target ? ForwardTarget::Target : ForwardTarget::Origin;
+      route_to(d, Route::Auth, settings);
       return d;
     case Opcode::Startup:
     case Opcode::Register:

@@ -1,4 +1,4 @@
-#include "proxy/dual_request.hpp"
+#include "proxy/routing/answer_join.hpp"
 
 #include <fmt/format.h>
 
@@ -15,36 +15,38 @@ JoinOutcome join_responses(bool origin_failed, bool target_failed, ClusterType p
   return {primary, FailedOn::None};
 }
 
-Result<ResponsePeek> peek_response(const protocol::FrameHeader& header, ByteView body) {
-  if (header.direction != protocol::Direction::Response) {
-    return fail(Errc::InvalidArgument, "peek_response: not a response frame");
+JoinResult join_answers(const JoinInput& in) {
+  JoinResult out;
+  const bool origin_failed = in.origin && in.origin->failed;
+  const bool target_failed = in.target && in.target->failed;
+  if (in.origin && in.target) {
+    const auto outcome = join_responses(origin_failed, target_failed, in.primary, in.kind);
+    out.pick = outcome.pick;
+    out.failed_on = outcome.failed_on;
+    if (in.kind == JoinKind::Prepare && outcome.failed_on == FailedOn::None) {
+      out.record_prepared = true;
+      out.hide_function_markers = in.functions_replaced;
+    }
+  } else {
+    out.pick = in.origin ? ClusterType::Origin : ClusterType::Target;
+    if (origin_failed) out.failed_on = FailedOn::Origin;
+    if (target_failed) out.failed_on = FailedOn::Target;
   }
-  ByteReader r(body);
-  if (header.has_flag(protocol::frame_flags::kTracing)) {
-    if (auto ok = r.skip(16); !ok) return tl::unexpected(ok.error());
-  }
-  if (header.has_flag(protocol::frame_flags::kWarning)) {
-    auto warnings = r.read_string_list();
-    if (!warnings) return tl::unexpected(warnings.error());
-  }
-  if (header.has_flag(protocol::frame_flags::kCustomPayload)) {
-    auto payload = r.read_bytes_map();
-    if (!payload) return tl::unexpected(payload.error());
-  }
-  ResponsePeek peek;
-  peek.opcode = header.opcode;
-  peek.message = r.rest();
-  if (header.opcode == protocol::Opcode::Error) {
-    auto code = r.read_i32();
-    if (!code) return tl::unexpected(code.error());
-    // An unknown code is still a failure; ServerError stands in for it.
-    peek.error = protocol::error_code_from_int(*code).value_or(ErrorCode::ServerError);
-  } else if (header.opcode == protocol::Opcode::Result) {
-    auto kind = r.read_i32();
-    if (!kind) return tl::unexpected(kind.error());
-    peek.result_kind = *kind;
-  }
-  return peek;
+  out.unprepared_with_origin_id =
+      out.pick == ClusterType::Target && in.target && in.target->unprepared();
+  const bool target_only = in.target && in.target->unprepared() && !origin_failed;
+  const bool origin_only = in.origin && in.origin->unprepared() && !target_failed;
+  out.keep_function_values = target_only || origin_only;
+  return out;
+}
+
+std::optional<std::string_view> keyspace_set_by(const ResponsePeek& peek) {
+  if (peek.failed() || !peek.is(protocol::ResultKind::SetKeyspace)) return std::nullopt;
+  ByteReader r(peek.message);
+  if (!r.read_i32()) return std::nullopt;
+  auto ks = r.read_string();
+  if (!ks) return std::nullopt;
+  return *ks;
 }
 
 admin::NodeError node_error_of(ErrorCode code) {
