@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "node/storage_engine.hpp"
+#include "node/storage/storage_engine.hpp"
 
 namespace {
 

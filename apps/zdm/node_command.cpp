@@ -15,7 +15,7 @@
 
 #include "commands.hpp"
 #include "net/listener.hpp"
-#include "node/node_server.hpp"
+#include "node/server/node_server.hpp"
 
 namespace zdm::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "node/cql_parser.hpp"
+#include "node/cql/cql_parser.hpp"
 
 namespace {
 void check(bool ok) {

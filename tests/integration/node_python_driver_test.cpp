@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "node/node_server.hpp"
+#include "node/server/node_server.hpp"
 
 namespace zdm::node {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 // The syntax tree of the CQL the embedded node understands, as produced by parse_cql()
-// (node/cql_parser.hpp) and consumed by the executor.
+// (node/cql/cql_parser.hpp) and consumed by the executor.
 //
 // Plain value types: every name is an owned std::string already case-folded (an unquoted identifier
 // lowercased, a quoted one verbatim with doubled quotes undone), so the executor compares names

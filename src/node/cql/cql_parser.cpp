@@ -1,4 +1,4 @@
-#include "node/cql_parser.hpp"
+#include "node/cql/cql_parser.hpp"
 
 #include <string>
 #include <utility>

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "common/result.hpp"
-#include "node/cql_ast.hpp"
+#include "node/cql/cql_ast.hpp"
 
 namespace zdm::node {
 

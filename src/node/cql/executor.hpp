@@ -18,9 +18,9 @@
 
 #include "common/bytes.hpp"
 #include "common/timeuuid.hpp"
-#include "node/cql_ast.hpp"
-#include "node/storage_engine.hpp"
-#include "node/system_tables.hpp"
+#include "node/cql/cql_ast.hpp"
+#include "node/cql/system_tables.hpp"
+#include "node/storage/storage_engine.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/version.hpp"
 

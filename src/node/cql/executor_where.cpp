@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
-#include "node/executor.hpp"
-#include "protocol/value_compare.hpp"
+#include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node::exec {
 

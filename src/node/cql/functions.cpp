@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "node/executor.hpp"
+#include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
 #include "protocol/value.hpp"
 

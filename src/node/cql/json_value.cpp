@@ -1,4 +1,4 @@
-#include "node/json_value.hpp"
+#include "node/cql/json_value.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <map>
 #include <memory>
 
-#include "node/executor.hpp"
+#include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
 #include "protocol/value_compare.hpp"
 #include <algorithm>

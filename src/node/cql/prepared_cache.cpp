@@ -1,4 +1,4 @@
-#include "node/prepared_cache.hpp"
+#include "node/cql/prepared_cache.hpp"
 
 #include <mutex>
 

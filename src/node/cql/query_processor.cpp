@@ -1,4 +1,4 @@
-#include "node/query_processor.hpp"
+#include "node/cql/query_processor.hpp"
 
 #include <fmt/format.h>
 
@@ -7,11 +7,11 @@
 
 #include "common/md5.hpp"
 #include "common/timeuuid.hpp"
-#include "node/cql_parser.hpp"
-#include "node/executor.hpp"
-#include "node/prepared_cache.hpp"
-#include "node/storage_engine.hpp"
-#include "node/system_tables.hpp"
+#include "node/cql/cql_parser.hpp"
+#include "node/cql/executor.hpp"
+#include "node/cql/prepared_cache.hpp"
+#include "node/cql/system_tables.hpp"
+#include "node/storage/storage_engine.hpp"
 
 namespace zdm::node {
 

@@ -1,8 +1,8 @@
 #pragma once
 // The CQL side of the embedded node: executes QUERY, PREPARE, EXECUTE and BATCH requests against
 // the StorageEngine and returns the response message. No networking here: the server
-// (node_server.hpp) owns connections, STARTUP/OPTIONS/AUTH/REGISTER, framing and compression, and
-// calls process() for the four statement-carrying requests.
+// (node/server/node_server.hpp) owns connections, STARTUP/OPTIONS/AUTH/REGISTER, framing and
+// compression, and calls process() for the four statement-carrying requests.
 //
 // Thread-safe: one QueryProcessor serves every connection on every io thread. process() is
 // synchronous (storage is in memory) and never throws; every failure is an ErrorMessage with the
@@ -16,7 +16,7 @@
 
 #include "common/bytes.hpp"
 #include "common/result.hpp"
-#include "node/node_identity.hpp"
+#include "node/cql/node_identity.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/version.hpp"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "node/executor.hpp"
+#include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node::exec {

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 
-#include "node/executor.hpp"
-#include "node/json_value.hpp"
+#include "node/cql/executor.hpp"
+#include "node/cql/json_value.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node::exec {

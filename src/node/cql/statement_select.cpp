@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "node/executor.hpp"
-#include "node/json_value.hpp"
-#include "protocol/value_compare.hpp"
+#include "node/cql/executor.hpp"
+#include "node/cql/json_value.hpp"
 #include "protocol/cql_type.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node::exec {
 

@@ -1,4 +1,4 @@
-#include "node/system_rows.hpp"
+#include "node/cql/system_rows.hpp"
 
 #include <arpa/inet.h>
 
@@ -7,8 +7,8 @@
 #include <map>
 
 #include "common/md5.hpp"
-#include "node/storage_engine.hpp"
-#include "node/table.hpp"
+#include "node/storage/storage_engine.hpp"
+#include "node/storage/table.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node::sysrows {

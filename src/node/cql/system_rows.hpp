@@ -12,8 +12,8 @@
 
 #include "common/bytes.hpp"
 #include "common/result.hpp"
-#include "node/mutation.hpp"
-#include "node/table_schema.hpp"
+#include "node/storage/mutation.hpp"
+#include "node/storage/table_schema.hpp"
 
 namespace zdm::node {
 class StorageEngine;

@@ -1,4 +1,4 @@
-#include "node/system_tables.hpp"
+#include "node/cql/system_tables.hpp"
 
 #include <fmt/format.h>
 
@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/timeuuid.hpp"
-#include "node/storage_engine.hpp"
-#include "node/system_rows.hpp"
+#include "node/cql/system_rows.hpp"
+#include "node/storage/storage_engine.hpp"
 #include "protocol/cql_type.hpp"
 
 namespace zdm::node {

@@ -20,8 +20,8 @@
 #include <string_view>
 
 #include "common/result.hpp"
-#include "node/node_identity.hpp"
-#include "node/table_schema.hpp"
+#include "node/cql/node_identity.hpp"
+#include "node/storage/table_schema.hpp"
 
 namespace zdm::node {
 

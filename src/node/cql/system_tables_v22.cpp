@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "node/json_value.hpp"
-#include "node/storage_engine.hpp"
-#include "node/system_rows.hpp"
-#include "node/system_tables.hpp"
+#include "node/cql/json_value.hpp"
+#include "node/cql/system_rows.hpp"
+#include "node/cql/system_tables.hpp"
+#include "node/storage/storage_engine.hpp"
 
 namespace zdm::node {
 

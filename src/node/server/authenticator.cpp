@@ -1,4 +1,4 @@
-#include "node/authenticator.hpp"
+#include "node/server/authenticator.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "node/node_admin_http.hpp"
+#include "node/server/node_admin_http.hpp"
 
 #include <fmt/format.h>
 

@@ -21,7 +21,7 @@
 #include "admin/http_server.hpp"
 #include "common/result.hpp"
 #include "net/listener.hpp"
-#include "node/fault_injector.hpp"
+#include "node/server/fault_injector.hpp"
 
 namespace zdm::node {
 

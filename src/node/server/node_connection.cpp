@@ -1,4 +1,4 @@
-#include "node/node_connection.hpp"
+#include "node/server/node_connection.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "net/framed_connection.hpp"
-#include "node/authenticator.hpp"
-#include "node/fault_injector.hpp"
-#include "node/query_processor.hpp"
+#include "node/cql/query_processor.hpp"
+#include "node/server/authenticator.hpp"
+#include "node/server/fault_injector.hpp"
 #include "protocol/messages.hpp"
 
 namespace zdm::node {

@@ -1,4 +1,4 @@
-#include "node/node_server.hpp"
+#include "node/server/node_server.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

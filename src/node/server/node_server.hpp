@@ -14,13 +14,13 @@
 #include "net/io_threads.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
-#include "node/authenticator.hpp"
-#include "node/fault_injector.hpp"
-#include "node/node_admin_http.hpp"
-#include "node/node_connection.hpp"
-#include "node/node_identity.hpp"
-#include "node/query_processor.hpp"
-#include "node/storage_engine.hpp"
+#include "node/cql/node_identity.hpp"
+#include "node/cql/query_processor.hpp"
+#include "node/server/authenticator.hpp"
+#include "node/server/fault_injector.hpp"
+#include "node/server/node_admin_http.hpp"
+#include "node/server/node_connection.hpp"
+#include "node/storage/storage_engine.hpp"
 
 namespace zdm::node {
 

@@ -1,4 +1,4 @@
-#include "node/catalog.hpp"
+#include "node/storage/catalog.hpp"
 
 #include <fmt/format.h>
 

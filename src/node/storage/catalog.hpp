@@ -16,7 +16,7 @@
 
 #include "common/bytes.hpp"
 #include "common/result.hpp"
-#include "node/table_schema.hpp"
+#include "node/storage/table_schema.hpp"
 
 namespace zdm::node {
 

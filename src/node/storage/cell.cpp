@@ -1,4 +1,4 @@
-#include "node/cell.hpp"
+#include "node/storage/cell.hpp"
 
 #include "protocol/value_compare.hpp"
 

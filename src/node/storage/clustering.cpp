@@ -1,4 +1,4 @@
-#include "node/clustering.hpp"
+#include "node/storage/clustering.hpp"
 
 #include <algorithm>
 

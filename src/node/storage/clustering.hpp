@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/bytes.hpp"
-#include "node/table_schema.hpp"
+#include "node/storage/table_schema.hpp"
 
 namespace zdm::node {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/bytes.hpp"
-#include "node/clustering.hpp"
-#include "node/table_schema.hpp"
+#include "node/storage/clustering.hpp"
+#include "node/storage/table_schema.hpp"
 
 namespace zdm::node {
 

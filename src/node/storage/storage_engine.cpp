@@ -1,4 +1,4 @@
-#include "node/storage_engine.hpp"
+#include "node/storage/storage_engine.hpp"
 
 #include <fmt/format.h>
 

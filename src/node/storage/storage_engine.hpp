@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "node/catalog.hpp"
-#include "node/table.hpp"
+#include "node/storage/catalog.hpp"
+#include "node/storage/table.hpp"
 
 namespace zdm::node {
 

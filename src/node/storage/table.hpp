@@ -18,11 +18,11 @@
 
 #include "common/bytes.hpp"
 #include "common/result.hpp"
-#include "node/cell.hpp"
-#include "node/clustering.hpp"
-#include "node/mutation.hpp"
-#include "node/read_command.hpp"
-#include "node/table_schema.hpp"
+#include "node/storage/cell.hpp"
+#include "node/storage/clustering.hpp"
+#include "node/storage/mutation.hpp"
+#include "node/storage/read_command.hpp"
+#include "node/storage/table_schema.hpp"
 
 namespace zdm::node {
 

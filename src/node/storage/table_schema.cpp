@@ -1,4 +1,4 @@
-#include "node/table_schema.hpp"
+#include "node/storage/table_schema.hpp"
 
 #include <algorithm>
 

@@ -1,10 +1,10 @@
 // Schema catalog: keyspaces, types, tables, ALTER, and the schema version.
 
-#include "node/catalog.hpp"
+#include "node/storage/catalog.hpp"
 
 #include <gtest/gtest.h>
 
-#include "node/storage_engine.hpp"
+#include "node/storage/storage_engine.hpp"
 #include "node_test_util.hpp"
 
 namespace zdm::node::test {

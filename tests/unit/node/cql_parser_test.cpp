@@ -1,7 +1,7 @@
 // CQL statement parser: every statement form the node supports, names and quoting, bind marker
 // numbering, and syntax errors with positions.
 
-#include "node/cql_parser.hpp"
+#include "node/cql/cql_parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cql_test_client.hpp"
-#include "node/node_server.hpp"
+#include "node/server/node_server.hpp"
 
 namespace zdm::node {
 namespace {

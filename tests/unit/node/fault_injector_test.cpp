@@ -1,4 +1,4 @@
-#include "node/fault_injector.hpp"
+#include "node/server/fault_injector.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The node's admin API over HTTP (NodeAdminHttp on admin::HttpServer), without a CQL server:
 // status codes, JSON bodies (errors included) and the effect on the FaultInjector.
-#include "node/node_admin_http.hpp"
+#include "node/server/node_admin_http.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The node server over real sockets, driven with the protocol library: handshake (OPTIONS,
 // STARTUP v4/v5, compression), auth, version negotiation errors as Cassandra sends them,
 // REGISTER, pipelining, fault injection and the admin HTTP endpoint.
-#include "node/node_server.hpp"
+#include "node/server/node_server.hpp"
 
 #include <gtest/gtest.h>
 

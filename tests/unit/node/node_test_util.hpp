@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "node/storage_engine.hpp"
+#include "node/storage/storage_engine.hpp"
 
 namespace zdm::node::test {
 

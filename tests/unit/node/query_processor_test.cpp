@@ -1,6 +1,6 @@
 // The CQL executor driven through QueryProcessor::process with protocol messages.
 
-#include "node/query_processor.hpp"
+#include "node/cql/query_processor.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,9 +9,9 @@
 #include <set>
 
 #include "common/murmur3.hpp"
+#include "node/cql/system_tables.hpp"
+#include "node/storage/storage_engine.hpp"
 #include "node_test_util.hpp"
-#include "node/storage_engine.hpp"
-#include "node/system_tables.hpp"
 
 namespace zdm::node::test {
 namespace {

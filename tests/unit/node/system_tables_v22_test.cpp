@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "cql_test_client.hpp"
-#include "node/node_server.hpp"
-#include "node/query_processor.hpp"
-#include "node/storage_engine.hpp"
-#include "node/system_tables.hpp"
+#include "node/cql/query_processor.hpp"
+#include "node/cql/system_tables.hpp"
+#include "node/server/node_server.hpp"
+#include "node/storage/storage_engine.hpp"
 #include "node_test_util.hpp"
 
 namespace zdm::node::test {

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "node/storage_engine.hpp"
+#include "node/storage/storage_engine.hpp"
 #include "node_test_util.hpp"
 
 namespace zdm::node::test {
