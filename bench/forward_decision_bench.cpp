@@ -5,7 +5,7 @@
 #include <string>
 
 #include "proxy/routing/forward_decision.hpp"
-#include "proxy/prepared_cache.hpp"
+#include "proxy/routing/prepared_cache.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 #include "common/timeuuid.hpp"
 #include "protocol/messages.hpp"
-#include "proxy/function_rewriter.hpp"
+#include "proxy/routing/function_rewriter.hpp"
 
 namespace {
 

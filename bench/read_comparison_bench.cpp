@@ -5,7 +5,7 @@
 #include "common/metrics.hpp"
 #include "protocol/frame_codec.hpp"
 #include "protocol/message_codec.hpp"
-#include "proxy/read_comparison.hpp"
+#include "proxy/session/read_comparison.hpp"
 
 namespace {
 

@@ -23,8 +23,8 @@
 #include "commands.hpp"
 #include "common/metrics.hpp"
 #include "migrate/runner.hpp"
-#include "proxy/astra_metadata.hpp"
-#include "proxy/cluster_tls.hpp"
+#include "proxy/cluster/astra_metadata.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/proxy_config.hpp"
 
 namespace zdm::cli {

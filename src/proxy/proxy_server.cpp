@@ -10,7 +10,7 @@
 #include "client/connection_options.hpp"
 #include "common/process_metrics.hpp"
 #include "net/tls.hpp"
-#include "proxy/cluster_tls.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
 
 namespace zdm::proxy {
 
@@ -21,7 +21,7 @@ constexpr std::chrono::seconds kClientTlsHandshakeTimeout{10};
 }  // namespace
 
 ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
-  admin::ProxyMetricsOptions mo;
+  ProxyMetricsOptions mo;
   mo.prefix = config_.metrics_prefix;
   if (auto b = parse_latency_buckets_ms(config_.metrics_origin_latency_buckets_ms)) {
     mo.origin_buckets_ms = *b;
@@ -32,7 +32,7 @@ ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
   if (auto b = parse_latency_buckets_ms(config_.metrics_async_read_latency_buckets_ms)) {
     mo.async_buckets_ms = *b;
   }
-  metrics_ = admin::register_proxy_metrics(registry_, mo);
+  metrics_ = register_proxy_metrics(registry_, mo);
   const std::string prefix = config_.metrics_prefix.empty() ? "" : config_.metrics_prefix + "_";
   rejected_clients_ = &registry_.counter(
       prefix + "proxy_rejected_client_connections_total",

@@ -14,15 +14,15 @@
 
 #include "admin/admin_endpoints.hpp"
 #include "admin/http_server.hpp"
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "common/metrics.hpp"
 #include "common/result.hpp"
 #include "net/io_threads.hpp"
 #include "net/listener.hpp"
-#include "proxy/client_session.hpp"
-#include "proxy/cluster_tls.hpp"
-#include "proxy/control_connection.hpp"
-#include "proxy/prepared_cache.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/cluster/control_connection.hpp"
+#include "proxy/routing/prepared_cache.hpp"
 #include "proxy/proxy_config.hpp"
 
 namespace zdm::proxy {
@@ -65,7 +65,7 @@ class ProxyServer {
 
   ProxyConfig config_;
   metrics::Registry registry_;
-  admin::ProxyMetrics metrics_;
+  ProxyMetrics metrics_;
   metrics::Counter* rejected_clients_ = nullptr;
   metrics::Gauge* async_dropped_ = nullptr;
   std::unique_ptr<PreparedCache> prepared_;

@@ -35,10 +35,10 @@
 
 #include "net/framed_connection.hpp"
 #include "protocol/message_codec.hpp"
-#include "proxy/client_session.hpp"
-#include "proxy/control_connection.hpp"
-#include "proxy/prepared_cache.hpp"
-#include "proxy/virtual_topology.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/cluster/control_connection.hpp"
+#include "proxy/routing/prepared_cache.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 using namespace zdm;
 namespace asio = boost::asio;
@@ -184,6 +184,9 @@ std::shared_ptr<const proxy::ClusterView> stub_view(proxy::ClusterType cluster, 
   view->nodes = {node};
   view->assigned = {node};
   view->version = version;
+  // Sessions negotiate with the client against client_version (default v4): without this, v5
+  // clients get "unsupported version" and v5 seeds never reach the ready phase.
+  view->client_version = version;
   view->supported.options.emplace_back("COMPRESSION", std::vector<std::string>{"lz4", "snappy"});
   view->local.datacenter = "dc1";
   return view;

@@ -49,24 +49,24 @@ std::optional<std::string_view> keyspace_set_by(const ResponsePeek& peek) {
   return *ks;
 }
 
-admin::NodeError node_error_of(ErrorCode code) {
+NodeError node_error_of(ErrorCode code) {
   switch (code) {
     case ErrorCode::ReadTimeout:
-      return admin::NodeError::ReadTimeout;
+      return NodeError::ReadTimeout;
     case ErrorCode::ReadFailure:
-      return admin::NodeError::ReadFailure;
+      return NodeError::ReadFailure;
     case ErrorCode::WriteTimeout:
-      return admin::NodeError::WriteTimeout;
+      return NodeError::WriteTimeout;
     case ErrorCode::WriteFailure:
-      return admin::NodeError::WriteFailure;
+      return NodeError::WriteFailure;
     case ErrorCode::Overloaded:
-      return admin::NodeError::Overloaded;
+      return NodeError::Overloaded;
     case ErrorCode::Unavailable:
-      return admin::NodeError::Unavailable;
+      return NodeError::Unavailable;
     case ErrorCode::Unprepared:
-      return admin::NodeError::Unprepared;
+      return NodeError::Unprepared;
     default:
-      return admin::NodeError::Other;
+      return NodeError::Other;
   }
 }
 

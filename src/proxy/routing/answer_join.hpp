@@ -17,7 +17,7 @@
 #include <optional>
 #include <string_view>
 
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "protocol/frame_header.hpp"
@@ -76,7 +76,7 @@ JoinResult join_answers(const JoinInput& input);
 std::optional<std::string_view> keyspace_set_by(const ResponsePeek& peek);
 
 // The error label of zdm_X_requests_failed_total for an error code.
-admin::NodeError node_error_of(protocol::ErrorCode code);
+NodeError node_error_of(protocol::ErrorCode code);
 
 // What the client gets when the proxy gives up waiting (PROXY_TIMEOUT_BEHAVIOUR=error): a
 // ReadTimeout for reads, a WriteTimeout (SIMPLE or BATCH) otherwise, with the request's

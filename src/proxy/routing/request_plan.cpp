@@ -4,7 +4,7 @@
 #include <variant>
 #include <vector>
 
-#include "proxy/function_rewriter.hpp"
+#include "proxy/routing/function_rewriter.hpp"
 
 namespace zdm::proxy {
 

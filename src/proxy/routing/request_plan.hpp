@@ -31,10 +31,10 @@
 #include "protocol/frame_header.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/peek.hpp"
-#include "proxy/prepared_cache.hpp"
+#include "proxy/routing/prepared_cache.hpp"
 #include "proxy/routing/answer_join.hpp"
 #include "proxy/routing/forward_decision.hpp"
-#include "proxy/virtual_topology.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 

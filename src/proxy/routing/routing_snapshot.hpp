@@ -18,7 +18,7 @@
 
 #include "proxy/proxy_config.hpp"
 #include "proxy/routing/forward_decision.hpp"
-#include "proxy/virtual_topology.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 

@@ -160,11 +160,11 @@ TEST(KeyspaceSetBy, FollowsSetKeyspaceOnly) {
 }
 
 TEST(NodeErrorOf, MapsCodesToTheReferenceLabels) {
-  EXPECT_EQ(node_error_of(ErrorCode::WriteTimeout), admin::NodeError::WriteTimeout);
-  EXPECT_EQ(node_error_of(ErrorCode::ReadTimeout), admin::NodeError::ReadTimeout);
-  EXPECT_EQ(node_error_of(ErrorCode::Unprepared), admin::NodeError::Unprepared);
-  EXPECT_EQ(node_error_of(ErrorCode::Overloaded), admin::NodeError::Overloaded);
-  EXPECT_EQ(node_error_of(ErrorCode::SyntaxError), admin::NodeError::Other);
+  EXPECT_EQ(node_error_of(ErrorCode::WriteTimeout), NodeError::WriteTimeout);
+  EXPECT_EQ(node_error_of(ErrorCode::ReadTimeout), NodeError::ReadTimeout);
+  EXPECT_EQ(node_error_of(ErrorCode::Unprepared), NodeError::Unprepared);
+  EXPECT_EQ(node_error_of(ErrorCode::Overloaded), NodeError::Overloaded);
+  EXPECT_EQ(node_error_of(ErrorCode::SyntaxError), NodeError::Other);
 }
 
 TEST(TimeoutError, CarriesTheRequestConsistencyAndRoundTrips) {

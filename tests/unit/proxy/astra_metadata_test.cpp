@@ -2,7 +2,7 @@
 // that requires a client certificate, on 127.0.0.1 port 0. Checks success (also end to end from a
 // bundle zip), a refused client certificate, an untrusted service, HTTP errors, bad JSON, the
 // deadline, and the SNI name sent to the SNI proxy.
-#include "proxy/astra_metadata.hpp"
+#include "proxy/cluster/astra_metadata.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -19,8 +19,8 @@
 #include <cstdlib>
 #include <optional>
 
-#include "proxy/cluster_tls.hpp"
-#include "proxy/secure_connect_bundle.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/cluster/secure_connect_bundle.hpp"
 #include "testdata/test_pki.hpp"
 
 namespace zdm::proxy {

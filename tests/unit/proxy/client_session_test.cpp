@@ -1,10 +1,10 @@
-#include "proxy/client_session.hpp"
+#include "proxy/session/client_session.hpp"
 
 #include <algorithm>
 
 #include <gtest/gtest.h>
 
-#include "proxy/control_connection.hpp"
+#include "proxy/cluster/control_connection.hpp"
 
 namespace zdm::proxy {
 namespace {

@@ -2,7 +2,7 @@
 // default, the client-facing context, bundle contexts from memory, and the errors a user sees for
 // unreadable files, bad PEM, expired CAs, mismatched keys, untrusted servers and wrong names.
 // Certificates are generated at test time (testdata/test_pki.hpp); handshakes run over loopback.
-#include "proxy/cluster_tls.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -13,8 +13,8 @@
 #include <boost/asio/write.hpp>
 #include <optional>
 
-#include "proxy/secure_connect_bundle.hpp"
-#include "proxy/upstream_connection.hpp"
+#include "proxy/cluster/secure_connect_bundle.hpp"
+#include "proxy/session/upstream_connection.hpp"
 #include "testdata/test_pki.hpp"
 
 namespace zdm::proxy {

@@ -1,4 +1,4 @@
-#include "proxy/control_connection.hpp"
+#include "proxy/cluster/control_connection.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -1,8 +1,8 @@
 // Protocol version selection of the control connections and of client sessions.
 #include <gtest/gtest.h>
 
-#include "proxy/client_session.hpp"
-#include "proxy/control_connection.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/cluster/control_connection.hpp"
 
 namespace zdm::proxy {
 namespace {

@@ -1,4 +1,4 @@
-#include "proxy/function_rewriter.hpp"
+#include "proxy/routing/function_rewriter.hpp"
 
 #include <gtest/gtest.h>
 

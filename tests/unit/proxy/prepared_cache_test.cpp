@@ -1,4 +1,4 @@
-#include "proxy/prepared_cache.hpp"
+#include "proxy/routing/prepared_cache.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "proxy/read_comparison.hpp"
+#include "proxy/session/read_comparison.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Secure connect bundles: zips written by an independent writer (Python's zipfile, the module the
 // DataStax Python driver reads bundles with), stored and deflated, plus broken archives.
-#include "proxy/secure_connect_bundle.hpp"
+#include "proxy/cluster/secure_connect_bundle.hpp"
 
 #include <gtest/gtest.h>
 

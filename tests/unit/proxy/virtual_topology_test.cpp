@@ -1,4 +1,4 @@
-#include "proxy/virtual_topology.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 #include <gtest/gtest.h>
 

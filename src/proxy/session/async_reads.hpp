@@ -25,9 +25,9 @@
 
 #include "protocol/compression.hpp"
 #include "protocol/version.hpp"
-#include "proxy/prepared_cache.hpp"
-#include "proxy/read_comparison.hpp"
-#include "proxy/upstream_connection.hpp"
+#include "proxy/routing/prepared_cache.hpp"
+#include "proxy/session/read_comparison.hpp"
+#include "proxy/session/upstream_connection.hpp"
 
 namespace zdm::proxy {
 

@@ -1,4 +1,4 @@
-#include "proxy/async_reads.hpp"
+#include "proxy/session/async_reads.hpp"
 
 #include <algorithm>
 
@@ -252,7 +252,7 @@ void AsyncReads::expire(int16_t id) {
   ticket_[i] = {};
   if (const auto* m = conn_->metrics()) {
     if (m->inflight_requests) m->inflight_requests->dec();
-    if (m->requests_failed[0]) m->failed(admin::NodeError::ClientTimeout).inc();
+    if (m->requests_failed[0]) m->failed(NodeError::ClientTimeout).inc();
   }
 }
 

@@ -1,8 +1,8 @@
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 #include <fmt/format.h>
 
-namespace zdm::admin {
+namespace zdm::proxy {
 
 using metrics::ms_to_seconds;
 
@@ -171,4 +171,4 @@ ProxyMetrics register_proxy_metrics(metrics::Registry& r, const ProxyMetricsOpti
   return m;
 }
 
-}  // namespace zdm::admin
+}  // namespace zdm::proxy

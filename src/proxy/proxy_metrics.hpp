@@ -13,7 +13,7 @@
 
 #include "common/metrics.hpp"
 
-namespace zdm::admin {
+namespace zdm::proxy {
 
 // Label values used by the reference proxy.
 namespace label {
@@ -128,4 +128,4 @@ struct ProxyMetrics {
 ProxyMetrics register_proxy_metrics(metrics::Registry& registry,
                                     const ProxyMetricsOptions& options = {});
 
-}  // namespace zdm::admin
+}  // namespace zdm::proxy

@@ -1,4 +1,4 @@
-#include "proxy/client_session.hpp"
+#include "proxy/session/client_session.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -118,7 +118,7 @@ protocol::Compression compression_from_name(std::string_view name) {
 // ---------------------------------------------------------------------------------------------
 // SessionContext
 
-SessionContext::SessionContext(ProxyConfig config, admin::ProxyMetrics* metrics,
+SessionContext::SessionContext(ProxyConfig config, ProxyMetrics* metrics,
                                PreparedCache* prepared)
     : config_(std::move(config)),
       metrics_(metrics),
@@ -143,7 +143,7 @@ std::shared_ptr<const VirtualTopology> SessionContext::topology() const {
   return routing_.current()->topology;
 }
 
-const admin::NodeMetrics* SessionContext::node_metrics(UpstreamRole role, const std::string& node) {
+const NodeMetrics* SessionContext::node_metrics(UpstreamRole role, const std::string& node) {
   if (!metrics_) return nullptr;
   const std::string key = fmt::format("{}/{}", upstream_role_name(role), node);
   std::lock_guard lock(mu_);
@@ -152,7 +152,7 @@ const admin::NodeMetrics* SessionContext::node_metrics(UpstreamRole role, const 
     const auto& families = role == UpstreamRole::Origin   ? metrics_->origin
                            : role == UpstreamRole::Target ? metrics_->target
                                                           : metrics_->async;
-    slot = std::make_unique<admin::NodeMetrics>(admin::bind_node(families, node));
+    slot = std::make_unique<NodeMetrics>(bind_node(families, node));
   }
   return slot.get();
 }
@@ -1608,11 +1608,11 @@ ClientSession::TableCounters* ClientSession::table_counters(std::string_view key
   const std::string ks = table_key_.substr(0, dot);
   const std::string tb = table_key_.substr(dot + 1);
   auto counters = std::make_unique<TableCounters>();
-  counters->reads = &m->table_requests->labels({ks, tb, admin::label::kReads});
-  counters->writes = &m->table_requests->labels({ks, tb, admin::label::kWrites});
-  counters->failed_origin = &m->table_failed_requests->labels({ks, tb, admin::label::kOrigin});
-  counters->failed_target = &m->table_failed_requests->labels({ks, tb, admin::label::kTarget});
-  counters->failed_both = &m->table_failed_requests->labels({ks, tb, admin::label::kBoth});
+  counters->reads = &m->table_requests->labels({ks, tb, label::kReads});
+  counters->writes = &m->table_requests->labels({ks, tb, label::kWrites});
+  counters->failed_origin = &m->table_failed_requests->labels({ks, tb, label::kOrigin});
+  counters->failed_target = &m->table_failed_requests->labels({ks, tb, label::kTarget});
+  counters->failed_both = &m->table_failed_requests->labels({ks, tb, label::kBoth});
   counters->compare = ComparisonCounters(m->read_comparisons, ks, tb);
   auto* raw = counters.get();
   tables_.emplace(table_key_, std::move(counters));
@@ -1747,7 +1747,7 @@ void ClientSession::expire(uint32_t index) {
     if (auto* conn = upstream(c)) {
       conn->ids().orphan(id);
       if (const auto* nm = conn->metrics(); nm && nm->requests_failed[0]) {
-        nm->failed(admin::NodeError::ClientTimeout).inc();
+        nm->failed(NodeError::ClientTimeout).inc();
       }
     }
   }

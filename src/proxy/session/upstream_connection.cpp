@@ -1,4 +1,4 @@
-#include "proxy/upstream_connection.hpp"
+#include "proxy/session/upstream_connection.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -11,8 +11,8 @@
 
 #include "net/tls.hpp"
 #include "protocol/message_codec.hpp"
-#include "proxy/astra_metadata.hpp"
-#include "proxy/cluster_tls.hpp"
+#include "proxy/cluster/astra_metadata.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
 
 namespace zdm::proxy {
 
@@ -32,7 +32,7 @@ std::string_view upstream_role_name(UpstreamRole role) {
 }
 
 UpstreamConnection::UpstreamConnection(net::Stream stream, UpstreamRole role, std::string node,
-                                       int max_stream_ids, const admin::NodeMetrics* metrics,
+                                       int max_stream_ids, const NodeMetrics* metrics,
                                        net::FramedConnectionOptions options)
     : FramedConnection(std::move(stream), net::ConnectionRole::Client, options),
       role_(role),

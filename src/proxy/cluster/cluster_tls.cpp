@@ -1,4 +1,4 @@
-#include "proxy/cluster_tls.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
 
 #include <fmt/format.h>
 #include <openssl/bio.h>
@@ -17,7 +17,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "proxy/secure_connect_bundle.hpp"
+#include "proxy/cluster/secure_connect_bundle.hpp"
 
 namespace zdm::proxy {
 

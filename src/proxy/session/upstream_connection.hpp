@@ -16,12 +16,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ssl/context.hpp>
 
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "common/result.hpp"
 #include "net/framed_connection.hpp"
 #include "net/stream.hpp"
-#include "proxy/cluster_tls.hpp"
-#include "proxy/stream_id_map.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/session/stream_id_map.hpp"
 
 namespace zdm::proxy {
 
@@ -46,7 +46,7 @@ class UpstreamConnection final : public net::FramedConnection {
  public:
   // `node` labels the node metrics ("ip:port"); `metrics` may be null (tests).
   UpstreamConnection(net::Stream stream, UpstreamRole role, std::string node, int max_stream_ids,
-                     const admin::NodeMetrics* metrics, net::FramedConnectionOptions options = {});
+                     const NodeMetrics* metrics, net::FramedConnectionOptions options = {});
   ~UpstreamConnection() override;
 
   // Starts reading, delivering to `handler` until detach().
@@ -57,7 +57,7 @@ class UpstreamConnection final : public net::FramedConnection {
   UpstreamRole role() const { return role_; }
   const std::string& node() const { return node_; }
   StreamIdMap& ids() { return ids_; }
-  const admin::NodeMetrics* metrics() const { return metrics_; }
+  const NodeMetrics* metrics() const { return metrics_; }
 
   // Queues an encoded request frame (header + body as received from the client) under upstream
   // stream id `stream`. The frame's stream id bytes are overwritten in place: `wire` must be a
@@ -81,7 +81,7 @@ class UpstreamConnection final : public net::FramedConnection {
   UpstreamRole role_;
   std::string node_;
   StreamIdMap ids_;
-  const admin::NodeMetrics* metrics_;
+  const NodeMetrics* metrics_;
   UpstreamHandler* handler_ = nullptr;
   int published_ids_ = 0;
   bool flush_scheduled_ = false;

@@ -1,4 +1,4 @@
-#include "proxy/stream_id_map.hpp"
+#include "proxy/session/stream_id_map.hpp"
 
 #include <algorithm>
 

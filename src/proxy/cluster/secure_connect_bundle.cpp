@@ -1,4 +1,4 @@
-#include "proxy/secure_connect_bundle.hpp"
+#include "proxy/cluster/secure_connect_bundle.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

@@ -26,7 +26,7 @@
 
 #include "common/result.hpp"
 #include "net/tls.hpp"
-#include "proxy/astra_metadata.hpp"
+#include "proxy/cluster/astra_metadata.hpp"
 #include "proxy/proxy_config.hpp"
 
 namespace zdm::proxy {

@@ -24,21 +24,21 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "common/timeuuid.hpp"
 #include "net/framed_connection.hpp"
 #include "protocol/compression.hpp"
-#include "proxy/async_reads.hpp"
-#include "proxy/control_connection.hpp"
+#include "proxy/session/async_reads.hpp"
+#include "proxy/cluster/control_connection.hpp"
 #include "proxy/routing/answer_join.hpp"
 #include "proxy/routing/forward_decision.hpp"
 #include "proxy/routing/request_plan.hpp"
 #include "proxy/routing/routing_snapshot.hpp"
-#include "proxy/function_rewriter.hpp"
-#include "proxy/prepared_cache.hpp"
+#include "proxy/routing/function_rewriter.hpp"
+#include "proxy/routing/prepared_cache.hpp"
 #include "proxy/proxy_config.hpp"
-#include "proxy/upstream_connection.hpp"
-#include "proxy/virtual_topology.hpp"
+#include "proxy/session/upstream_connection.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 
@@ -47,10 +47,10 @@ class ClientSession;
 // What every session of a proxy shares. Built once by ProxyServer; thread-safe.
 class SessionContext {
  public:
-  SessionContext(ProxyConfig config, admin::ProxyMetrics* metrics, PreparedCache* prepared);
+  SessionContext(ProxyConfig config, ProxyMetrics* metrics, PreparedCache* prepared);
 
   const ProxyConfig& config() const { return config_; }
-  admin::ProxyMetrics* metrics() const { return metrics_; }
+  ProxyMetrics* metrics() const { return metrics_; }
   PreparedCache& prepared() const { return *prepared_; }
 
   // Snapshots published by the control connections and the server (thread-safe).
@@ -65,7 +65,7 @@ class SessionContext {
   const RoutingPublisher& routing() const { return routing_; }
 
   // Node metric series, bound once per (kind, node) and kept for the process's life. Cold.
-  const admin::NodeMetrics* node_metrics(UpstreamRole role, const std::string& node);
+  const NodeMetrics* node_metrics(UpstreamRole role, const std::string& node);
 
   // Round-robin start index over a cluster's assigned nodes for the next connection.
   size_t next_node_index(ClusterType cluster);
@@ -118,12 +118,12 @@ class SessionContext {
   std::mutex sessions_mu_;
   std::unordered_map<const ClientSession*, std::weak_ptr<ClientSession>> open_sessions_;
   ProxyConfig config_;
-  admin::ProxyMetrics* metrics_;
+  ProxyMetrics* metrics_;
   PreparedCache* prepared_;
   RoutingPublisher routing_;
   mutable std::mutex mu_;
   std::shared_ptr<const ClusterView> origin_view_, target_view_;
-  std::unordered_map<std::string, std::unique_ptr<admin::NodeMetrics>> node_metrics_;
+  std::unordered_map<std::string, std::unique_ptr<NodeMetrics>> node_metrics_;
   std::atomic<size_t> next_origin_{0}, next_target_{0};
   UpstreamTls origin_tls_, target_tls_;
   TimeuuidGenerator timeuuids_;

@@ -1,4 +1,4 @@
-#include "proxy/control_connection.hpp"
+#include "proxy/cluster/control_connection.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,7 +16,7 @@
 #include "client/connection.hpp"
 #include "common/timeuuid.hpp"
 #include "protocol/row_reader.hpp"
-#include "proxy/upstream_connection.hpp"
+#include "proxy/session/upstream_connection.hpp"
 
 namespace zdm::proxy {
 

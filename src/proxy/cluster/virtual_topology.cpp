@@ -1,4 +1,4 @@
-#include "proxy/virtual_topology.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "proxy/astra_metadata.hpp"
+#include "proxy/cluster/astra_metadata.hpp"
 
 #include <fmt/format.h>
 #include <openssl/err.h>
@@ -18,8 +18,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
-#include "proxy/cluster_tls.hpp"
-#include "proxy/secure_connect_bundle.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/cluster/secure_connect_bundle.hpp"
 
 namespace zdm::proxy {
 

@@ -17,11 +17,17 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "common/process_metrics.hpp"
 
 namespace zdm::admin {
 namespace {
+
+using proxy::bind_node;
+using proxy::kNodeErrorCount;
+using proxy::NodeError;
+using proxy::ProxyMetrics;
+using proxy::register_proxy_metrics;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

@@ -1,4 +1,4 @@
-#include "admin/proxy_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace zdm::admin {
+namespace zdm::proxy {
 namespace {
 
 using metrics::MetricType;
@@ -139,4 +139,4 @@ TEST(ProxyMetrics, NodeErrorLabelsMatchTheReference) {
 }
 
 }  // namespace
-}  // namespace zdm::admin
+}  // namespace zdm::proxy

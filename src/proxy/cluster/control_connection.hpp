@@ -28,10 +28,10 @@
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/version.hpp"
-#include "proxy/astra_metadata.hpp"
-#include "proxy/cluster_tls.hpp"
+#include "proxy/cluster/astra_metadata.hpp"
+#include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/proxy_config.hpp"
-#include "proxy/virtual_topology.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 
