@@ -11,6 +11,8 @@
 #   MIDDLE_THREADS (1): haproxy nbthread and ZDM_PROXY_THREADS
 #   BENCH_PIN (0; 1 = taskset: nodes on CPU 0, middle process on CPU 1, bench unpinned)
 #   BENCH_OUT: a directory to keep the JSON reports in
+#   PROXY_BEFORE: another zdm binary (e.g. a build of the previous commit): its proxy runs as a
+#     fourth path ("zdm proxy before") in the same rounds, for before/after comparisons
 #
 # Writes: direct and haproxy write to ONE node; zdm proxy writes to TWO (origin and target: the
 # dual write is its job), so its write rows do twice the backend work on the same 2 cores.
@@ -89,10 +91,12 @@ EOF
       cat "$tmp/haproxy.log" >&2
       exit 2
       ;;
-    proxy)
+    proxy|before)
+      local bin=$zdm
+      [[ $1 == before ]] && bin=$PROXY_BEFORE
       proxy_env "$origin_port" "$target_port"
       start proxy env "${proxy_env[@]}" ZDM_PROXY_THREADS="$threads" \
-        ZDM_LOG_LEVEL=WARN "${cpu_middle[@]}" "$zdm" proxy --startup-timeout 20
+        ZDM_LOG_LEVEL=WARN "${cpu_middle[@]}" "$bin" proxy --startup-timeout 20
       middle_pid=$started_pid
       port=$(port_of "$ready_line")
       ;;
@@ -119,9 +123,14 @@ run() {
   echo "bench-proxy: round $round: $path $workload $(jq -r '.throughput_ops_s | floor' "$out") ops/s" >&2
 }
 
-# Paths alternate within each round, so that load from other work on the machine hits all three.
+# Paths alternate within each round, so that load from other work on the machine hits all of them.
+paths=(direct haproxy proxy)
+if [[ -n "${PROXY_BEFORE:-}" ]]; then
+  [[ -x "$PROXY_BEFORE" ]] || { echo "bench-proxy: PROXY_BEFORE=$PROXY_BEFORE is not executable" >&2; exit 2; }
+  paths+=(before)
+fi
 for round in $(seq "$rounds"); do
-  for path in direct haproxy proxy; do
+  for path in "${paths[@]}"; do
     start_middle "$path"
     run "$path" reads --mix reads
     run "$path" writes --mix writes
@@ -136,6 +145,7 @@ label() {
     direct) echo "direct to zdm node" ;;
     haproxy) echo "haproxy $(haproxy -v | awk 'NR==1{print $3}') (TCP mode)" ;;
     proxy) echo "zdm proxy" ;;
+    before) echo "zdm proxy before ($(basename "$PROXY_BEFORE"))" ;;
   esac
 }
 # Medians over the rounds, each metric on its own.
@@ -156,9 +166,9 @@ echo
 echo "| workload | path | ops/s | p50 µs | p99 µs | errors | middle CPU s per 100k requests | requests reaching origin / target node |"
 echo "|---|---|---|---|---|---|---|---|"
 for workload in reads writes; do
-  for path in direct haproxy proxy; do
+  for path in "${paths[@]}"; do
     name="prepared reads"
-    [[ $workload == writes ]] && name=$([[ $path == proxy ]] && echo "writes (dual: 2 nodes)" || echo "writes (1 node)")
+    [[ $workload == writes ]] && name=$([[ $path == proxy || $path == before ]] && echo "writes (dual: 2 nodes)" || echo "writes (1 node)")
     medians "$path" "$workload" | jq -r --arg w "$name" --arg p "$(label "$path")" \
       '"| \($w) | \($p) | \(.ops) | \(.p50 | round) | \(.p99) | \(.errors) | \(.cpu) | \(.origin / .ops_total * 100 | round)% / \(.target / .ops_total * 100 | round)% |"'
   done
@@ -170,7 +180,7 @@ echo
 echo "| path | ops/s | p50 µs | p99 µs | p50 added over direct, µs | middle CPU s per 100k requests |"
 echo "|---|---|---|---|---|---|"
 direct_p50=$(medians direct rate | jq '.p50')
-for path in direct haproxy proxy; do
+for path in "${paths[@]}"; do
   medians "$path" rate | jq -r --arg p "$(label "$path")" --argjson d "$direct_p50" \
     '"| \($p) | \(.ops) | \(.p50 | round) | \(.p99) | \((.p50 - $d) | round) | \(.cpu) |"'
 done

@@ -17,6 +17,10 @@ namespace {
 thread_local size_t g_allocations = 0;
 }  // namespace
 
+namespace zdm::test {
+size_t allocations_on_this_thread() { return g_allocations; }
+}  // namespace zdm::test
+
 void* operator new(std::size_t size) {
   ++g_allocations;
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "allocation_counter.hpp"
 #include "protocol/frame_codec.hpp"
 #include "proxy/routing/routing_snapshot.hpp"
 
@@ -259,6 +260,33 @@ TEST_F(RequestPlanTest, OtherRequestsFollowDecideRequest) {
   EXPECT_EQ(route_other(Opcode::Register, session_).decision.target, ForwardTarget::Both);
   session_.settings.auth_to_target = true;
   EXPECT_EQ(route_other(Opcode::AuthResponse, session_).decision.target, ForwardTarget::Target);
+}
+
+TEST_F(RequestPlanTest, ForwardPlansOfReadsWritesAndExecutesDoNotAllocate) {
+  prepared(id("o-a"), id("t-a"), "SELECT v FROM t WHERE k = ?");
+  protocol::QueryMessage q;
+  q.query = "INSERT INTO t (k, v) VALUES (1, 'a')";
+  const Wire write = wire(protocol::RequestBody(q));
+  q.query = "SELECT v FROM t WHERE k = 1";
+  const Wire read = wire(protocol::RequestBody(q));
+  protocol::ExecuteMessage e;
+  e.id = id("o-a");
+  const Wire exec = wire(protocol::RequestBody(e));
+  auto write_peek = protocol::peek_query(write.header, write.body);
+  auto read_peek = protocol::peek_query(read.header, read.body);
+  auto exec_peek = protocol::peek_execute(exec.header, exec.body);
+  ASSERT_TRUE(write_peek && read_peek && exec_peek);
+  primary(ClusterType::Target);
+  size_t checksum = 0;
+  const size_t before = test::allocations_on_this_thread();
+  for (int i = 0; i < 10; ++i) {
+    checksum += static_cast<size_t>(route_query(*write_peek, session_, tables_).decision.target);
+    checksum += static_cast<size_t>(route_query(*read_peek, session_, tables_).decision.target);
+    auto p = route_execute(*exec_peek, exec.header, exec.body, session_, tables_);
+    checksum += static_cast<size_t>(p.target_body);
+  }
+  EXPECT_EQ(test::allocations_on_this_thread(), before);
+  EXPECT_GT(checksum, 0u);
 }
 
 TEST(RoutingPublisher, PublishingChangesTheGenerationAndTheSnapshot) {
