@@ -34,7 +34,7 @@ bool is_request_opcode(Opcode op) {
 }
 
 Result<CustomPayload> read_custom_payload(ByteReader& r) {
-  ZDM_MSG_TRY(auto map, r.read_bytes_map());
+  ZDM_TRY(auto map, r.read_bytes_map());
   CustomPayload payload;
   payload.reserve(map.size());
   for (const auto& [key, value] : map) {
@@ -48,7 +48,7 @@ Result<CustomPayload> read_custom_payload(ByteReader& r) {
 Result<Message> decode_body(const FrameHeader& header, ByteReader& r) {
   const ProtocolVersion v = header.version;
   const bool response = header.direction == Direction::Response;
-  ZDM_MSG_CHECK(codec::check_flags(header.flags, allowed_frame_flags(v), "frame header", v));
+  ZDM_CHECK(codec::check_flags(header.flags, allowed_frame_flags(v), "frame header", v));
   if (is_request_opcode(header.opcode) == response) {
     return fail(Errc::Malformed,
                 fmt::format("opcode {} cannot travel in a {} frame", opcode_name(header.opcode),
@@ -60,20 +60,20 @@ Result<Message> decode_body(const FrameHeader& header, ByteReader& r) {
   m.envelope.tracing = header.has_flag(frame_flags::kTracing);
   m.envelope.use_beta = header.has_flag(frame_flags::kUseBeta);
   if (m.envelope.tracing && response) {
-    ZDM_MSG_TRY(m.envelope.tracing_id, r.read_uuid());
+    ZDM_TRY(m.envelope.tracing_id, r.read_uuid());
   }
   if (header.has_flag(frame_flags::kWarning)) {
     if (!response) return fail(Errc::Malformed, "warning flag is set on a request");
-    ZDM_MSG_TRY(m.envelope.warnings, codec::read_owned_string_list(r));
+    ZDM_TRY(m.envelope.warnings, codec::read_owned_string_list(r));
   }
   if (header.has_flag(frame_flags::kCustomPayload)) {
-    ZDM_MSG_TRY(m.envelope.custom_payload, read_custom_payload(r));
+    ZDM_TRY(m.envelope.custom_payload, read_custom_payload(r));
   }
   if (response) {
-    ZDM_MSG_TRY(ResponseBody body, codec::decode_response(header.opcode, r, v));
+    ZDM_TRY(ResponseBody body, codec::decode_response(header.opcode, r, v));
     m.body = std::move(body);
   } else {
-    ZDM_MSG_TRY(RequestBody body, codec::decode_request(header.opcode, r, v));
+    ZDM_TRY(RequestBody body, codec::decode_request(header.opcode, r, v));
     m.body = std::move(body);
   }
   if (!r.empty()) {

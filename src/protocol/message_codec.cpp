@@ -4,7 +4,7 @@
 namespace zdm::protocol::codec {
 
 Result<Consistency> read_consistency(ByteReader& r, std::string_view what) {
-  ZDM_MSG_TRY(uint16_t raw, r.read_u16());
+  ZDM_TRY(uint16_t raw, r.read_u16());
   auto c = consistency_from_code(raw);
   if (!c)
     return fail(Errc::Malformed, fmt::format("{} has unknown consistency 0x{:04x}", what, raw));
@@ -12,33 +12,33 @@ Result<Consistency> read_consistency(ByteReader& r, std::string_view what) {
 }
 
 Result<std::string> read_owned_string(ByteReader& r) {
-  ZDM_MSG_TRY(std::string_view s, r.read_string());
+  ZDM_TRY(std::string_view s, r.read_string());
   return std::string(s);
 }
 
 Result<std::string> read_owned_long_string(ByteReader& r) {
-  ZDM_MSG_TRY(std::string_view s, r.read_long_string());
+  ZDM_TRY(std::string_view s, r.read_long_string());
   return std::string(s);
 }
 
 Result<std::vector<std::string>> read_owned_string_list(ByteReader& r) {
-  ZDM_MSG_TRY(auto list, r.read_string_list());
+  ZDM_TRY(auto list, r.read_string_list());
   return std::vector<std::string>(list.begin(), list.end());
 }
 
 Result<std::optional<Bytes>> read_owned_bytes(ByteReader& r) {
-  ZDM_MSG_TRY(auto b, r.read_bytes());
+  ZDM_TRY(auto b, r.read_bytes());
   if (!b) return std::optional<Bytes>{};
   return std::optional<Bytes>{Bytes(b->begin(), b->end())};
 }
 
 Result<Bytes> read_owned_short_bytes(ByteReader& r) {
-  ZDM_MSG_TRY(ByteView b, r.read_short_bytes());
+  ZDM_TRY(ByteView b, r.read_short_bytes());
   return Bytes(b.begin(), b.end());
 }
 
 Result<BoundValue> read_bound_value(ByteReader& r, ProtocolVersion v) {
-  ZDM_MSG_TRY(ValueView value, r.read_value());
+  ZDM_TRY(ValueView value, r.read_value());
   switch (value.kind) {
     case ValueView::Kind::Set:
       return BoundValue::set(Bytes(value.bytes.begin(), value.bytes.end()));
@@ -70,7 +70,7 @@ void write_bound_value(ByteWriter& w, const BoundValue& value) {
 }
 
 Result<Inet> read_owned_inet(ByteReader& r) {
-  ZDM_MSG_TRY(InetView inet, r.read_inet());
+  ZDM_TRY(InetView inet, r.read_inet());
   return Inet{Bytes(inet.address.begin(), inet.address.end()), inet.port};
 }
 

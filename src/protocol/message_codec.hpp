@@ -9,21 +9,6 @@
 
 #include "protocol/messages.hpp"
 
-// Evaluates a Result-returning expression; on failure returns its error from the enclosing
-// function, otherwise moves the value into `lhs` (a declaration or an lvalue).
-#define ZDM_MSG_CONCAT_INNER(a, b) a##b
-#define ZDM_MSG_CONCAT(a, b) ZDM_MSG_CONCAT_INNER(a, b)
-#define ZDM_MSG_TRY_IMPL(tmp, lhs, expr)                   \
-  auto tmp = (expr);                                       \
-  if (!tmp) return tl::unexpected(std::move(tmp.error())); \
-  lhs = std::move(*tmp)
-#define ZDM_MSG_TRY(lhs, expr) ZDM_MSG_TRY_IMPL(ZDM_MSG_CONCAT(try_result_, __LINE__), lhs, expr)
-#define ZDM_MSG_CHECK(expr)                                                      \
-  do {                                                                           \
-    auto check_result_ = (expr);                                                 \
-    if (!check_result_) return tl::unexpected(std::move(check_result_.error())); \
-  } while (false)
-
 namespace zdm::protocol::codec {
 
 // --- shared primitives ------------------------------------------------------------------------

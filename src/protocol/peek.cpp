@@ -15,29 +15,8 @@ namespace {
   return fail(Errc::Malformed, fmt::format("{} {} at offset {}", opcode_name(op), what, offset));
 }
 
-// Evaluates `expr` (a Result); on failure returns the error annotated with the field name.
-#define PEEK_TRY(var, expr, op, field)                                            \
-  auto var##_result = (expr);                                                     \
-  if (!var##_result) return in_field(op, field, std::move(var##_result.error())); \
-  auto var = std::move(*var##_result)
-
-// Same for helpers whose errors already name the field.
-#define PEEK_FORWARD(var, expr)                                              \
-  auto var##_result = (expr);                                                \
-  if (!var##_result) return tl::unexpected(std::move(var##_result.error())); \
-  auto var = std::move(*var##_result)
-
-#define PEEK_FORWARD_VOID(expr)                                                        \
-  do {                                                                                 \
-    auto peek_void_result = (expr);                                                    \
-    if (!peek_void_result) return tl::unexpected(std::move(peek_void_result.error())); \
-  } while (0)
-
-#define PEEK_TRY_VOID(expr, op, field)                                                      \
-  do {                                                                                      \
-    auto peek_void_result = (expr);                                                         \
-    if (!peek_void_result) return in_field(op, field, std::move(peek_void_result.error())); \
-  } while (0)
+// Field errors are returned with ZDM_TRY_OR(..., in_field(op, field, std::move(try_error))):
+// the message names the opcode and the field (common/result.hpp has the macros).
 
 [[gnu::cold]] tl::unexpected<Error> wrong_message(const FrameHeader& header, Opcode expected) {
   if (header.direction != Direction::Request) {
@@ -61,10 +40,10 @@ Result<void> check_request(const FrameHeader& header, Opcode expected) {
 Result<ByteReader> message_reader(const FrameHeader& header, ByteView body) {
   ByteReader reader(body);
   if (!header.has_flag(frame_flags::kCustomPayload)) return reader;
-  PEEK_TRY(count, reader.read_u16(), header.opcode, "custom payload size");
+  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(header.opcode, "custom payload size", std::move(try_error)));
   for (uint16_t i = 0; i < count; ++i) {
-    PEEK_TRY_VOID(reader.read_string(), header.opcode, "custom payload key");
-    PEEK_TRY_VOID(reader.read_bytes(), header.opcode, "custom payload value");
+    ZDM_CHECK_OR(reader.read_string(), in_field(header.opcode, "custom payload key", std::move(try_error)));
+    ZDM_CHECK_OR(reader.read_bytes(), in_field(header.opcode, "custom payload value", std::move(try_error)));
   }
   return reader;
 }
@@ -73,11 +52,11 @@ Result<ByteReader> message_reader(const FrameHeader& header, ByteView body) {
 Result<void> skip_values(ByteReader& reader, uint16_t count, bool named, ProtocolVersion version,
                          Opcode op) {
   for (uint16_t i = 0; i < count; ++i) {
-    if (named) PEEK_TRY_VOID(reader.read_string(), op, "value name");
+    if (named) ZDM_CHECK_OR(reader.read_string(), in_field(op, "value name", std::move(try_error)));
     const size_t at = reader.position();
-    PEEK_TRY(length, reader.read_i32(), op, "value length");
+    ZDM_TRY_OR(auto length, reader.read_i32(), in_field(op, "value length", std::move(try_error)));
     if (length >= 0) {
-      PEEK_TRY_VOID(reader.skip(static_cast<size_t>(length)), op, "value bytes");
+      ZDM_CHECK_OR(reader.skip(static_cast<size_t>(length)), in_field(op, "value bytes", std::move(try_error)));
     } else if (length == -2 && !supports_unset_values(version)) {
       return malformed(op,
                        fmt::format("value {} is 'not set' (-2), which {} does not support", i,
@@ -92,54 +71,53 @@ Result<void> skip_values(ByteReader& reader, uint16_t count, bool named, Protoco
 
 Result<uint32_t> read_flags(ByteReader& reader, ProtocolVersion version, Opcode op) {
   if (uses_int_query_flags(version)) {
-    PEEK_TRY(flags, reader.read_u32(), op, "flags");
+    ZDM_TRY_OR(auto flags, reader.read_u32(), in_field(op, "flags", std::move(try_error)));
     return flags;
   }
-  PEEK_TRY(flags, reader.read_u8(), op, "flags");
+  ZDM_TRY_OR(auto flags, reader.read_u8(), in_field(op, "flags", std::move(try_error)));
   return uint32_t{flags};
 }
 
 // <query_parameters> of QUERY and EXECUTE, in the order the specs and the DSE extensions define.
 Result<QueryParamsPeek> read_query_params(ByteReader& reader, ProtocolVersion version, Opcode op) {
   QueryParamsPeek p;
-  PEEK_TRY(consistency, reader.read_u16(), op, "consistency");
+  ZDM_TRY_OR(auto consistency, reader.read_u16(), in_field(op, "consistency", std::move(try_error)));
   p.consistency = consistency;
-  PEEK_FORWARD(flags, read_flags(reader, version, op));
+  ZDM_TRY(auto flags, read_flags(reader, version, op));
   p.flags = flags;
   if (p.has_flag(query_flags::kValues)) {
-    PEEK_TRY(count, reader.read_u16(), op, "value count");
+    ZDM_TRY_OR(auto count, reader.read_u16(), in_field(op, "value count", std::move(try_error)));
     p.value_count = count;
-    PEEK_FORWARD_VOID(
-        skip_values(reader, count, p.has_flag(query_flags::kNamesForValues), version, op));
+    ZDM_CHECK(skip_values(reader, count, p.has_flag(query_flags::kNamesForValues), version, op));
   }
   if (p.has_flag(query_flags::kPageSize)) {
-    PEEK_TRY(page_size, reader.read_i32(), op, "page size");
+    ZDM_TRY_OR(auto page_size, reader.read_i32(), in_field(op, "page size", std::move(try_error)));
     p.page_size = page_size;
   }
   if (p.has_flag(query_flags::kPagingState)) {
-    PEEK_TRY(paging_state, reader.read_bytes(), op, "paging state");
+    ZDM_TRY_OR(auto paging_state, reader.read_bytes(), in_field(op, "paging state", std::move(try_error)));
     p.paging_state = paging_state;
   }
   if (p.has_flag(query_flags::kSerialConsistency)) {
-    PEEK_TRY(serial, reader.read_u16(), op, "serial consistency");
+    ZDM_TRY_OR(auto serial, reader.read_u16(), in_field(op, "serial consistency", std::move(try_error)));
     p.serial_consistency = serial;
   }
   if (p.has_flag(query_flags::kDefaultTimestamp)) {
-    PEEK_TRY(timestamp, reader.read_i64(), op, "default timestamp");
+    ZDM_TRY_OR(auto timestamp, reader.read_i64(), in_field(op, "default timestamp", std::move(try_error)));
     p.default_timestamp = timestamp;
   }
   if (p.has_flag(query_flags::kKeyspace) && uses_keyspace_flag(version)) {
-    PEEK_TRY(keyspace, reader.read_string(), op, "keyspace");
+    ZDM_TRY_OR(auto keyspace, reader.read_string(), in_field(op, "keyspace", std::move(try_error)));
     p.keyspace = keyspace;
   }
   if (p.has_flag(query_flags::kNowInSeconds) && uses_now_in_seconds(version)) {
-    PEEK_TRY(now, reader.read_i32(), op, "now_in_seconds");
+    ZDM_TRY_OR(auto now, reader.read_i32(), in_field(op, "now_in_seconds", std::move(try_error)));
     p.now_in_seconds = now;
   }
   if (p.has_flag(query_flags::kContinuousPaging) && uses_continuous_paging(version)) {
     // max_pages, max_pages_per_second, and from DSE_V2 on next_pages.
     const size_t ints = version == ProtocolVersion::DseV1 ? 2 : 3;
-    PEEK_TRY_VOID(reader.skip(4 * ints), op, "continuous paging options");
+    ZDM_CHECK_OR(reader.skip(4 * ints), in_field(op, "continuous paging options", std::move(try_error)));
   }
   return p;
 }
@@ -148,23 +126,23 @@ Result<QueryParamsPeek> read_query_params(ByteReader& reader, ProtocolVersion ve
 Result<void> read_batch_child(ByteReader& reader, ProtocolVersion version, BatchChildPeek& child) {
   constexpr Opcode op = Opcode::Batch;
   const size_t at = reader.position();
-  PEEK_TRY(kind, reader.read_u8(), op, "child kind");
+  ZDM_TRY_OR(auto kind, reader.read_u8(), in_field(op, "child kind", std::move(try_error)));
   if (kind == 0) {
     child.kind = BatchChildPeek::Kind::Query;
-    PEEK_TRY(query, reader.read_long_string(), op, "child query");
+    ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "child query", std::move(try_error)));
     child.query = query;
     child.prepared_id = {};
   } else if (kind == 1) {
     child.kind = BatchChildPeek::Kind::Prepared;
-    PEEK_TRY(id, reader.read_short_bytes(), op, "child prepared id");
+    ZDM_TRY_OR(auto id, reader.read_short_bytes(), in_field(op, "child prepared id", std::move(try_error)));
     child.prepared_id = id;
     child.query = {};
   } else {
     return malformed(op, fmt::format("child kind {} (expected 0 or 1)", kind), at);
   }
-  PEEK_TRY(count, reader.read_u16(), op, "child value count");
+  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(op, "child value count", std::move(try_error)));
   child.value_count = count;
-  PEEK_FORWARD_VOID(skip_values(reader, count, false, version, op));
+  ZDM_CHECK(skip_values(reader, count, false, version, op));
   return {};
 }
 
@@ -177,41 +155,41 @@ struct BatchLayout {
 Result<BatchLayout> read_batch(const FrameHeader& header, ByteView body) {
   constexpr Opcode op = Opcode::Batch;
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
-  PEEK_FORWARD(reader, message_reader(header, body));
+  ZDM_TRY(auto reader, message_reader(header, body));
   BatchLayout layout;
   BatchPeek& b = layout.peek;
   const size_t type_at = reader.position();
-  PEEK_TRY(type, reader.read_u8(), op, "batch type");
+  ZDM_TRY_OR(auto type, reader.read_u8(), in_field(op, "batch type", std::move(try_error)));
   if (type > 2)
     return malformed(op, fmt::format("batch type {} (expected 0, 1 or 2)", type), type_at);
   b.batch_type = type;
-  PEEK_TRY(count, reader.read_u16(), op, "child count");
+  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(op, "child count", std::move(try_error)));
   layout.children_begin = reader.position();
   BatchChildPeek child;
   for (uint16_t i = 0; i < count; ++i) {
-    PEEK_FORWARD_VOID(read_batch_child(reader, header.version, child));
+    ZDM_CHECK(read_batch_child(reader, header.version, child));
   }
   layout.children_end = reader.position();
   b.children = BatchChildren(
       body.subspan(layout.children_begin, layout.children_end - layout.children_begin), count);
-  PEEK_TRY(consistency, reader.read_u16(), op, "consistency");
+  ZDM_TRY_OR(auto consistency, reader.read_u16(), in_field(op, "consistency", std::move(try_error)));
   b.consistency = consistency;
-  PEEK_FORWARD(flags, read_flags(reader, header.version, op));
+  ZDM_TRY(auto flags, read_flags(reader, header.version, op));
   b.flags = flags;
   if ((flags & query_flags::kSerialConsistency) != 0) {
-    PEEK_TRY(serial, reader.read_u16(), op, "serial consistency");
+    ZDM_TRY_OR(auto serial, reader.read_u16(), in_field(op, "serial consistency", std::move(try_error)));
     b.serial_consistency = serial;
   }
   if ((flags & query_flags::kDefaultTimestamp) != 0) {
-    PEEK_TRY(timestamp, reader.read_i64(), op, "default timestamp");
+    ZDM_TRY_OR(auto timestamp, reader.read_i64(), in_field(op, "default timestamp", std::move(try_error)));
     b.default_timestamp = timestamp;
   }
   if ((flags & query_flags::kKeyspace) != 0 && uses_keyspace_flag(header.version)) {
-    PEEK_TRY(keyspace, reader.read_string(), op, "keyspace");
+    ZDM_TRY_OR(auto keyspace, reader.read_string(), in_field(op, "keyspace", std::move(try_error)));
     b.keyspace = keyspace;
   }
   if ((flags & query_flags::kNowInSeconds) != 0 && uses_now_in_seconds(header.version)) {
-    PEEK_TRY(now, reader.read_i32(), op, "now_in_seconds");
+    ZDM_TRY_OR(auto now, reader.read_i32(), in_field(op, "now_in_seconds", std::move(try_error)));
     b.now_in_seconds = now;
   }
   return layout;
@@ -253,11 +231,11 @@ BatchChildren::Iterator& BatchChildren::Iterator::operator++() {
 Result<QueryPeek> peek_query(const FrameHeader& header, ByteView body) {
   constexpr Opcode op = Opcode::Query;
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
-  PEEK_FORWARD(reader, message_reader(header, body));
+  ZDM_TRY(auto reader, message_reader(header, body));
   QueryPeek q;
-  PEEK_TRY(query, reader.read_long_string(), op, "query text");
+  ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "query text", std::move(try_error)));
   q.query = query;
-  PEEK_FORWARD(params, read_query_params(reader, header.version, op));
+  ZDM_TRY(auto params, read_query_params(reader, header.version, op));
   q.params = params;
   return q;
 }
@@ -265,15 +243,15 @@ Result<QueryPeek> peek_query(const FrameHeader& header, ByteView body) {
 Result<ExecutePeek> peek_execute(const FrameHeader& header, ByteView body) {
   constexpr Opcode op = Opcode::Execute;
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
-  PEEK_FORWARD(reader, message_reader(header, body));
+  ZDM_TRY(auto reader, message_reader(header, body));
   ExecutePeek e;
-  PEEK_TRY(id, reader.read_short_bytes(), op, "prepared id");
+  ZDM_TRY_OR(auto id, reader.read_short_bytes(), in_field(op, "prepared id", std::move(try_error)));
   e.prepared_id = id;
   if (uses_prepared_metadata(header.version)) {
-    PEEK_TRY(metadata_id, reader.read_short_bytes(), op, "result metadata id");
+    ZDM_TRY_OR(auto metadata_id, reader.read_short_bytes(), in_field(op, "result metadata id", std::move(try_error)));
     e.result_metadata_id = metadata_id;
   }
-  PEEK_FORWARD(params, read_query_params(reader, header.version, op));
+  ZDM_TRY(auto params, read_query_params(reader, header.version, op));
   e.params = params;
   return e;
 }
@@ -281,15 +259,15 @@ Result<ExecutePeek> peek_execute(const FrameHeader& header, ByteView body) {
 Result<PreparePeek> peek_prepare(const FrameHeader& header, ByteView body) {
   constexpr Opcode op = Opcode::Prepare;
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
-  PEEK_FORWARD(reader, message_reader(header, body));
+  ZDM_TRY(auto reader, message_reader(header, body));
   PreparePeek p;
-  PEEK_TRY(query, reader.read_long_string(), op, "query text");
+  ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "query text", std::move(try_error)));
   p.query = query;
   if (uses_prepare_flags(header.version)) {
-    PEEK_TRY(flags, reader.read_u32(), op, "flags");
+    ZDM_TRY_OR(auto flags, reader.read_u32(), in_field(op, "flags", std::move(try_error)));
     p.flags = flags;
     if ((flags & kPrepareWithKeyspace) != 0 && uses_keyspace_flag(header.version)) {
-      PEEK_TRY(keyspace, reader.read_string(), op, "keyspace");
+      ZDM_TRY_OR(auto keyspace, reader.read_string(), in_field(op, "keyspace", std::move(try_error)));
       p.keyspace = keyspace;
     }
   }
@@ -308,12 +286,12 @@ Result<BatchPeek> peek_batch(const FrameHeader& header, ByteView body) {
 Result<RegisterPeek> peek_register(const FrameHeader& header, ByteView body) {
   constexpr Opcode op = Opcode::Register;
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
-  PEEK_FORWARD(reader, message_reader(header, body));
+  ZDM_TRY(auto reader, message_reader(header, body));
   RegisterPeek r;
-  PEEK_TRY(count, reader.read_u16(), op, "event type count");
+  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(op, "event type count", std::move(try_error)));
   r.count = count;
   for (uint16_t i = 0; i < count; ++i) {
-    PEEK_TRY(name, reader.read_string(), op, "event type");
+    ZDM_TRY_OR(auto name, reader.read_string(), in_field(op, "event type", std::move(try_error)));
     if (name == "TOPOLOGY_CHANGE") {
       r.events |= event_types::kTopologyChange;
     } else if (name == "STATUS_CHANGE") {
@@ -430,10 +408,6 @@ Result<Bytes> replace_prepared_ids(const FrameHeader& header, ByteView body, Pre
   return out;
 }
 
-#undef PEEK_TRY
-#undef PEEK_TRY_VOID
-#undef PEEK_FORWARD
-#undef PEEK_FORWARD_VOID
 
 Result<ResponsePeek> peek_response(const FrameHeader& header, ByteView body) {
   if (header.direction != Direction::Response) {

@@ -43,7 +43,7 @@ uint32_t allowed_batch_flags(ProtocolVersion v) {
 
 Result<uint32_t> read_query_flags(ByteReader& r, ProtocolVersion v) {
   if (uses_int_query_flags(v)) return r.read_u32();
-  ZDM_MSG_TRY(uint8_t flags, r.read_u8());
+  ZDM_TRY(uint8_t flags, r.read_u8());
   return uint32_t{flags};
 }
 
@@ -56,59 +56,59 @@ void write_query_flags(ByteWriter& w, ProtocolVersion v, uint32_t flags) {
 }
 
 Result<Bytes> read_paging_state(ByteReader& r) {
-  ZDM_MSG_TRY(auto state, read_owned_bytes(r));
+  ZDM_TRY(auto state, read_owned_bytes(r));
   if (!state) return fail(Errc::Malformed, "paging state flag is set but the paging state is null");
   return std::move(*state);
 }
 
 Result<QueryParameters> decode_query_parameters(ByteReader& r, ProtocolVersion v) {
   QueryParameters p;
-  ZDM_MSG_TRY(p.consistency, read_consistency(r, "query parameters"));
-  ZDM_MSG_TRY(uint32_t flags, read_query_flags(r, v));
-  ZDM_MSG_CHECK(check_flags(flags, allowed_query_flags(v), "query", v));
+  ZDM_TRY(p.consistency, read_consistency(r, "query parameters"));
+  ZDM_TRY(uint32_t flags, read_query_flags(r, v));
+  ZDM_CHECK(check_flags(flags, allowed_query_flags(v), "query", v));
   p.named_values = (flags & query_flag::kNamesForValues) != 0;
   p.skip_metadata = (flags & query_flag::kSkipMetadata) != 0;
   p.page_size_in_bytes = (flags & query_flag::kDsePageSizeBytes) != 0;
   if (flags & query_flag::kValues) {
-    ZDM_MSG_TRY(uint16_t n, r.read_u16());
-    ZDM_MSG_CHECK(check_count_fits(r, n, p.named_values ? 6 : 4, "query values"));
+    ZDM_TRY(uint16_t n, r.read_u16());
+    ZDM_CHECK(check_count_fits(r, n, p.named_values ? 6 : 4, "query values"));
     std::vector<BoundValue> values;
     values.reserve(n);
     if (p.named_values) p.value_names.reserve(n);
     for (uint16_t i = 0; i < n; ++i) {
       if (p.named_values) {
-        ZDM_MSG_TRY(std::string name, read_owned_string(r));
+        ZDM_TRY(std::string name, read_owned_string(r));
         p.value_names.push_back(std::move(name));
       }
-      ZDM_MSG_TRY(BoundValue value, read_bound_value(r, v));
+      ZDM_TRY(BoundValue value, read_bound_value(r, v));
       values.push_back(std::move(value));
     }
     p.values = std::move(values);
   }
   if (flags & query_flag::kPageSize) {
-    ZDM_MSG_TRY(p.page_size, r.read_i32());
+    ZDM_TRY(p.page_size, r.read_i32());
   }
   if (flags & query_flag::kPagingState) {
-    ZDM_MSG_TRY(p.paging_state, read_paging_state(r));
+    ZDM_TRY(p.paging_state, read_paging_state(r));
   }
   if (flags & query_flag::kSerialConsistency) {
-    ZDM_MSG_TRY(p.serial_consistency, read_consistency(r, "serial consistency"));
+    ZDM_TRY(p.serial_consistency, read_consistency(r, "serial consistency"));
   }
   if (flags & query_flag::kDefaultTimestamp) {
-    ZDM_MSG_TRY(p.default_timestamp, r.read_i64());
+    ZDM_TRY(p.default_timestamp, r.read_i64());
   }
   if (flags & query_flag::kKeyspace) {
-    ZDM_MSG_TRY(p.keyspace, read_owned_string(r));
+    ZDM_TRY(p.keyspace, read_owned_string(r));
   }
   if (flags & query_flag::kNowInSeconds) {
-    ZDM_MSG_TRY(p.now_in_seconds, r.read_i32());
+    ZDM_TRY(p.now_in_seconds, r.read_i32());
   }
   if (flags & query_flag::kDseContinuousPaging) {
     ContinuousPagingOptions options;
-    ZDM_MSG_TRY(options.max_pages, r.read_i32());
-    ZDM_MSG_TRY(options.max_pages_per_second, r.read_i32());
+    ZDM_TRY(options.max_pages, r.read_i32());
+    ZDM_TRY(options.max_pages_per_second, r.read_i32());
     if (v == ProtocolVersion::DseV2) {
-      ZDM_MSG_TRY(options.next_pages, r.read_i32());
+      ZDM_TRY(options.next_pages, r.read_i32());
     }
     p.continuous_paging = options;
   }
@@ -157,7 +157,7 @@ void encode_query_parameters(const QueryParameters& p, ProtocolVersion v, ByteWr
 }
 
 Result<RequestBody> decode_startup(ByteReader& r) {
-  ZDM_MSG_TRY(auto map, r.read_string_map());
+  ZDM_TRY(auto map, r.read_string_map());
   StartupMessage m;
   m.options.reserve(map.size());
   for (const auto& [k, val] : map) m.options.emplace_back(std::string(k), std::string(val));
@@ -166,19 +166,19 @@ Result<RequestBody> decode_startup(ByteReader& r) {
 
 Result<RequestBody> decode_query(ByteReader& r, ProtocolVersion v) {
   QueryMessage m;
-  ZDM_MSG_TRY(m.query, read_owned_long_string(r));
-  ZDM_MSG_TRY(m.parameters, decode_query_parameters(r, v));
+  ZDM_TRY(m.query, read_owned_long_string(r));
+  ZDM_TRY(m.parameters, decode_query_parameters(r, v));
   return m;
 }
 
 Result<RequestBody> decode_prepare(ByteReader& r, ProtocolVersion v) {
   PrepareMessage m;
-  ZDM_MSG_TRY(m.query, read_owned_long_string(r));
+  ZDM_TRY(m.query, read_owned_long_string(r));
   if (uses_prepare_flags(v)) {
-    ZDM_MSG_TRY(uint32_t flags, r.read_u32());
-    ZDM_MSG_CHECK(check_flags(flags, kPrepareWithKeyspace, "PREPARE", v));
+    ZDM_TRY(uint32_t flags, r.read_u32());
+    ZDM_CHECK(check_flags(flags, kPrepareWithKeyspace, "PREPARE", v));
     if (flags & kPrepareWithKeyspace) {
-      ZDM_MSG_TRY(m.keyspace, read_owned_string(r));
+      ZDM_TRY(m.keyspace, read_owned_string(r));
     }
   }
   return m;
@@ -186,62 +186,62 @@ Result<RequestBody> decode_prepare(ByteReader& r, ProtocolVersion v) {
 
 Result<RequestBody> decode_execute(ByteReader& r, ProtocolVersion v) {
   ExecuteMessage m;
-  ZDM_MSG_TRY(m.id, read_owned_short_bytes(r));
+  ZDM_TRY(m.id, read_owned_short_bytes(r));
   if (uses_prepared_metadata(v)) {
-    ZDM_MSG_TRY(m.result_metadata_id, read_owned_short_bytes(r));
+    ZDM_TRY(m.result_metadata_id, read_owned_short_bytes(r));
   }
-  ZDM_MSG_TRY(m.parameters, decode_query_parameters(r, v));
+  ZDM_TRY(m.parameters, decode_query_parameters(r, v));
   return m;
 }
 
 Result<RequestBody> decode_batch(ByteReader& r, ProtocolVersion v) {
   BatchMessage m;
-  ZDM_MSG_TRY(uint8_t type, r.read_u8());
+  ZDM_TRY(uint8_t type, r.read_u8());
   if (type > 2) return fail(Errc::Malformed, fmt::format("unknown batch type {}", type));
   m.type = static_cast<BatchType>(type);
-  ZDM_MSG_TRY(uint16_t n, r.read_u16());
+  ZDM_TRY(uint16_t n, r.read_u16());
   // Smallest statement: kind byte, empty [short bytes] id, zero value count.
-  ZDM_MSG_CHECK(check_count_fits(r, n, 5, "batch statement"));
+  ZDM_CHECK(check_count_fits(r, n, 5, "batch statement"));
   m.statements.reserve(n);
   for (uint16_t i = 0; i < n; ++i) {
     BatchStatement s;
-    ZDM_MSG_TRY(uint8_t kind, r.read_u8());
+    ZDM_TRY(uint8_t kind, r.read_u8());
     if (kind == 0) {
       s.kind = BatchStatement::Kind::Query;
-      ZDM_MSG_TRY(s.query, read_owned_long_string(r));
+      ZDM_TRY(s.query, read_owned_long_string(r));
     } else if (kind == 1) {
       s.kind = BatchStatement::Kind::Prepared;
-      ZDM_MSG_TRY(s.id, read_owned_short_bytes(r));
+      ZDM_TRY(s.id, read_owned_short_bytes(r));
     } else {
       return fail(Errc::Malformed, fmt::format("batch statement {} has unknown kind {}", i, kind));
     }
-    ZDM_MSG_TRY(uint16_t count, r.read_u16());
-    ZDM_MSG_CHECK(check_count_fits(r, count, 4, "batch statement values"));
+    ZDM_TRY(uint16_t count, r.read_u16());
+    ZDM_CHECK(check_count_fits(r, count, 4, "batch statement values"));
     s.values.reserve(count);
     for (uint16_t j = 0; j < count; ++j) {
-      ZDM_MSG_TRY(BoundValue value, read_bound_value(r, v));
+      ZDM_TRY(BoundValue value, read_bound_value(r, v));
       s.values.push_back(std::move(value));
     }
     m.statements.push_back(std::move(s));
   }
-  ZDM_MSG_TRY(m.consistency, read_consistency(r, "BATCH"));
-  ZDM_MSG_TRY(uint32_t flags, read_query_flags(r, v));
-  ZDM_MSG_CHECK(check_flags(flags, allowed_batch_flags(v), "BATCH", v));
+  ZDM_TRY(m.consistency, read_consistency(r, "BATCH"));
+  ZDM_TRY(uint32_t flags, read_query_flags(r, v));
+  ZDM_CHECK(check_flags(flags, allowed_batch_flags(v), "BATCH", v));
   if (flags & query_flag::kNamesForValues) {
     // The names would precede values that were already read: the spec calls this unusable.
     return fail(Errc::Unsupported, "BATCH flag 0x40 (names for values) is not supported");
   }
   if (flags & query_flag::kSerialConsistency) {
-    ZDM_MSG_TRY(m.serial_consistency, read_consistency(r, "BATCH serial consistency"));
+    ZDM_TRY(m.serial_consistency, read_consistency(r, "BATCH serial consistency"));
   }
   if (flags & query_flag::kDefaultTimestamp) {
-    ZDM_MSG_TRY(m.default_timestamp, r.read_i64());
+    ZDM_TRY(m.default_timestamp, r.read_i64());
   }
   if (flags & query_flag::kKeyspace) {
-    ZDM_MSG_TRY(m.keyspace, read_owned_string(r));
+    ZDM_TRY(m.keyspace, read_owned_string(r));
   }
   if (flags & query_flag::kNowInSeconds) {
-    ZDM_MSG_TRY(m.now_in_seconds, r.read_i32());
+    ZDM_TRY(m.now_in_seconds, r.read_i32());
   }
   return m;
 }
@@ -253,31 +253,31 @@ Result<RequestBody> decode_revise(ByteReader& r, ProtocolVersion v) {
                             protocol_version_name(v)));
   }
   ReviseRequestMessage m;
-  ZDM_MSG_TRY(int32_t type, r.read_i32());
+  ZDM_TRY(int32_t type, r.read_i32());
   if (type != static_cast<int32_t>(RevisionType::CancelContinuousPaging) &&
       type != static_cast<int32_t>(RevisionType::MoreContinuousPages)) {
     return fail(Errc::Malformed, fmt::format("REVISE_REQUEST has unknown revision type {}", type));
   }
   m.revision = static_cast<RevisionType>(type);
-  ZDM_MSG_TRY(m.target_stream, r.read_i32());
+  ZDM_TRY(m.target_stream, r.read_i32());
   if (m.revision == RevisionType::MoreContinuousPages) {
     if (v != ProtocolVersion::DseV2) {
       return fail(Errc::Unsupported, "REVISE_REQUEST for more continuous pages needs DSE_V2");
     }
-    ZDM_MSG_TRY(m.next_pages, r.read_i32());
+    ZDM_TRY(m.next_pages, r.read_i32());
   }
   return m;
 }
 
 Result<RequestBody> decode_auth_response(ByteReader& r) {
   AuthResponseMessage m;
-  ZDM_MSG_TRY(m.token, read_owned_bytes(r));
+  ZDM_TRY(m.token, read_owned_bytes(r));
   return m;
 }
 
 Result<RequestBody> decode_register(ByteReader& r) {
   RegisterMessage m;
-  ZDM_MSG_TRY(m.event_types, read_owned_string_list(r));
+  ZDM_TRY(m.event_types, read_owned_string_list(r));
   return m;
 }
 

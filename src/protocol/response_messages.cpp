@@ -26,7 +26,7 @@ uint32_t allowed_rows_flags(ProtocolVersion v) {
 }
 
 Result<int32_t> read_count(ByteReader& r, std::string_view what) {
-  ZDM_MSG_TRY(int32_t n, r.read_i32());
+  ZDM_TRY(int32_t n, r.read_i32());
   if (n < 0) return fail(Errc::Malformed, fmt::format("{} is negative ({})", what, n));
   return n;
 }
@@ -36,11 +36,11 @@ Result<std::vector<ColumnSpec>> read_column_specs(ByteReader& r, int32_t count, 
                                                   std::string* global_keyspace,
                                                   std::string* global_table) {
   if (global) {
-    ZDM_MSG_TRY(*global_keyspace, read_owned_string(r));
-    ZDM_MSG_TRY(*global_table, read_owned_string(r));
+    ZDM_TRY(*global_keyspace, read_owned_string(r));
+    ZDM_TRY(*global_table, read_owned_string(r));
   }
   // Smallest spec: empty name and a 2-byte type id, plus two empty strings when not global.
-  ZDM_MSG_CHECK(check_count_fits(r, static_cast<uint64_t>(count), global ? 4 : 8, "column"));
+  ZDM_CHECK(check_count_fits(r, static_cast<uint64_t>(count), global ? 4 : 8, "column"));
   std::vector<ColumnSpec> columns;
   columns.reserve(static_cast<size_t>(count));
   for (int32_t i = 0; i < count; ++i) {
@@ -49,11 +49,11 @@ Result<std::vector<ColumnSpec>> read_column_specs(ByteReader& r, int32_t count, 
       c.keyspace = *global_keyspace;
       c.table = *global_table;
     } else {
-      ZDM_MSG_TRY(c.keyspace, read_owned_string(r));
-      ZDM_MSG_TRY(c.table, read_owned_string(r));
+      ZDM_TRY(c.keyspace, read_owned_string(r));
+      ZDM_TRY(c.table, read_owned_string(r));
     }
-    ZDM_MSG_TRY(c.name, read_owned_string(r));
-    ZDM_MSG_TRY(c.type, read_data_type(r));
+    ZDM_TRY(c.name, read_owned_string(r));
+    ZDM_TRY(c.type, read_data_type(r));
     columns.push_back(std::move(c));
   }
   return columns;
@@ -77,20 +77,20 @@ void write_column_specs(ByteWriter& w, const std::vector<ColumnSpec>& columns, b
 
 Result<PreparedMetadata> decode_prepared_metadata(ByteReader& r, ProtocolVersion v) {
   PreparedMetadata m;
-  ZDM_MSG_TRY(uint32_t flags, r.read_u32());
-  ZDM_MSG_CHECK(check_flags(flags, rows_flag::kGlobalTablesSpec, "prepared metadata", v));
+  ZDM_TRY(uint32_t flags, r.read_u32());
+  ZDM_CHECK(check_flags(flags, rows_flag::kGlobalTablesSpec, "prepared metadata", v));
   m.global_table_spec = (flags & rows_flag::kGlobalTablesSpec) != 0;
-  ZDM_MSG_TRY(int32_t count, read_count(r, "prepared metadata column count"));
+  ZDM_TRY(int32_t count, read_count(r, "prepared metadata column count"));
   if (version_byte(v) >= 4) {
-    ZDM_MSG_TRY(int32_t pk_count, read_count(r, "prepared metadata pk count"));
-    ZDM_MSG_CHECK(check_count_fits(r, static_cast<uint64_t>(pk_count), 2, "pk index"));
+    ZDM_TRY(int32_t pk_count, read_count(r, "prepared metadata pk count"));
+    ZDM_CHECK(check_count_fits(r, static_cast<uint64_t>(pk_count), 2, "pk index"));
     m.pk_indexes.reserve(static_cast<size_t>(pk_count));
     for (int32_t i = 0; i < pk_count; ++i) {
-      ZDM_MSG_TRY(uint16_t index, r.read_u16());
+      ZDM_TRY(uint16_t index, r.read_u16());
       m.pk_indexes.push_back(index);
     }
   }
-  ZDM_MSG_TRY(m.columns, read_column_specs(r, count, m.global_table_spec, &m.global_keyspace,
+  ZDM_TRY(m.columns, read_column_specs(r, count, m.global_table_spec, &m.global_keyspace,
                                            &m.global_table));
   return m;
 }
@@ -107,13 +107,13 @@ void encode_prepared_metadata(const PreparedMetadata& m, ProtocolVersion v, Byte
 
 Result<SchemaChange> decode_schema_change(ByteReader& r, ProtocolVersion v) {
   SchemaChange c;
-  ZDM_MSG_TRY(std::string_view change, r.read_string());
+  ZDM_TRY(std::string_view change, r.read_string());
   auto change_type = schema_change_type_from_name(change);
   if (!change_type) {
     return fail(Errc::Malformed, fmt::format("unknown schema change type \"{}\"", change));
   }
   c.change = *change_type;
-  ZDM_MSG_TRY(std::string_view target_name, r.read_string());
+  ZDM_TRY(std::string_view target_name, r.read_string());
   auto target = schema_change_target_from_name(target_name);
   const bool function_like = target && (*target == SchemaChangeTarget::Function ||
                                         *target == SchemaChangeTarget::Aggregate);
@@ -122,12 +122,12 @@ Result<SchemaChange> decode_schema_change(ByteReader& r, ProtocolVersion v) {
                                              target_name, protocol_version_name(v)));
   }
   c.target = *target;
-  ZDM_MSG_TRY(c.keyspace, read_owned_string(r));
+  ZDM_TRY(c.keyspace, read_owned_string(r));
   if (c.target != SchemaChangeTarget::Keyspace) {
-    ZDM_MSG_TRY(c.name, read_owned_string(r));
+    ZDM_TRY(c.name, read_owned_string(r));
   }
   if (function_like) {
-    ZDM_MSG_TRY(c.argument_types, read_owned_string_list(r));
+    ZDM_TRY(c.argument_types, read_owned_string_list(r));
   }
   return c;
 }
@@ -143,26 +143,26 @@ void encode_schema_change(const SchemaChange& c, ByteWriter& w) {
 }
 
 Result<WriteType> read_write_type(ByteReader& r) {
-  ZDM_MSG_TRY(std::string_view name, r.read_string());
+  ZDM_TRY(std::string_view name, r.read_string());
   auto t = write_type_from_name(name);
   if (!t) return fail(Errc::Malformed, fmt::format("unknown write type \"{}\"", name));
   return *t;
 }
 
 Result<bool> read_data_present(ByteReader& r) {
-  ZDM_MSG_TRY(uint8_t b, r.read_u8());
+  ZDM_TRY(uint8_t b, r.read_u8());
   return b != 0;
 }
 
 // v5 <reasonmap>: [int] n, then n pairs of [inetaddr] and [short].
 Result<std::vector<FailureReason>> read_reason_map(ByteReader& r) {
-  ZDM_MSG_TRY(int32_t n, read_count(r, "failure reason count"));
-  ZDM_MSG_CHECK(check_count_fits(r, static_cast<uint64_t>(n), 7, "failure reason"));
+  ZDM_TRY(int32_t n, read_count(r, "failure reason count"));
+  ZDM_CHECK(check_count_fits(r, static_cast<uint64_t>(n), 7, "failure reason"));
   std::vector<FailureReason> reasons;
   reasons.reserve(static_cast<size_t>(n));
   for (int32_t i = 0; i < n; ++i) {
-    ZDM_MSG_TRY(ByteView endpoint, r.read_inetaddr());
-    ZDM_MSG_TRY(uint16_t code, r.read_u16());
+    ZDM_TRY(ByteView endpoint, r.read_inetaddr());
+    ZDM_TRY(uint16_t code, r.read_u16());
     reasons.push_back(FailureReason{Bytes(endpoint.begin(), endpoint.end()), code});
   }
   return reasons;
@@ -180,10 +180,10 @@ void write_reason_map(ByteWriter& w, const std::vector<FailureReason>& reasons) 
 template <class Info>
 Result<void> read_failures(ByteReader& r, ProtocolVersion v, Info& info) {
   if (uses_error_code_map(v)) {
-    ZDM_MSG_TRY(info.reasons, read_reason_map(r));
+    ZDM_TRY(info.reasons, read_reason_map(r));
     info.num_failures = static_cast<int32_t>(info.reasons.size());
   } else {
-    ZDM_MSG_TRY(info.num_failures, r.read_i32());
+    ZDM_TRY(info.num_failures, r.read_i32());
   }
   return {};
 }
@@ -200,9 +200,9 @@ void write_failures(ByteWriter& w, ProtocolVersion v, const Info& info) {
 // <cl><received><blockfor>, the common start of timeout and failure bodies.
 template <class Info>
 Result<void> read_replica_counts(ByteReader& r, Info& info) {
-  ZDM_MSG_TRY(info.consistency, read_consistency(r, "ERROR"));
-  ZDM_MSG_TRY(info.received, r.read_i32());
-  ZDM_MSG_TRY(info.block_for, r.read_i32());
+  ZDM_TRY(info.consistency, read_consistency(r, "ERROR"));
+  ZDM_TRY(info.received, r.read_i32());
+  ZDM_TRY(info.block_for, r.read_i32());
   return {};
 }
 
@@ -221,61 +221,61 @@ Result<ErrorDetail> decode_error_detail(ErrorCode code, ByteReader& r, ProtocolV
   switch (code) {
     case ErrorCode::Unavailable: {
       UnavailableInfo info;
-      ZDM_MSG_TRY(info.consistency, read_consistency(r, "UNAVAILABLE"));
-      ZDM_MSG_TRY(info.required, r.read_i32());
-      ZDM_MSG_TRY(info.alive, r.read_i32());
+      ZDM_TRY(info.consistency, read_consistency(r, "UNAVAILABLE"));
+      ZDM_TRY(info.required, r.read_i32());
+      ZDM_TRY(info.alive, r.read_i32());
       return info;
     }
     case ErrorCode::WriteTimeout: {
       WriteTimeoutInfo info;
-      ZDM_MSG_CHECK(read_replica_counts(r, info));
-      ZDM_MSG_TRY(info.write_type, read_write_type(r));
+      ZDM_CHECK(read_replica_counts(r, info));
+      ZDM_TRY(info.write_type, read_write_type(r));
       if (has_contentions(v, info.write_type)) {
-        ZDM_MSG_TRY(info.contentions, r.read_u16());
+        ZDM_TRY(info.contentions, r.read_u16());
       }
       return info;
     }
     case ErrorCode::ReadTimeout: {
       ReadTimeoutInfo info;
-      ZDM_MSG_CHECK(read_replica_counts(r, info));
-      ZDM_MSG_TRY(info.data_present, read_data_present(r));
+      ZDM_CHECK(read_replica_counts(r, info));
+      ZDM_TRY(info.data_present, read_data_present(r));
       return info;
     }
     case ErrorCode::ReadFailure: {
       ReadFailureInfo info;
-      ZDM_MSG_CHECK(read_replica_counts(r, info));
-      ZDM_MSG_CHECK(read_failures(r, v, info));
-      ZDM_MSG_TRY(info.data_present, read_data_present(r));
+      ZDM_CHECK(read_replica_counts(r, info));
+      ZDM_CHECK(read_failures(r, v, info));
+      ZDM_TRY(info.data_present, read_data_present(r));
       return info;
     }
     case ErrorCode::FunctionFailure: {
       FunctionFailureInfo info;
-      ZDM_MSG_TRY(info.keyspace, read_owned_string(r));
-      ZDM_MSG_TRY(info.function, read_owned_string(r));
-      ZDM_MSG_TRY(info.arg_types, read_owned_string_list(r));
+      ZDM_TRY(info.keyspace, read_owned_string(r));
+      ZDM_TRY(info.function, read_owned_string(r));
+      ZDM_TRY(info.arg_types, read_owned_string_list(r));
       return info;
     }
     case ErrorCode::WriteFailure: {
       WriteFailureInfo info;
-      ZDM_MSG_CHECK(read_replica_counts(r, info));
-      ZDM_MSG_CHECK(read_failures(r, v, info));
-      ZDM_MSG_TRY(info.write_type, read_write_type(r));
+      ZDM_CHECK(read_replica_counts(r, info));
+      ZDM_CHECK(read_failures(r, v, info));
+      ZDM_TRY(info.write_type, read_write_type(r));
       return info;
     }
     case ErrorCode::AlreadyExists: {
       AlreadyExistsInfo info;
-      ZDM_MSG_TRY(info.keyspace, read_owned_string(r));
-      ZDM_MSG_TRY(info.table, read_owned_string(r));
+      ZDM_TRY(info.keyspace, read_owned_string(r));
+      ZDM_TRY(info.table, read_owned_string(r));
       return info;
     }
     case ErrorCode::Unprepared: {
       UnpreparedInfo info;
-      ZDM_MSG_TRY(info.id, read_owned_short_bytes(r));
+      ZDM_TRY(info.id, read_owned_short_bytes(r));
       return info;
     }
     case ErrorCode::CasWriteUnknown: {
       CasWriteUnknownInfo info;
-      ZDM_MSG_CHECK(read_replica_counts(r, info));
+      ZDM_CHECK(read_replica_counts(r, info));
       return info;
     }
     default:
@@ -355,31 +355,31 @@ void encode_error(const ErrorMessage& m, ProtocolVersion v, ByteWriter& w) {
 
 Result<ResponseBody> decode_error(ByteReader& r, ProtocolVersion v) {
   ErrorMessage m;
-  ZDM_MSG_TRY(int32_t raw_code, r.read_i32());
+  ZDM_TRY(int32_t raw_code, r.read_i32());
   auto code = error_code_from_int(raw_code);
   if (!code) return fail(Errc::Unsupported, fmt::format("unknown error code 0x{:04x}", raw_code));
   m.code = *code;
-  ZDM_MSG_TRY(m.message, read_owned_string(r));
-  ZDM_MSG_TRY(m.detail, decode_error_detail(m.code, r, v));
+  ZDM_TRY(m.message, read_owned_string(r));
+  ZDM_TRY(m.detail, decode_error_detail(m.code, r, v));
   return m;
 }
 
 Result<RowsResult> decode_rows(ByteReader& r, ProtocolVersion v) {
   RowsResult rows;
-  ZDM_MSG_TRY(rows.metadata, decode_rows_metadata(r, v));
-  ZDM_MSG_TRY(int32_t row_count, read_count(r, "row count"));
+  ZDM_TRY(rows.metadata, decode_rows_metadata(r, v));
+  ZDM_TRY(int32_t row_count, read_count(r, "row count"));
   const auto columns = static_cast<uint64_t>(rows.metadata.column_count);
   if (columns == 0 && row_count > 0) {
     return fail(Errc::Malformed, fmt::format("{} rows of zero columns", row_count));
   }
   // Every cell is at least its 4-byte length.
-  ZDM_MSG_CHECK(check_count_fits(r, static_cast<uint64_t>(row_count) * columns, 4, "cell"));
+  ZDM_CHECK(check_count_fits(r, static_cast<uint64_t>(row_count) * columns, 4, "cell"));
   rows.rows.reserve(static_cast<size_t>(row_count));
   for (int32_t i = 0; i < row_count; ++i) {
     Row row;
     row.reserve(columns);
     for (uint64_t j = 0; j < columns; ++j) {
-      ZDM_MSG_TRY(auto cell, read_owned_bytes(r));
+      ZDM_TRY(auto cell, read_owned_bytes(r));
       row.push_back(std::move(cell));
     }
     rows.rows.push_back(std::move(row));
@@ -388,30 +388,30 @@ Result<RowsResult> decode_rows(ByteReader& r, ProtocolVersion v) {
 }
 
 Result<ResponseBody> decode_result(ByteReader& r, ProtocolVersion v) {
-  ZDM_MSG_TRY(int32_t kind, r.read_i32());
+  ZDM_TRY(int32_t kind, r.read_i32());
   switch (static_cast<ResultKind>(kind)) {
     case ResultKind::Void:
       return ResultMessage{VoidResult{}};
     case ResultKind::Rows: {
-      ZDM_MSG_TRY(RowsResult rows, decode_rows(r, v));
+      ZDM_TRY(RowsResult rows, decode_rows(r, v));
       return ResultMessage{std::move(rows)};
     }
     case ResultKind::SetKeyspace: {
-      ZDM_MSG_TRY(std::string keyspace, read_owned_string(r));
+      ZDM_TRY(std::string keyspace, read_owned_string(r));
       return ResultMessage{SetKeyspaceResult{std::move(keyspace)}};
     }
     case ResultKind::Prepared: {
       PreparedResult p;
-      ZDM_MSG_TRY(p.id, read_owned_short_bytes(r));
+      ZDM_TRY(p.id, read_owned_short_bytes(r));
       if (uses_prepared_metadata(v)) {
-        ZDM_MSG_TRY(p.result_metadata_id, read_owned_short_bytes(r));
+        ZDM_TRY(p.result_metadata_id, read_owned_short_bytes(r));
       }
-      ZDM_MSG_TRY(p.metadata, decode_prepared_metadata(r, v));
-      ZDM_MSG_TRY(p.result_metadata, decode_rows_metadata(r, v));
+      ZDM_TRY(p.metadata, decode_prepared_metadata(r, v));
+      ZDM_TRY(p.result_metadata, decode_rows_metadata(r, v));
       return ResultMessage{std::move(p)};
     }
     case ResultKind::SchemaChange: {
-      ZDM_MSG_TRY(SchemaChange change, decode_schema_change(r, v));
+      ZDM_TRY(SchemaChange change, decode_schema_change(r, v));
       return ResultMessage{SchemaChangeResult{std::move(change)}};
     }
   }
@@ -419,10 +419,10 @@ Result<ResponseBody> decode_result(ByteReader& r, ProtocolVersion v) {
 }
 
 Result<ResponseBody> decode_event(ByteReader& r, ProtocolVersion v) {
-  ZDM_MSG_TRY(std::string_view type, r.read_string());
+  ZDM_TRY(std::string_view type, r.read_string());
   if (type == "TOPOLOGY_CHANGE") {
     TopologyChangeEvent e;
-    ZDM_MSG_TRY(std::string_view change, r.read_string());
+    ZDM_TRY(std::string_view change, r.read_string());
     if (change == "NEW_NODE") {
       e.change = TopologyChangeType::NewNode;
     } else if (change == "REMOVED_NODE") {
@@ -433,12 +433,12 @@ Result<ResponseBody> decode_event(ByteReader& r, ProtocolVersion v) {
       return fail(Errc::Malformed, fmt::format("unknown topology change \"{}\" in {}", change,
                                                protocol_version_name(v)));
     }
-    ZDM_MSG_TRY(e.address, read_owned_inet(r));
+    ZDM_TRY(e.address, read_owned_inet(r));
     return EventMessage{e};
   }
   if (type == "STATUS_CHANGE") {
     StatusChangeEvent e;
-    ZDM_MSG_TRY(std::string_view change, r.read_string());
+    ZDM_TRY(std::string_view change, r.read_string());
     if (change == "UP") {
       e.change = StatusChangeType::Up;
     } else if (change == "DOWN") {
@@ -446,18 +446,18 @@ Result<ResponseBody> decode_event(ByteReader& r, ProtocolVersion v) {
     } else {
       return fail(Errc::Malformed, fmt::format("unknown status change \"{}\"", change));
     }
-    ZDM_MSG_TRY(e.address, read_owned_inet(r));
+    ZDM_TRY(e.address, read_owned_inet(r));
     return EventMessage{e};
   }
   if (type == "SCHEMA_CHANGE") {
-    ZDM_MSG_TRY(SchemaChange change, decode_schema_change(r, v));
+    ZDM_TRY(SchemaChange change, decode_schema_change(r, v));
     return EventMessage{SchemaChangeEvent{std::move(change)}};
   }
   return fail(Errc::Malformed, fmt::format("unknown event type \"{}\"", type));
 }
 
 Result<ResponseBody> decode_supported(ByteReader& r) {
-  ZDM_MSG_TRY(auto multimap, r.read_string_multimap());
+  ZDM_TRY(auto multimap, r.read_string_multimap());
   SupportedMessage m;
   m.options.reserve(multimap.size());
   for (const auto& [key, values] : multimap) {
@@ -535,28 +535,28 @@ struct ResponseEncoder {
 
 Result<RowsMetadata> decode_rows_metadata(ByteReader& r, ProtocolVersion v) {
   RowsMetadata m;
-  ZDM_MSG_TRY(uint32_t flags, r.read_u32());
-  ZDM_MSG_CHECK(check_flags(flags, allowed_rows_flags(v), "rows metadata", v));
+  ZDM_TRY(uint32_t flags, r.read_u32());
+  ZDM_CHECK(check_flags(flags, allowed_rows_flags(v), "rows metadata", v));
   m.global_table_spec = (flags & rows_flag::kGlobalTablesSpec) != 0;
   m.no_metadata = (flags & rows_flag::kNoMetadata) != 0;
   m.last_continuous_page = (flags & rows_flag::kDseLastContinuousPage) != 0;
   if (m.no_metadata && (flags & rows_flag::kMetadataChanged)) {
     return fail(Errc::Malformed, "rows metadata has both No_metadata and Metadata_changed");
   }
-  ZDM_MSG_TRY(m.column_count, read_count(r, "rows metadata column count"));
+  ZDM_TRY(m.column_count, read_count(r, "rows metadata column count"));
   if (flags & rows_flag::kHasMorePages) {
-    ZDM_MSG_TRY(auto state, read_owned_bytes(r));
+    ZDM_TRY(auto state, read_owned_bytes(r));
     if (!state) return fail(Errc::Malformed, "Has_more_pages is set but the paging state is null");
     m.paging_state = std::move(*state);
   }
   if (flags & rows_flag::kMetadataChanged) {
-    ZDM_MSG_TRY(m.new_metadata_id, read_owned_short_bytes(r));
+    ZDM_TRY(m.new_metadata_id, read_owned_short_bytes(r));
   }
   if (flags & rows_flag::kDseContinuousPaging) {
-    ZDM_MSG_TRY(m.continuous_page_number, r.read_i32());
+    ZDM_TRY(m.continuous_page_number, r.read_i32());
   }
   if (!m.no_metadata) {
-    ZDM_MSG_TRY(m.columns, read_column_specs(r, m.column_count, m.global_table_spec,
+    ZDM_TRY(m.columns, read_column_specs(r, m.column_count, m.global_table_spec,
                                              &m.global_keyspace, &m.global_table));
   }
   return m;
@@ -589,7 +589,7 @@ Result<ResponseBody> decode_response(Opcode op, ByteReader& r, ProtocolVersion v
     case Opcode::Ready:
       return ResponseBody{ReadyMessage{}};
     case Opcode::Authenticate: {
-      ZDM_MSG_TRY(std::string name, read_owned_string(r));
+      ZDM_TRY(std::string name, read_owned_string(r));
       return AuthenticateMessage{std::move(name)};
     }
     case Opcode::Supported:
@@ -599,11 +599,11 @@ Result<ResponseBody> decode_response(Opcode op, ByteReader& r, ProtocolVersion v
     case Opcode::Event:
       return decode_event(r, v);
     case Opcode::AuthChallenge: {
-      ZDM_MSG_TRY(auto token, read_owned_bytes(r));
+      ZDM_TRY(auto token, read_owned_bytes(r));
       return AuthChallengeMessage{std::move(token)};
     }
     case Opcode::AuthSuccess: {
-      ZDM_MSG_TRY(auto token, read_owned_bytes(r));
+      ZDM_TRY(auto token, read_owned_bytes(r));
       return AuthSuccessMessage{std::move(token)};
     }
     default:

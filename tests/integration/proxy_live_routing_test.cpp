@@ -6,6 +6,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <string>
@@ -189,7 +191,8 @@ TEST_F(LiveRoutingTest, AsyncReadsStartMoveAndStopWithTheSnapshot) {
     const std::string table = "CREATE TABLE asy.kv (k int PRIMARY KEY, v text)";
     co_await must(proxy, keyspace);
     co_await must(proxy, table);
-    // `n` reads through the proxy; returns how many SELECTs origin and target executed meanwhile.
+    // `n` reads through the proxy; returns how many SELECTs origin and target executed meanwhile
+    // (the primary's count is exact: each read waits for its answer).
     auto reads = [&](int n) -> asio::awaitable<std::pair<uint64_t, uint64_t>> {
       const uint64_t o0 = selects(*origin_), t0 = selects(*target_);
       for (int i = 0; i < n; ++i) {
@@ -199,12 +202,31 @@ TEST_F(LiveRoutingTest, AsyncReadsStartMoveAndStopWithTheSnapshot) {
       }
       co_return std::pair{selects(*origin_) - o0, selects(*target_) - t0};
     };
-    // Until a copy reached `secondary` (the async connection opens on the first eligible read
-    // after the switch; copies before its handshake are dropped): at most 5000 reads.
-    auto until_copied = [&](node::NodeServer& secondary) -> asio::awaitable<bool> {
-      const uint64_t before = selects(secondary);
-      for (int i = 0; i < 100 && selects(secondary) == before; ++i) co_await reads(50);
-      co_return selects(secondary) > before;
+    // Copies are fire and forget: wait (at most 10 s) until `node` has executed `want` SELECTs.
+    auto landed = [&](node::NodeServer& n, uint64_t want) -> asio::awaitable<uint64_t> {
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      for (int i = 0; i < 5000 && selects(n) < want; ++i) {
+        timer.expires_after(std::chrono::milliseconds(2));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+      co_return selects(n);
+    };
+    // Reads in DUAL_ASYNC_ON_SECONDARY until some copies were sent (the async connection opens on
+    // the first eligible read; copies before its handshake are dropped and counted), then checks
+    // that every copy not dropped reached `secondary` and every read was served by `primary`.
+    auto dual_reads = [&](node::NodeServer& primary_node,
+                          node::NodeServer& secondary) -> asio::awaitable<uint64_t> {
+      const uint64_t p0 = selects(primary_node), s0 = selects(secondary);
+      const uint64_t dropped0 = proxy_->context().async_dropped.load();
+      uint64_t n = 0, sent = 0;
+      for (int batch = 0; batch < 100 && sent < 100; ++batch) {
+        co_await reads(50);
+        n += 50;
+        sent = n - (proxy_->context().async_dropped.load() - dropped0);
+      }
+      EXPECT_EQ(selects(primary_node) - p0, n);
+      EXPECT_EQ(co_await landed(secondary, s0 + sent), s0 + sent);
+      co_return sent;
     };
 
     auto plain = co_await reads(100);
@@ -213,24 +235,18 @@ TEST_F(LiveRoutingTest, AsyncReadsStartMoveAndStopWithTheSnapshot) {
 
     proxy_->context().routing().update(
         [](proxy::RoutingSnapshot& s) { s.read_mode = proxy::ReadMode::DualAsyncOnSecondary; });
-    EXPECT_TRUE(co_await until_copied(*target_)) << "no async copy reached target";
-    auto dual = co_await reads(100);
-    EXPECT_EQ(dual.first, 100u);
-    EXPECT_GE(dual.second, 90u);  // copies are fire and forget; a few may still be in flight
+    EXPECT_GE(co_await dual_reads(*origin_, *target_), 100u) << "copies did not reach target";
 
     // Target becomes primary: reads go there, copies to origin (the async leg moves).
     switch_primary(proxy::ClusterType::Target);
-    EXPECT_TRUE(co_await until_copied(*origin_)) << "no async copy reached origin";
-    auto moved = co_await reads(100);
-    EXPECT_EQ(moved.second, 100u);
-    EXPECT_GE(moved.first, 90u);
+    EXPECT_GE(co_await dual_reads(*target_, *origin_), 100u) << "copies did not reach origin";
 
-    // Back to PRIMARY_ONLY: the copies stop (at most the one in flight at the switch lands).
+    // Back to PRIMARY_ONLY: no more copies (every earlier copy has landed, see dual_reads).
     proxy_->context().routing().update(
         [](proxy::RoutingSnapshot& s) { s.read_mode = proxy::ReadMode::PrimaryOnly; });
     auto stopped = co_await reads(100);
     EXPECT_EQ(stopped.second, 100u);
-    EXPECT_LE(stopped.first, 1u);
+    EXPECT_EQ(stopped.first, 0u);
     proxy.close();
   });
 }

@@ -257,26 +257,8 @@ rewrite_text_with_literals(
                           offset));
 }
 
-#define REWRITE_TRY(var, expr, op, field)                                      \
-  auto var##_result = (expr);                                                  \
-  if (!var##_result)                                                           \
-    return in_field(op, field, std::move(var##_result.error()));               \
-  auto var = std::move(*var##_result)
 
-#define REWRITE_TRY_VOID(expr, op, field)                                      \
-  do {                                                                         \
-    auto rewrite_void_result = (expr);                                         \
-    if (!rewrite_void_result) {                                                \
-      return in_field(op, field, std::move(rewrite_void_result.error()));      \
-    }                                                                          \
-  } while (0)
 
-#define REWRITE_FORWARD_VOID(expr)                                             \
-  do {                                                                         \
-    auto rewrite_void_result = (expr);                                         \
-    if (!rewrite_void_result)                                                  \
-      return tl::unexpected(std::move(rewrite_void_result.error()));           \
-  } while (0)
 
 [[gnu::cold]] tl::unexpected<Error> wrong_frame(const FrameHeader &header,
                                                 Opcode expected) {
@@ -301,11 +283,10 @@ Result<void> skip_custom_payload(const FrameHeader &header,
                                  ByteReader &reader) {
   if (!header.has_flag(protocol::frame_flags::kCustomPayload))
     return {};
-  REWRITE_TRY(count, reader.read_u16(), header.opcode, "custom payload size");
+  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(header.opcode, "custom payload size", std::move(try_error)));
   for (uint16_t i = 0; i < count; ++i) {
-    REWRITE_TRY_VOID(reader.read_string(), header.opcode, "custom payload key");
-    REWRITE_TRY_VOID(reader.read_bytes(), header.opcode,
-                     "custom payload value");
+    ZDM_CHECK_OR(reader.read_string(), in_field(header.opcode, "custom payload key", std::move(try_error)));
+    ZDM_CHECK_OR(reader.read_bytes(), in_field(header.opcode, "custom payload value", std::move(try_error)));
   }
   return {};
 }
@@ -317,12 +298,11 @@ Result<ByteView> read_value_span(ByteReader &reader, ByteView body, bool named,
                                  uint16_t index) {
   const size_t begin = reader.position();
   if (named)
-    REWRITE_TRY_VOID(reader.read_string(), op, "value name");
+    ZDM_CHECK_OR(reader.read_string(), in_field(op, "value name", std::move(try_error)));
   const size_t at = reader.position();
-  REWRITE_TRY(length, reader.read_i32(), op, "value length");
+  ZDM_TRY_OR(auto length, reader.read_i32(), in_field(op, "value length", std::move(try_error)));
   if (length >= 0) {
-    REWRITE_TRY_VOID(reader.skip(static_cast<size_t>(length)), op,
-                     "value bytes");
+    ZDM_CHECK_OR(reader.skip(static_cast<size_t>(length)), in_field(op, "value bytes", std::move(try_error)));
   } else if (length == -2 && !protocol::supports_unset_values(version)) {
     return malformed(
         op,
@@ -353,10 +333,10 @@ void write_flags(ByteWriter &w, protocol::ProtocolVersion version,
 Result<uint32_t> read_flags(ByteReader &reader,
                             protocol::ProtocolVersion version, Opcode op) {
   if (protocol::uses_int_query_flags(version)) {
-    REWRITE_TRY(flags, reader.read_u32(), op, "flags");
+    ZDM_TRY_OR(auto flags, reader.read_u32(), in_field(op, "flags", std::move(try_error)));
     return flags;
   }
-  REWRITE_TRY(flags, reader.read_u8(), op, "flags");
+  ZDM_TRY_OR(auto flags, reader.read_u8(), in_field(op, "flags", std::move(try_error)));
   return uint32_t{flags};
 }
 
@@ -550,7 +530,7 @@ Result<Bytes> rewrite_prepared_response_body(const FrameHeader &header,
   if (prepared == nullptr) {
     return fail(Errc::InvalidArgument, "RESULT is not a Prepared result");
   }
-  REWRITE_FORWARD_VOID(rewrite_prepared_result(*prepared, plan));
+  ZDM_CHECK(rewrite_prepared_result(*prepared, plan));
   return protocol::encode_message(*message);
 }
 
@@ -568,19 +548,19 @@ rewrite_execute_body(const FrameHeader &header, ByteView body,
                      const PrepareRewrite &plan, std::span<const Uuid> values,
                      const protocol::PreparedMetadata *cluster_metadata) {
   constexpr Opcode op = Opcode::Execute;
-  REWRITE_FORWARD_VOID(check_frame(header, op, protocol::Direction::Request));
+  ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
   if (values.size() != plan.inserted.size()) {
     return fail(Errc::InvalidArgument,
                 fmt::format("{} generated values for {} inserted markers",
                             values.size(), plan.inserted.size()));
   }
   ByteReader reader(body);
-  REWRITE_FORWARD_VOID(skip_custom_payload(header, reader));
-  REWRITE_TRY_VOID(reader.read_short_bytes(), op, "prepared id");
+  ZDM_CHECK(skip_custom_payload(header, reader));
+  ZDM_CHECK_OR(reader.read_short_bytes(), in_field(op, "prepared id", std::move(try_error)));
   if (protocol::uses_prepared_metadata(header.version)) {
-    REWRITE_TRY_VOID(reader.read_short_bytes(), op, "result metadata id");
+    ZDM_CHECK_OR(reader.read_short_bytes(), in_field(op, "result metadata id", std::move(try_error)));
   }
-  REWRITE_TRY_VOID(reader.read_u16(), op, "consistency");
+  ZDM_CHECK_OR(reader.read_u16(), in_field(op, "consistency", std::move(try_error)));
   const size_t flags_at = reader.position();
   auto flags_result = read_flags(reader, header.version, op);
   if (!flags_result)
@@ -588,7 +568,7 @@ rewrite_execute_body(const FrameHeader &header, ByteView body,
   const uint32_t flags = *flags_result;
   uint16_t count = 0;
   if ((flags & protocol::query_flags::kValues) != 0) {
-    REWRITE_TRY(c, reader.read_u16(), op, "value count");
+    ZDM_TRY_OR(auto c, reader.read_u16(), in_field(op, "value count", std::move(try_error)));
     count = c;
   }
   const bool named = (flags & protocol::query_flags::kNamesForValues) != 0;
@@ -650,11 +630,11 @@ rewrite_query_body(const FrameHeader &header, ByteView body,
                    TimeuuidGenerator &timeuuids,
                    std::optional<protocol::StatementKind> kind) {
   constexpr Opcode op = Opcode::Query;
-  REWRITE_FORWARD_VOID(check_frame(header, op, protocol::Direction::Request));
+  ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
   ByteReader reader(body);
-  REWRITE_FORWARD_VOID(skip_custom_payload(header, reader));
+  ZDM_CHECK(skip_custom_payload(header, reader));
   const size_t query_at = reader.position();
-  REWRITE_TRY(query, reader.read_long_string(), op, "query text");
+  ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "query text", std::move(try_error)));
   auto rewritten = rewrite_text_with_literals(query, timeuuids, kind);
   if (!rewritten)
     return std::optional<Bytes>();
@@ -670,11 +650,11 @@ rewrite_query_body(const FrameHeader &header, ByteView body,
 Result<std::optional<PrepareBodyRewrite>>
 rewrite_prepare_body(const FrameHeader &header, ByteView body) {
   constexpr Opcode op = Opcode::Prepare;
-  REWRITE_FORWARD_VOID(check_frame(header, op, protocol::Direction::Request));
+  ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
   ByteReader reader(body);
-  REWRITE_FORWARD_VOID(skip_custom_payload(header, reader));
+  ZDM_CHECK(skip_custom_payload(header, reader));
   const size_t query_at = reader.position();
-  REWRITE_TRY(query, reader.read_long_string(), op, "query text");
+  ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "query text", std::move(try_error)));
   auto plan = plan_prepare(query);
   if (!plan)
     return std::optional<PrepareBodyRewrite>();
@@ -694,15 +674,15 @@ Result<std::optional<Bytes>> rewrite_batch_body(const FrameHeader &header,
                                                 PrepareRewriteLookupFn lookup,
                                                 void *context) {
   constexpr Opcode op = Opcode::Batch;
-  REWRITE_FORWARD_VOID(check_frame(header, op, protocol::Direction::Request));
+  ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
   ByteReader reader(body);
-  REWRITE_FORWARD_VOID(skip_custom_payload(header, reader));
+  ZDM_CHECK(skip_custom_payload(header, reader));
   const size_t type_at = reader.position();
-  REWRITE_TRY(type, reader.read_u8(), op, "batch type");
+  ZDM_TRY_OR(auto type, reader.read_u8(), in_field(op, "batch type", std::move(try_error)));
   if (type > 2)
     return malformed(
         op, fmt::format("batch type {} (expected 0, 1 or 2)", type), type_at);
-  REWRITE_TRY(child_count, reader.read_u16(), op, "child count");
+  ZDM_TRY_OR(auto child_count, reader.read_u16(), in_field(op, "child count", std::move(try_error)));
 
   Bytes out;
   out.reserve(body.size() + 128);
@@ -712,11 +692,11 @@ Result<std::optional<Bytes>> rewrite_batch_body(const FrameHeader &header,
   std::vector<Uuid> values;
   for (uint16_t child = 0; child < child_count; ++child) {
     const size_t kind_at = reader.position();
-    REWRITE_TRY(kind, reader.read_u8(), op, "child kind");
+    ZDM_TRY_OR(auto kind, reader.read_u8(), in_field(op, "child kind", std::move(try_error)));
     w.write_u8(kind);
     const PrepareRewrite *plan = nullptr;
     if (kind == 0) {
-      REWRITE_TRY(query, reader.read_long_string(), op, "child query");
+      ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "child query", std::move(try_error)));
       if (auto rewritten = rewrite_text_with_literals(query, timeuuids)) {
         w.write_long_string(*rewritten);
         changed = true;
@@ -724,7 +704,7 @@ Result<std::optional<Bytes>> rewrite_batch_body(const FrameHeader &header,
         w.write_long_string(query);
       }
     } else if (kind == 1) {
-      REWRITE_TRY(id, reader.read_short_bytes(), op, "child prepared id");
+      ZDM_TRY_OR(auto id, reader.read_short_bytes(), in_field(op, "child prepared id", std::move(try_error)));
       w.write_short_bytes(id);
       plan = lookup != nullptr ? lookup(context, id) : nullptr;
       if (plan != nullptr && plan->inserted.empty())
@@ -733,7 +713,7 @@ Result<std::optional<Bytes>> rewrite_batch_body(const FrameHeader &header,
       return malformed(op, fmt::format("child kind {} (expected 0 or 1)", kind),
                        kind_at);
     }
-    REWRITE_TRY(count, reader.read_u16(), op, "child value count");
+    ZDM_TRY_OR(auto count, reader.read_u16(), in_field(op, "child value count", std::move(try_error)));
     if (plan == nullptr) {
       w.write_u16(count);
       for (uint16_t i = 0; i < count; ++i) {
@@ -747,7 +727,7 @@ Result<std::optional<Bytes>> rewrite_batch_body(const FrameHeader &header,
     }
     values = generate_values(*plan, timeuuids);
     w.write_u16(plan->total_markers);
-    REWRITE_FORWARD_VOID(merge_positional(reader, body, count, header.version,
+    ZDM_CHECK(merge_positional(reader, body, count, header.version,
                                           op, *plan, values, w));
     changed = true;
   }
