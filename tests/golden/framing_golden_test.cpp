@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/bytes.hpp"
 #include "golden_data.hpp"
 #include "protocol/compression.hpp"
 #include "protocol/frame_codec.hpp"
@@ -182,8 +183,13 @@ TEST(FramingGolden, EncodesFramesLikeTheDriver) {
     if (comp != Compression::Lz4 || exact_lz4) {
       EXPECT_EQ(to_hex(*ours), to_hex(expected));
     } else {
-      EXPECT_EQ(ByteView(*ours).first(5).size(), 5u);
-      EXPECT_TRUE(std::equal(ours->begin(), ours->begin() + 5, expected.begin()));
+      // Different liblz4: the header up to the length (version, flags with the compression bit,
+      // stream, opcode) is the driver's, the length announces our compressed body, and that
+      // body decompresses to the driver's.
+      ASSERT_GE(ours->size(), kFrameHeaderSize);
+      ASSERT_GE(expected.size(), kFrameHeaderSize);
+      EXPECT_EQ(to_hex(ByteView(*ours).first(5)), to_hex(ByteView(expected).first(5)));
+      EXPECT_EQ(load_be32(ours->data() + 5), ours->size() - kFrameHeaderSize);
       EXPECT_EQ(decompress_body(comp, ByteView(*ours).subspan(kFrameHeaderSize)).value(), body);
     }
   }

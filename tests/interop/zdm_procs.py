@@ -3,6 +3,7 @@
 Every process binds port 0 and reports its ports on a 'listening on' line, so tests run in
 parallel without port clashes. The zdm binary comes from $ZDM_BIN (set by CTest).
 """
+import atexit
 import json
 import os
 import re
@@ -15,9 +16,39 @@ import urllib.error
 import urllib.request
 
 ZDM_BIN = os.environ.get("ZDM_BIN", os.path.join(os.path.dirname(__file__), "../../build/apps/zdm/zdm"))
+# ZDM_BIN was built with ASan/UBSan (`make test-asan-interop` sets ZDM_SANITIZED=1): its memory use
+# is the allocator's (redzones, a quarantine of freed memory), not the program's.
+SANITIZED = os.environ.get("ZDM_SANITIZED") == "1"
+# How much slower than the release binary ZDM_BIN is (`make test-asan-interop`: 3). Scales the
+# deadlines of wait_until, which only lengthens how long a failing wait takes to give up.
+SLOWDOWN = float(os.environ.get("ZDM_TEST_SLOWDOWN", "1"))
 
 _LISTEN = re.compile(r"listening on ([0-9.]+):(\d+)")
 _ADMIN = re.compile(r"admin on ([0-9.]+):(\d+)")
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print (the ASan build, run by
+# `make test-asan-interop`). The process may go on or exit with any status, so the output decides.
+_SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |"
+                               r"SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def check_no_sanitizer_report(what, output):
+    """Fails (AssertionError) when `output` of the zdm process `what` holds a sanitizer report."""
+    m = _SANITIZER_REPORT.search(output)
+    if m:
+        raise AssertionError("%s printed a sanitizer report:\n%s"
+                             % (what, output[max(0, m.start() - 2000):]))
+
+
+# Every process started, so that none outlives the test run: a test whose first stop() fails
+# (a sanitizer report) never reaches the stop() of the others.
+_started = []
+
+
+@atexit.register
+def _kill_leftovers():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
 
 
 class ZdmProcess:
@@ -26,10 +57,12 @@ class ZdmProcess:
     def __init__(self, args, ready_pattern=_LISTEN, timeout=30.0):
         self.args = [ZDM_BIN] + list(args)
         self.proc = self._spawn()
+        _started.append(self.proc)
         self.lines = []
         self._ready = threading.Event()
         self._ready_line = None
         self._pattern = ready_pattern
+        self._sanitizer_checked = False
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if not self._ready.wait(timeout) or self._ready_line is None:
@@ -61,6 +94,12 @@ class ZdmProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # All output, including what a sanitizer prints at exit (leaks), then fail on a report.
+        self._reader.join(timeout)
+        if not self._sanitizer_checked:
+            self._sanitizer_checked = True
+            check_no_sanitizer_report("zdm %s (pid %d)" % (self.args[1], self.proc.pid),
+                                      self.output)
         return self.proc.returncode
 
 
@@ -130,7 +169,9 @@ def free_port_on(*hosts):
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
-    """Polls predicate until true; fails the test with `what` after timeout seconds."""
+    """Polls predicate until true; fails the test with `what` after timeout seconds (times
+    ZDM_TEST_SLOWDOWN)."""
+    timeout *= SLOWDOWN
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

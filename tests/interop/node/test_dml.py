@@ -1,4 +1,5 @@
 """Writes and their Cassandra semantics: collections, counters, batches, LWT, TTL, WRITETIME."""
+import datetime
 import time
 
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
@@ -137,6 +138,11 @@ def test_json_insert_and_functions(session, keyspace):
     assert len(rows) == 1
     assert rows[0].id.version == 4
     assert rows[0].tu.version == 1
-    assert abs(rows[0].at.timestamp() - before) < 60
+    # The driver gives timestamps as naive datetimes in UTC; a naive .timestamp() would read them
+    # as local time (off by the machine's UTC offset).
+    at = rows[0].at.replace(tzinfo=datetime.timezone.utc).timestamp()
+    assert abs(at - before) < 60, (rows[0].at, before)
+    tu = (rows[0].tu.time - 0x01B21DD213814000) / 1e7  # 100 ns since 1582-10-15 -> Unix seconds
+    assert abs(tu - before) < 60, (rows[0].tu, before)
     count = session.execute("SELECT count(*) FROM j").one()
     assert count[0] == 2

@@ -1,4 +1,5 @@
 """The Python driver through `zdm proxy` in front of two `zdm node`s, checked on each node."""
+import re
 import time
 
 import pytest
@@ -6,7 +7,7 @@ from cassandra import WriteTimeout
 from cassandra.cluster import Cluster
 from cassandra.policies import RoundRobinPolicy
 
-from conftest import connect, free_port
+from conftest import StatementSpy, connect, free_port
 from zdm_procs import Proxy, wait_until
 
 
@@ -29,12 +30,22 @@ def test_writes_land_on_both_clusters(proxy_session, origin_session, target_sess
     assert rows(target_session, "SELECT k, v FROM " + table) == expected
 
 
-def test_reads_come_only_from_the_primary(proxy_session, origin_session, target_session, table):
+def test_reads_come_only_from_the_primary(proxy_session, origin, target, origin_session,
+                                          target_session, table):
+    # One key, a different value on each cluster (written directly): the answer names the
+    # cluster that served it. The spies count the reads of this table that reach each node, so
+    # a read also sent to target fails the test even when origin's answer is the one returned.
     origin_session.execute("INSERT INTO " + table + " (k, v) VALUES (1, 'from-origin')")
     target_session.execute("INSERT INTO " + table + " (k, v) VALUES (1, 'from-target')")
-    for _ in range(3):
-        assert rows(proxy_session, "SELECT k, v FROM " + table + " WHERE k = 1") == \
-            [(1, "from-origin")]
+    select = proxy_session.prepare("SELECT k, v FROM " + table + " WHERE k = ?")
+    reads = "SELECT .* FROM " + re.escape(table)
+    with StatementSpy(origin, reads) as on_origin, StatementSpy(target, reads) as on_target:
+        for _ in range(3):
+            assert rows(proxy_session, "SELECT k, v FROM " + table + " WHERE k = 1") == \
+                [(1, "from-origin")]
+            assert [tuple(r) for r in proxy_session.execute(select, (1,))] == [(1, "from-origin")]
+        assert on_origin.count() == 6  # the spies do see the reads that arrive
+        assert on_target.count() == 0
 
 
 def test_target_as_primary_serves_reads_from_target(origin, target, origin_session,
@@ -141,7 +152,8 @@ def test_async_reads_reach_the_secondary(origin, target, proxy_session, table):
         p.stop()
 
 
-def test_token_aware_driver_sees_the_fleet_of_three(origin, target, table):
+def test_token_aware_driver_sees_the_fleet_of_three(origin, target, origin_session,
+                                                   target_session, table):
     port = free_port()
     addresses = "127.0.0.1,127.0.0.2,127.0.0.3"
     fleet = []
@@ -161,6 +173,14 @@ def test_token_aware_driver_sees_the_fleet_of_three(origin, target, table):
             for k in range(30):
                 session.execute("INSERT INTO " + table + " (k, v) VALUES (%s, 'fleet')", (k,))
             assert rows(session, "SELECT count(*) FROM " + table) == [(30,)]
+            # Each proxy of the fleet took some of the writes, and each node holds all 30 rows.
+            ks, name = table.split(".")
+            for p in fleet:
+                assert p.metric("zdm_proxy_table_requests_total", keyspace=ks, table=name,
+                                type="writes") > 0, "no writes through %s" % p.host
+            expected = [(k, "fleet") for k in range(30)]
+            assert rows(origin_session, "SELECT k, v FROM " + table) == expected
+            assert rows(target_session, "SELECT k, v FROM " + table) == expected
         finally:
             cluster.shutdown()
     finally:

@@ -18,7 +18,8 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.policies import RoundRobinPolicy, WhiteListRoundRobinPolicy
 from cassandra.query import SimpleStatement
 
-from zdm_procs import Node, Proxy, free_port_on, kill_now, send_signal, vm_rss_kb, wait_until
+from zdm_procs import (SANITIZED, Node, Proxy, free_port_on, kill_now, send_signal, vm_rss_kb,
+                       wait_until)
 
 # Fast failure detection so that every scenario stays within a few seconds.
 FAST = {
@@ -550,7 +551,9 @@ def test_backpressure_when_target_stalls():
                                 sent_in_stall * 16 / 1024.0, acked_before))
         assert missing == (0, 0)
         # Generous: without the pause on full upstream queues the proxy grows by ~190 MiB here.
-        assert peak - baseline < 96 * 1024, "proxy memory grew by %d KiB" % (peak - baseline)
+        # Not under ASan, whose quarantine keeps up to 256 MiB of freed buffers resident.
+        if not SANITIZED:
+            assert peak - baseline < 96 * 1024, "proxy memory grew by %d KiB" % (peak - baseline)
     finally:
         stop.set()
         for c in clients:

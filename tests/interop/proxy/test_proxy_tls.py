@@ -29,12 +29,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from cassandra.cluster import Cluster, NoHostAvailable  # noqa: E402
 
-from zdm_procs import ZDM_BIN, Node, Proxy, wait_until  # noqa: E402
+from zdm_procs import (ZDM_BIN, Node, Proxy, check_no_sanitizer_report,  # noqa: E402
+                       wait_until)
 
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    MISSING_CRYPTOGRAPHY = None
+except ImportError as e:  # every test fails on it (the pki fixture), never skips
+    MISSING_CRYPTOGRAPHY = e
 
 STARTUP_TIMEOUT_S = 3
 
@@ -134,6 +139,10 @@ class Pki:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
+    if MISSING_CRYPTOGRAPHY is not None:
+        pytest.fail("the TLS tests make their certificates with the Python module 'cryptography', "
+                    "which does not load (%s): run scripts/install-deps.sh (it installs "
+                    "python3-cryptography)" % MISSING_CRYPTOGRAPHY, pytrace=False)
     return Pki(str(tmp_path_factory.mktemp("pki")))
 
 
@@ -214,6 +223,7 @@ def run_proxy_expect_failure(origin, target, settings):
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=STARTUP_TIMEOUT_S + 30)
     print(proc.stdout)
+    check_no_sanitizer_report("zdm proxy", proc.stdout)
     return proc.returncode, proc.stdout
 
 
@@ -264,8 +274,10 @@ def test_client_side_one_way_and_untrusted_ca(pki, origin, target):
 def test_client_side_mutual_requires_a_client_certificate(pki, origin, target):
     p = Proxy(origin, target, settings=proxy_tls_settings(pki, require=True))
     try:
-        _, v = roundtrip(p.host, p.port, client_context(pki, cert="client"))
+        ks, v = roundtrip(p.host, p.port, client_context(pki, cert="client"))
         assert v == "through tls"
+        assert read_back(origin, ks) == "through tls"
+        assert read_back(target, ks) == "through tls"
         with pytest.raises(NoHostAvailable):
             roundtrip(p.host, p.port, client_context(pki))  # no client certificate
         wait_until(lambda: "ZDM_PROXY_TLS_REQUIRE_CLIENT_AUTH is true" in p.output,
@@ -286,8 +298,10 @@ def test_client_side_wrong_host_name_is_refused_by_the_driver(pki, origin, targe
             roundtrip(p.host, p.port, client_context(pki))
         assert "127.0.0.1" in str(e.value)
         # Hostname checking is the client's choice here.
-        _, v = roundtrip(p.host, p.port, client_context(pki, check_hostname=False))
+        ks, v = roundtrip(p.host, p.port, client_context(pki, check_hostname=False))
         assert v == "through tls"
+        assert read_back(origin, ks) == "through tls"
+        assert read_back(target, ks) == "through tls"
     finally:
         tls_log(p)
         p.stop()
@@ -340,6 +354,7 @@ def test_cluster_side_mutual(side, pki, tls_nodes, origin, target):
         ks, v = roundtrip(p.host, p.port)
         assert v == "through tls"
         assert read_back(node, ks, client_context(pki, cert="client")) == "through tls"
+        assert read_back(plain, ks) == "through tls"
     finally:
         p.stop()
 
@@ -384,8 +399,11 @@ def test_cluster_side_wrong_host_name_fails_unless_verification_is_off(side, pki
     settings[side + "_TLS_SKIP_HOSTNAME_VERIFICATION"] = "true"
     p = Proxy(o, t, settings=settings)
     try:
-        _, v = roundtrip(p.host, p.port)
+        ks, v = roundtrip(p.host, p.port)
         assert v == "through tls"
+        # The node's certificate names another host: read it back without checking the name.
+        assert read_back(node, ks, client_context(pki, check_hostname=False)) == "through tls"
+        assert read_back(plain, ks) == "through tls"
         assert "hostname verification is OFF" in p.output
     finally:
         p.stop()

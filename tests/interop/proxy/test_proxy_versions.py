@@ -11,14 +11,9 @@ import uuid
 import pytest
 from cassandra.cluster import Cluster, NoHostAvailable
 
+from conftest import assert_negotiated, require_codec
 from cql_wire import OPTIONS, frame, read_frame
-from zdm_procs import ZDM_BIN, Node, Proxy, wait_until
-
-try:
-    import lz4  # noqa: F401  (the driver's LZ4 codec)
-    HAVE_LZ4 = True
-except ImportError:
-    HAVE_LZ4 = False
+from zdm_procs import ZDM_BIN, Node, Proxy, check_no_sanitizer_report, wait_until
 
 ALL = "3,4,5,dse_v1,dse_v2"
 
@@ -64,10 +59,13 @@ def _roundtrip(proxy, origin, target, expect_version, **kwargs):
     """Connects through the proxy, checks the negotiated version, writes (simple, prepared, a
     large value spanning v5 segments) and reads back, then checks both nodes directly."""
     ks = "ver_%s" % uuid.uuid4().hex[:10]
+    require_codec(kwargs.get("compression"))
     cluster = _cluster(proxy, **kwargs)
     try:
         session = cluster.connect()
         assert cluster.protocol_version == expect_version
+        if "compression" in kwargs:
+            assert_negotiated(cluster, kwargs["compression"])
         session.execute("CREATE KEYSPACE %s WITH replication = "
                         "{'class': 'SimpleStrategy', 'replication_factor': 1}" % ks)
         session.execute("CREATE TABLE %s.t (k int PRIMARY KEY, v text)" % ks)
@@ -90,9 +88,7 @@ def _roundtrip(proxy, origin, target, expect_version, **kwargs):
             direct.shutdown()
 
 
-VERSIONS = [(3, False), (4, False), (5, False)]
-if HAVE_LZ4:
-    VERSIONS += [(4, "lz4"), (5, "lz4")]
+VERSIONS = [(3, False), (4, False), (5, False), (4, "lz4"), (5, "lz4")]
 
 
 @pytest.mark.parametrize("version,compression", VERSIONS,
@@ -206,6 +202,7 @@ def test_bad_control_conn_max_protocol_version_is_a_config_error(nodes, value):
     })
     r = subprocess.run([ZDM_BIN, "proxy", "--startup-timeout", "5"], env=env,
                        capture_output=True, text=True, timeout=30)
+    check_no_sanitizer_report("zdm proxy", r.stdout + r.stderr)
     assert r.returncode != 0
     assert "control_conn_max_protocol_version" in (r.stdout + r.stderr).lower()
 
