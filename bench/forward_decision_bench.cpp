@@ -1,8 +1,8 @@
 // The proxy's per-request routing decision (forward_decision.hpp) and prepared-cache lookups:
 // both run for every request, so they must stay allocation-free and cheap.
-#include <benchmark/benchmark.h>
-
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "proxy/routing/forward_decision.hpp"
 #include "proxy/routing/prepared_cache.hpp"

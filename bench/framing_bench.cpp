@@ -1,8 +1,8 @@
 // Framing hot paths: frame header decode, stream-id patching, v5 segment encode/decode (200-byte
 // and 64 KiB frames, with and without LZ4) and FrameDecoder throughput on small frames.
-#include <benchmark/benchmark.h>
-
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "protocol/frame_codec.hpp"
 #include "protocol/frame_header.hpp"

@@ -2,11 +2,11 @@
 // threads, with histogram shard counts 1 (plain atomics per bucket) and 4 (per-thread shards).
 // The numbers chose kDefaultHistogramShards; see src/common/README.md.
 
-#include "common/metrics.hpp"
+#include <string>
 
 #include <benchmark/benchmark.h>
 
-#include <string>
+#include "common/metrics.hpp"
 
 namespace {
 

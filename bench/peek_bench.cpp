@@ -1,9 +1,9 @@
 // Hot-path helpers: request peeks, prepared-id rewriting, statement classification, tokens,
 // timeuuids.
-#include <benchmark/benchmark.h>
-
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "common/murmur3.hpp"
 #include "common/timeuuid.hpp"

@@ -1,8 +1,8 @@
 // Node storage: single-row upsert and point read on a small row (int key, int clustering, text).
 
-#include <benchmark/benchmark.h>
-
 #include <memory>
+
+#include <benchmark/benchmark.h>
 
 #include "node/storage/storage_engine.hpp"
 
@@ -59,8 +59,8 @@ void BM_StoragePointRead(benchmark::State& state) {
   for (uint32_t i = 0; i < kPartitions; ++i) {
     Mutation m;
     m.partition_key = be32(i);
-    m.rows.push_back(RowWrite{{be32(1)}, RowMarker{1, 0}, std::nullopt,
-                              {ColumnOp::set(t.value, Bytes(32, 'x'), 1)}});
+    m.rows.push_back(RowWrite{
+        {be32(1)}, RowMarker{1, 0}, std::nullopt, {ColumnOp::set(t.value, Bytes(32, 'x'), 1)}});
     (void)t.table->apply(m);
   }
   ReadCommand cmd = ReadCommand::partition({});

@@ -1,8 +1,8 @@
 // Decode and re-encode a row-like mix of CQL values: int, text, timestamp, uuid, list<text>.
-#include <benchmark/benchmark.h>
-
 #include <cstdlib>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "protocol/cql_type.hpp"
 #include "protocol/value.hpp"
@@ -74,7 +74,8 @@ void BM_ValueDecodeVectorFloat768(benchmark::State& state) {
   Value::Elements elements;
   for (int i = 0; i < 768; ++i) elements.push_back(Value::float32(static_cast<float>(i) * 0.5f));
   Bytes cell;
-  if (!encode_value(type, Value::elements(std::move(elements)), cell, ProtocolVersion::V5)) std::abort();
+  if (!encode_value(type, Value::elements(std::move(elements)), cell, ProtocolVersion::V5))
+    std::abort();
   for (auto _ : state) {
     auto v = decode_value(type, cell, ProtocolVersion::V5);
     benchmark::DoNotOptimize(v);

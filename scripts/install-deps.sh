@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config make
-  # clang for the libFuzzer build (fuzzer runtime is in libclang-rt-14-dev)
-  clang libclang-rt-14-dev
+  # clang for the libFuzzer build (fuzzer runtime is in libclang-rt-14-dev); clang-format checks
+  # the house style (ctest style.clang_format, `make format`)
+  clang libclang-rt-14-dev clang-format
   # libraries
   libboost1.81-dev libssl-dev liblz4-dev libsnappy-dev zlib1g-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev

@@ -112,7 +112,8 @@ Bytes value_for_key(uint64_t key, size_t size) {
   uint64_t state = key;
   for (size_t i = 0; i < size; i += 8) {
     state = splitmix64(state);
-    for (size_t j = 0; j < 8 && i + j < size; ++j) out[i + j] = static_cast<uint8_t>(state >> (8 * j));
+    for (size_t j = 0; j < 8 && i + j < size; ++j)
+      out[i + j] = static_cast<uint8_t>(state >> (8 * j));
   }
   return out;
 }
@@ -190,7 +191,8 @@ class ThreadRun : public std::enable_shared_from_this<ThreadRun> {
   std::string protocol;
 
   void thread_main() {
-    asio::co_spawn(io_, [self = shared_from_this()]() { return self->main(); }, asio::detached);
+    asio::co_spawn(
+        io_, [self = shared_from_this()]() { return self->main(); }, asio::detached);
     io_.run();
   }
 
@@ -293,9 +295,9 @@ class ThreadRun : public std::enable_shared_from_this<ThreadRun> {
     }
     // Simple statements carry literals: no bind markers for the server to type.
     const std::string table = fmt::format("{}.{}", o.keyspace, shared_.wide ? "wide" : "kv");
-    std::string where = shared_.wide ? fmt::format("pk = {} AND ck = {}", wide_key(key).first,
-                                                   wide_key(key).second)
-                                     : fmt::format("key = {}", key);
+    std::string where =
+        shared_.wide ? fmt::format("pk = {} AND ck = {}", wide_key(key).first, wide_key(key).second)
+                     : fmt::format("key = {}", key);
     if (kind == OpKind::Read) {
       s.query = fmt::format("SELECT value FROM {} WHERE {}", table, where);
     } else if (shared_.wide) {
@@ -483,10 +485,11 @@ std::string latency_json(const LatencyHistogram& h) {
 
 std::string latency_line(const char* label, const LatencyHistogram& h) {
   auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
-  return fmt::format("  {:<7} {:>10} ops  latency ms: p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  "
-                     "p99.9 {:.3f}  max {:.3f}\n",
-                     label, h.count(), ms(h.percentile(0.5)), ms(h.percentile(0.9)),
-                     ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()));
+  return fmt::format(
+      "  {:<7} {:>10} ops  latency ms: p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  "
+      "p99.9 {:.3f}  max {:.3f}\n",
+      label, h.count(), ms(h.percentile(0.5)), ms(h.percentile(0.9)), ms(h.percentile(0.99)),
+      ms(h.percentile(0.999)), ms(h.max()));
 }
 
 std::string json_escape(const std::string& s) {
@@ -511,7 +514,8 @@ int run_bench(const BenchOptions& o) {
   };
   Shared shared;
   shared.opts = &o;
-  if (o.workload != "kv" && o.workload != "wide") return fail_usage("--workload must be kv or wide");
+  if (o.workload != "kv" && o.workload != "wide")
+    return fail_usage("--workload must be kv or wide");
   shared.wide = o.workload == "wide";
   if (o.mix == "writes") {
     shared.read_ratio = 0;
@@ -540,8 +544,8 @@ int run_bench(const BenchOptions& o) {
     return fail_usage("--concurrency, --threads and --connections must be at least 1");
   }
   if (o.value_size < 0) return fail_usage("--value-size must be >= 0");
-  if (o.protocol_version != 0 && !protocol::protocol_version_from_byte(
-                                     static_cast<uint8_t>(o.protocol_version))) {
+  if (o.protocol_version != 0 &&
+      !protocol::protocol_version_from_byte(static_cast<uint8_t>(o.protocol_version))) {
     return fail_usage("--protocol-version must be 3, 4, 5, 65 (DSE_V1) or 66 (DSE_V2)");
   }
   if (o.compression != "none" && !protocol::compression_from_name(o.compression)) {
@@ -664,10 +668,9 @@ int run_bench(const BenchOptions& o) {
       "\"rate\": {}, \"ops\": {}, \"errors\": {}, \"errors_by_type\": {{{}}}, "
       "\"duration_s\": {:.3f}, \"throughput_ops_s\": {:.1f}, \"latency_us\": {}, "
       "\"reads\": {}, \"writes\": {}",
-      o.workload, json_escape(mode), o.simple ? "simple" : "prepared", o.concurrency,
-      o.connections, threads, protocol_name, o.compression, o.rate, all.count(), errors,
-      errors_json, measured, throughput, latency_json(all), latency_json(total.reads),
-      latency_json(total.writes));
+      o.workload, json_escape(mode), o.simple ? "simple" : "prepared", o.concurrency, o.connections,
+      threads, protocol_name, o.compression, o.rate, all.count(), errors, errors_json, measured,
+      throughput, latency_json(all), latency_json(total.reads), latency_json(total.writes));
   if (o.verify) {
     json += fmt::format(", \"verify\": {{\"checked\": {}, \"missing\": {}, \"mismatched\": {}}}",
                         total.verified, total.missing, total.mismatched);
@@ -690,7 +693,8 @@ int run_bench(const BenchOptions& o) {
     }
   }
   // A deterministic writer or verifier must not pass silently over a lost row.
-  if ((shared.count_mode || o.verify) && (errors > 0 || total.missing > 0 || total.mismatched > 0)) {
+  if ((shared.count_mode || o.verify) &&
+      (errors > 0 || total.missing > 0 || total.mismatched > 0)) {
     return 1;
   }
   return 0;
@@ -711,8 +715,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--contact-points", o->contact_points, "host:port of one or more nodes")
       ->delimiter(',');
   cmd->add_option("--keyspace", o->keyspace, "keyspace of the bench tables");
-  cmd->add_option("--workload", o->workload, "kv (key bigint primary key, value blob) or wide "
-                                             "(pk, ck clustering, value)");
+  cmd->add_option("--workload", o->workload,
+                  "kv (key bigint primary key, value blob) or wide "
+                  "(pk, ck clustering, value)");
   cmd->add_option("--mix", o->mix, "writes, reads, or mixed:R with R the read ratio (mixed:0.5)");
   cmd->add_flag("--simple,!--prepared", o->simple,
                 "simple statements with literals, or prepared statements (default)");

@@ -108,8 +108,9 @@ void add_frame_command(CLI::App& app) {
       "reads standard input when HEX is '-' or absent.\n"
       "Example: zdm frame decode 040000010500000000   (a v4 OPTIONS request)");
   decode->add_option("hex", opts->hex, "the frames' bytes in hex (spaces and colons ignored)");
-  decode->add_option("--compression", opts->compression,
-                     "body compression negotiated in STARTUP: none, lz4 or snappy")
+  decode
+      ->add_option("--compression", opts->compression,
+                   "body compression negotiated in STARTUP: none, lz4 or snappy")
       ->capture_default_str();
   decode->add_flag("--segments", opts->segments,
                    "input is v5 segment framing (after READY/AUTHENTICATE); --compression lz4 "

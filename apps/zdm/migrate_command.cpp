@@ -72,7 +72,8 @@ std::optional<int64_t> parse_duration_ms(const std::string& text) {
 
 // Turns --origin/--target into the proxy's setting names so that validation and defaults are
 // the proxy's; the flags win over the environment and the file.
-void apply_endpoint_flag(const std::string& flag, const std::string& prefix, proxy::Environment& env) {
+void apply_endpoint_flag(const std::string& flag, const std::string& prefix,
+                         proxy::Environment& env) {
   if (flag.empty()) return;
   std::string hosts;
   std::string port;
@@ -124,8 +125,8 @@ Result<ClusterSettings> session_options(const proxy::ProxyConfig& c, proxy::Clus
   so.local_dc = origin ? c.origin_local_datacenter : c.target_local_datacenter;
   so.connection.username = origin ? c.origin_username : c.target_username;
   so.connection.password = origin ? c.origin_password : c.target_password;
-  so.connection.connect_timeout =
-      std::chrono::milliseconds(origin ? c.origin_connection_timeout_ms : c.target_connection_timeout_ms);
+  so.connection.connect_timeout = std::chrono::milliseconds(
+      origin ? c.origin_connection_timeout_ms : c.target_connection_timeout_ms);
   so.connection.request_timeout = std::chrono::milliseconds(opts.request_timeout_ms);
   so.connection.driver_name = "zdm-migrate";
   const std::string& ca = origin ? c.origin_tls_server_ca_path : c.target_tls_server_ca_path;
@@ -190,8 +191,10 @@ int run_migrate(MigrateCliOptions opts) {
   // Settings that need parsing.
   auto read_cl = protocol::consistency_from_name(opts.read_consistency);
   auto write_cl = protocol::consistency_from_name(opts.write_consistency);
-  if (!read_cl) return usage("--read-consistency: unknown consistency level '" + opts.read_consistency + "'");
-  if (!write_cl) return usage("--write-consistency: unknown consistency level '" + opts.write_consistency + "'");
+  if (!read_cl)
+    return usage("--read-consistency: unknown consistency level '" + opts.read_consistency + "'");
+  if (!write_cl)
+    return usage("--write-consistency: unknown consistency level '" + opts.write_consistency + "'");
   opts.run.job.read_consistency = *read_cl;
   opts.run.job.write_consistency = *write_cl;
   auto wt_tol = parse_duration_ms(opts.writetime_tolerance);
@@ -204,10 +207,14 @@ int run_migrate(MigrateCliOptions opts) {
   opts.run.job.ttl_tolerance_s = static_cast<int32_t>(*ttl_tol / 1000);
   opts.run.lease = std::chrono::milliseconds(*lease);
   for (const auto& kind : proxy::split_list(opts.fix)) {
-    if (kind == "missing") opts.run.job.fix.missing = true;
-    else if (kind == "mismatch") opts.run.job.fix.mismatch = true;
-    else if (kind == "extra") opts.run.job.fix.extra = true;
-    else return usage("--fix: unknown kind '" + kind + "' (missing, mismatch, extra)");
+    if (kind == "missing")
+      opts.run.job.fix.missing = true;
+    else if (kind == "mismatch")
+      opts.run.job.fix.mismatch = true;
+    else if (kind == "extra")
+      opts.run.job.fix.extra = true;
+    else
+      return usage("--fix: unknown kind '" + kind + "' (missing, mismatch, extra)");
   }
   opts.run.keyspaces = proxy::split_list(opts.keyspaces);
   opts.run.tables = proxy::split_list(opts.tables);
@@ -216,8 +223,10 @@ int run_migrate(MigrateCliOptions opts) {
   }
   if (opts.run.workers == 0 || opts.run.workers > 1024) return usage("--workers: 1 to 1024");
   if (opts.run.job.page_size <= 0) return usage("--page-size must be positive");
-  if (opts.run.resume && !opts.run.run_id.empty()) return usage("--resume and --run-id: give one of them");
-  opts.run.progress_line = opts.progress == "always" || (opts.progress == "auto" && isatty(STDERR_FILENO));
+  if (opts.run.resume && !opts.run.run_id.empty())
+    return usage("--resume and --run-id: give one of them");
+  opts.run.progress_line =
+      opts.progress == "always" || (opts.progress == "auto" && isatty(STDERR_FILENO));
 
   // Cluster settings, as the proxy reads them.
   auto env = proxy::process_environment();
@@ -234,10 +243,14 @@ int run_migrate(MigrateCliOptions opts) {
     proxy::Environment overrides;
     apply_endpoint_flag(opts.origin, "ORIGIN", overrides);
     apply_endpoint_flag(opts.target, "TARGET", overrides);
-    if (overrides.count("ZDM_ORIGIN_CONTACT_POINTS")) config.origin_contact_points = overrides["ZDM_ORIGIN_CONTACT_POINTS"];
-    if (overrides.count("ZDM_ORIGIN_PORT")) config.origin_port = std::stoll(overrides["ZDM_ORIGIN_PORT"]);
-    if (overrides.count("ZDM_TARGET_CONTACT_POINTS")) config.target_contact_points = overrides["ZDM_TARGET_CONTACT_POINTS"];
-    if (overrides.count("ZDM_TARGET_PORT")) config.target_port = std::stoll(overrides["ZDM_TARGET_PORT"]);
+    if (overrides.count("ZDM_ORIGIN_CONTACT_POINTS"))
+      config.origin_contact_points = overrides["ZDM_ORIGIN_CONTACT_POINTS"];
+    if (overrides.count("ZDM_ORIGIN_PORT"))
+      config.origin_port = std::stoll(overrides["ZDM_ORIGIN_PORT"]);
+    if (overrides.count("ZDM_TARGET_CONTACT_POINTS"))
+      config.target_contact_points = overrides["ZDM_TARGET_CONTACT_POINTS"];
+    if (overrides.count("ZDM_TARGET_PORT"))
+      config.target_port = std::stoll(overrides["ZDM_TARGET_PORT"]);
   }
   auto origin_options = session_options(config, proxy::ClusterType::Origin, opts);
   if (!origin_options) return usage(origin_options.error().message);
@@ -283,13 +296,17 @@ int run_migrate(MigrateCliOptions opts) {
         }
         auto origin = co_await client::Session::connect(origin_options->session);
         if (!origin) {
-          std::fprintf(stderr, "zdm: %s\n", describe_connect_failure("ORIGIN", origin_options->session, origin.error()).c_str());
+          std::fprintf(
+              stderr, "zdm: %s\n",
+              describe_connect_failure("ORIGIN", origin_options->session, origin.error()).c_str());
           exit_code = kExitBadUsage;
           co_return;
         }
         auto target = co_await client::Session::connect(target_options->session);
         if (!target) {
-          std::fprintf(stderr, "zdm: %s\n", describe_connect_failure("TARGET", target_options->session, target.error()).c_str());
+          std::fprintf(
+              stderr, "zdm: %s\n",
+              describe_connect_failure("TARGET", target_options->session, target.error()).c_str());
           exit_code = kExitBadUsage;
           (*origin)->close();
           co_return;
@@ -301,31 +318,35 @@ int run_migrate(MigrateCliOptions opts) {
         if (!outcome.message.empty()) std::fprintf(stderr, "zdm: %s\n", outcome.message.c_str());
         if (exit_code != kExitBadUsage || !outcome.report.run_id.empty()) {
           auto totals = outcome.report.totals();
-          std::printf("%s %s: %s in %.1fs: %llu rows read, %llu written, ranges %llu done + %llu before, %llu failed",
-                      outcome.report.command.c_str(), outcome.report.run_id.c_str(),
-                      outcome.report.status.c_str(), outcome.report.elapsed_s,
-                      static_cast<unsigned long long>(totals.rows_read),
-                      static_cast<unsigned long long>(totals.rows_written),
-                      static_cast<unsigned long long>(totals.ranges_done),
-                      static_cast<unsigned long long>(totals.ranges_done_before),
-                      static_cast<unsigned long long>(totals.ranges_failed));
+          std::printf(
+              "%s %s: %s in %.1fs: %llu rows read, %llu written, ranges %llu done + %llu before, "
+              "%llu failed",
+              outcome.report.command.c_str(), outcome.report.run_id.c_str(),
+              outcome.report.status.c_str(), outcome.report.elapsed_s,
+              static_cast<unsigned long long>(totals.rows_read),
+              static_cast<unsigned long long>(totals.rows_written),
+              static_cast<unsigned long long>(totals.ranges_done),
+              static_cast<unsigned long long>(totals.ranges_done_before),
+              static_cast<unsigned long long>(totals.ranges_failed));
           if (opts.run.command == migrate::Command::Validate) {
-            std::printf(", missing %llu, mismatched %llu, extra %llu, target_newer %llu, fixed %llu "
-                        "(%llu shadowed by newer deletions on target), changed during validation %llu",
-                        static_cast<unsigned long long>(totals.missing),
-                        static_cast<unsigned long long>(totals.mismatched),
-                        static_cast<unsigned long long>(totals.extra),
-                        static_cast<unsigned long long>(totals.target_newer),
-                        static_cast<unsigned long long>(totals.fixed),
-                        static_cast<unsigned long long>(totals.fix_shadowed),
-                        static_cast<unsigned long long>(totals.changed_during_validation));
+            std::printf(
+                ", missing %llu, mismatched %llu, extra %llu, target_newer %llu, fixed %llu "
+                "(%llu shadowed by newer deletions on target), changed during validation %llu",
+                static_cast<unsigned long long>(totals.missing),
+                static_cast<unsigned long long>(totals.mismatched),
+                static_cast<unsigned long long>(totals.extra),
+                static_cast<unsigned long long>(totals.target_newer),
+                static_cast<unsigned long long>(totals.fixed),
+                static_cast<unsigned long long>(totals.fix_shadowed),
+                static_cast<unsigned long long>(totals.changed_during_validation));
           }
           std::printf("\n");
         }
         if (!opts.report_path.empty() && exit_code != kExitBadUsage) {
           std::ofstream out(opts.report_path, std::ios::out | std::ios::trunc);
           out << outcome.report.to_json() << '\n';
-          if (!out) std::fprintf(stderr, "zdm: cannot write the report to %s\n", opts.report_path.c_str());
+          if (!out)
+            std::fprintf(stderr, "zdm: cannot write the report to %s\n", opts.report_path.c_str());
         }
         (*origin)->close();
         (*target)->close();
@@ -348,26 +369,47 @@ int run_migrate(MigrateCliOptions opts) {
 }
 
 void add_common_options(CLI::App* cmd, MigrateCliOptions& o) {
-  cmd->add_option("--config", o.config_path, "the proxy's YAML file (ZDM_* settings); without it, ZDM_* environment variables");
-  cmd->add_option("--origin", o.origin, "origin contact points HOST[:PORT][,...] (overrides ZDM_ORIGIN_CONTACT_POINTS/PORT)");
-  cmd->add_option("--target", o.target, "target contact points HOST[:PORT][,...] (overrides ZDM_TARGET_CONTACT_POINTS/PORT)");
+  cmd->add_option(
+      "--config", o.config_path,
+      "the proxy's YAML file (ZDM_* settings); without it, ZDM_* environment variables");
+  cmd->add_option(
+      "--origin", o.origin,
+      "origin contact points HOST[:PORT][,...] (overrides ZDM_ORIGIN_CONTACT_POINTS/PORT)");
+  cmd->add_option(
+      "--target", o.target,
+      "target contact points HOST[:PORT][,...] (overrides ZDM_TARGET_CONTACT_POINTS/PORT)");
   cmd->add_option("--keyspaces", o.keyspaces, "every table of these keyspaces (comma-separated)");
   cmd->add_option("--tables", o.tables, "these tables, as ks.table (comma-separated)");
   cmd->add_option("--workers", o.run.workers, "ranges processed at once")->capture_default_str();
-  cmd->add_option("--parallel-tables", o.run.parallel_tables, "tables processed at once")->capture_default_str();
-  cmd->add_option("--splits", o.run.splits, "ranges per table (default: 16 per worker, at least 64)");
-  cmd->add_option("--page-size", o.run.job.page_size, "rows per page of a range read")->capture_default_str();
-  cmd->add_option("--read-consistency", o.read_consistency, "consistency of reads")->capture_default_str();
-  cmd->add_option("--write-consistency", o.write_consistency, "consistency of every write to target")->capture_default_str();
-  cmd->add_option("--max-rows-per-second", o.run.max_rows_per_second, "rows read per second per cluster (0: no limit)");
-  cmd->add_option("--run-id", o.run.run_id, "join or create this run (several processes may share one)");
-  cmd->add_flag("--resume", o.run.resume, "continue the newest unfinished run of the same command and scope");
-  cmd->add_option("--lease", o.lease, "how long a claimed range stays a worker's without renewal")->capture_default_str();
-  cmd->add_option("--retries", o.run.retries, "attempts per range before it is marked failed")->capture_default_str();
-  cmd->add_option("--request-timeout-ms", o.request_timeout_ms, "client-side timeout of one request")->capture_default_str();
+  cmd->add_option("--parallel-tables", o.run.parallel_tables, "tables processed at once")
+      ->capture_default_str();
+  cmd->add_option("--splits", o.run.splits,
+                  "ranges per table (default: 16 per worker, at least 64)");
+  cmd->add_option("--page-size", o.run.job.page_size, "rows per page of a range read")
+      ->capture_default_str();
+  cmd->add_option("--read-consistency", o.read_consistency, "consistency of reads")
+      ->capture_default_str();
+  cmd->add_option("--write-consistency", o.write_consistency,
+                  "consistency of every write to target")
+      ->capture_default_str();
+  cmd->add_option("--max-rows-per-second", o.run.max_rows_per_second,
+                  "rows read per second per cluster (0: no limit)");
+  cmd->add_option("--run-id", o.run.run_id,
+                  "join or create this run (several processes may share one)");
+  cmd->add_flag("--resume", o.run.resume,
+                "continue the newest unfinished run of the same command and scope");
+  cmd->add_option("--lease", o.lease, "how long a claimed range stays a worker's without renewal")
+      ->capture_default_str();
+  cmd->add_option("--retries", o.run.retries, "attempts per range before it is marked failed")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout-ms", o.request_timeout_ms,
+                  "client-side timeout of one request")
+      ->capture_default_str();
   cmd->add_option("--report", o.report_path, "write the JSON summary to this file");
-  cmd->add_option("--metrics-port", o.metrics_port, "serve Prometheus metrics on this port (0: any free port)");
-  cmd->add_option("--progress", o.progress, "auto|always|never: a live progress line on stderr")->capture_default_str();
+  cmd->add_option("--metrics-port", o.metrics_port,
+                  "serve Prometheus metrics on this port (0: any free port)");
+  cmd->add_option("--progress", o.progress, "auto|always|never: a live progress line on stderr")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -377,7 +419,8 @@ void add_migrate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "migrate",
       "copy origin's rows to target, keeping each cell's writetime and TTL (docs/migrate.md).\n"
-      "Exit codes: 0 every range copied; 1 ranges failed or interrupted (resume with --resume); 2 bad "
+      "Exit codes: 0 every range copied; 1 ranges failed or interrupted (resume with --resume); 2 "
+      "bad "
       "usage, configuration, connection or schema problems (nothing written)");
   add_common_options(cmd, *opts);
   cmd->add_option("--batch-size", opts->run.job.batch_size,
@@ -387,8 +430,9 @@ void add_migrate_command(CLI::App& app) {
                   "partitions per batch; above Cassandra's unlogged_batch_across_partitions_warn_"
                   "threshold (10) every batch logs a warning on the cluster")
       ->capture_default_str();
-  cmd->add_flag("--create-schema", opts->run.create_schema,
-                "create missing keyspaces, user types and tables on target from origin's definitions");
+  cmd->add_flag(
+      "--create-schema", opts->run.create_schema,
+      "create missing keyspaces, user types and tables on target from origin's definitions");
   cmd->callback([opts]() {
     opts->run.command = migrate::Command::Migrate;
     set_exit_code(run_migrate(*opts));
@@ -397,16 +441,20 @@ void add_migrate_command(CLI::App& app) {
   auto vopts = std::make_shared<MigrateCliOptions>();
   auto* validate = app.add_subcommand(
       "validate",
-      "compare origin and target range by range, both ways, and optionally repair (docs/migrate.md).\n"
+      "compare origin and target range by range, both ways, and optionally repair "
+      "(docs/migrate.md).\n"
       "Exit codes: 0 no difference remains; 1 differences remain, ranges failed or interrupted; 2 "
       "bad usage, configuration, connection or schema problems");
   add_common_options(validate, *vopts);
   validate->add_option("--fix", vopts->fix, "repair these kinds: missing,mismatch,extra");
   validate->add_option("--diff-file", vopts->run.diff_file, "one JSON line per difference");
-  validate->add_option("--keys-from", vopts->run.keys_from,
-                       "re-check only the rows of a --diff-file (its tables are the scope unless given)");
-  validate->add_option("--writetime-tolerance", vopts->writetime_tolerance,
-                       "writetimes closer than this are equal")->capture_default_str();
+  validate->add_option(
+      "--keys-from", vopts->run.keys_from,
+      "re-check only the rows of a --diff-file (its tables are the scope unless given)");
+  validate
+      ->add_option("--writetime-tolerance", vopts->writetime_tolerance,
+                   "writetimes closer than this are equal")
+      ->capture_default_str();
   validate->add_option("--ttl-tolerance", vopts->ttl_tolerance, "TTLs closer than this are equal")
       ->capture_default_str();
   validate->callback([vopts]() {

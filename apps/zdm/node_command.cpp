@@ -1,17 +1,17 @@
 // zdm node: an embedded single-node CQL server (in-memory storage, system tables, optional
 // PasswordAuthenticator and TLS, fault injection), the default origin and target for the demo,
 // tests and benchmarks. --cassandra-version 2.2 makes it answer like Cassandra 2.2.18.
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "net/listener.hpp"
@@ -82,8 +82,9 @@ int run_node(const NodeOptions& opts) {
   if (v22) {
     for (auto v : *versions) {
       if (v != protocol::ProtocolVersion::V3 && v != protocol::ProtocolVersion::V4) {
-        return fail_with("--protocol-versions: Cassandra 2.2 serves protocol v3 and v4 only "
-                         "(--cassandra-version 2.2)");
+        return fail_with(
+            "--protocol-versions: Cassandra 2.2 serves protocol v3 and v4 only "
+            "(--cassandra-version 2.2)");
       }
     }
     if (opts.v5_beta) return fail_with("--protocol-v5-beta: Cassandra 2.2 has no protocol v5");

@@ -12,10 +12,9 @@
 #include <string>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -57,8 +56,7 @@ int run_proxy(const ProxyOptions& opts) {
   if (!opts.config_path.empty()) path = opts.config_path;
   auto loaded = proxy::load_proxy_config(path, proxy::process_environment());
   if (!loaded) {
-    std::fprintf(stderr, "zdm proxy: invalid configuration: %s\n",
-                 loaded.error().message.c_str());
+    std::fprintf(stderr, "zdm proxy: invalid configuration: %s\n", loaded.error().message.c_str());
     return 2;
   }
   const proxy::ProxyConfig& config = loaded->config;
@@ -115,12 +113,13 @@ int run_proxy(const ProxyOptions& opts) {
     started_ok = true;
   }
   const std::string host = config.proxy_listen_address;
-  const std::string metrics = config.metrics_enabled
-                                  ? fmt::format("{}:{}", config.metrics_address == "localhost"
-                                                             ? "127.0.0.1"
-                                                             : config.metrics_address,
-                                                server.metrics_port())
-                                  : std::string("disabled");
+  const std::string metrics =
+      config.metrics_enabled
+          ? fmt::format(
+                "{}:{}",
+                config.metrics_address == "localhost" ? "127.0.0.1" : config.metrics_address,
+                server.metrics_port())
+          : std::string("disabled");
   std::printf("zdm proxy: listening on %s:%u (cql), metrics on %s\n",
               host == "localhost" ? "127.0.0.1" : host.c_str(), server.port(), metrics.c_str());
   std::fflush(stdout);

@@ -6,15 +6,24 @@ namespace zdm::client {
 
 std::string_view client_errc_name(ClientErrc code) {
   switch (code) {
-    case ClientErrc::Timeout: return "client_timeout";
-    case ClientErrc::ConnectionClosed: return "connection_closed";
-    case ClientErrc::Busy: return "busy";
-    case ClientErrc::NoHost: return "no_host";
-    case ClientErrc::Connect: return "connect";
-    case ClientErrc::Protocol: return "protocol";
-    case ClientErrc::Auth: return "auth";
-    case ClientErrc::Server: return "server";
-    case ClientErrc::InvalidArgument: return "invalid_argument";
+    case ClientErrc::Timeout:
+      return "client_timeout";
+    case ClientErrc::ConnectionClosed:
+      return "connection_closed";
+    case ClientErrc::Busy:
+      return "busy";
+    case ClientErrc::NoHost:
+      return "no_host";
+    case ClientErrc::Connect:
+      return "connect";
+    case ClientErrc::Protocol:
+      return "protocol";
+    case ClientErrc::Auth:
+      return "auth";
+    case ClientErrc::Server:
+      return "server";
+    case ClientErrc::InvalidArgument:
+      return "invalid_argument";
   }
   return "unknown";
 }

@@ -1,7 +1,5 @@
 #include "client/connection.hpp"
 
-#include <openssl/ssl.h>
-
 #include <algorithm>
 #include <tuple>
 #include <utility>
@@ -14,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include "client/version_negotiation.hpp"
 #include "net/tls.hpp"
@@ -57,8 +56,8 @@ asio::awaitable<ClientResult<std::shared_ptr<Connection>>> Connection::connect(
     tls_context = std::move(*ctx);
   }
   tcp::resolver resolver(executor);
-  auto [rec, resolved] = co_await resolver.async_resolve(
-      endpoint.host, std::to_string(endpoint.port), kAwait);
+  auto [rec, resolved] =
+      co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), kAwait);
   if (rec) {
     co_return client_fail(ClientErrc::Connect,
                           fmt::format("resolving {}: {}", endpoint.to_string(), rec.message()),
@@ -101,22 +100,21 @@ asio::awaitable<ClientResult<std::shared_ptr<Connection>>> Connection::connect(
       co_return tl::unexpected(std::move(error));
     }
   }
-  co_return client_fail(ClientErrc::Protocol,
-                        fmt::format("{}: protocol version negotiation did not converge",
-                                    endpoint.to_string()),
-                        false);
+  co_return client_fail(
+      ClientErrc::Protocol,
+      fmt::format("{}: protocol version negotiation did not converge", endpoint.to_string()),
+      false);
 }
 
 asio::awaitable<ClientResult<void>> Connection::open(tcp::resolver::results_type resolved) {
   tcp::socket socket(executor_);
   auto [ec, ep] = co_await asio::async_connect(socket, resolved, kAwait);
   if (ec) {
-    co_return client_fail(ClientErrc::Connect,
-                          fmt::format("connecting to {}: {}", endpoint_.to_string(),
-                                      ec == asio::error::operation_aborted
-                                          ? std::string("timed out")
-                                          : ec.message()),
-                          false);
+    co_return client_fail(
+        ClientErrc::Connect,
+        fmt::format("connecting to {}: {}", endpoint_.to_string(),
+                    ec == asio::error::operation_aborted ? std::string("timed out") : ec.message()),
+        false);
   }
   (void)ep;
   socket.set_option(tcp::no_delay(true), ec);
@@ -164,7 +162,8 @@ void Connection::explain_closed_setup(ClientError& error) const {
     // TLS 1.3: a refused client certificate arrives as an alert after the handshake.
     if (!name.empty()) error.message = net::explain_tls_alert(std::move(error.message), name);
   } else if (!name.empty()) {
-    error.message += fmt::format(" (the node may require TLS: set ZDM_{}_TLS_SERVER_CA_PATH)", name);
+    error.message +=
+        fmt::format(" (the node may require TLS: set ZDM_{}_TLS_SERVER_CA_PATH)", name);
   } else {
     error.message += " (the node may require TLS)";
   }
@@ -202,8 +201,8 @@ asio::awaitable<ClientResult<Message>> Connection::setup_roundtrip(protocol::Req
   for (;;) {
     auto next = decoder_.next();
     if (!next) {
-      co_return client_fail(ClientErrc::Protocol, fmt::format("{}: {}", endpoint_.to_string(),
-                                                              next.error().to_string()));
+      co_return client_fail(ClientErrc::Protocol,
+                            fmt::format("{}: {}", endpoint_.to_string(), next.error().to_string()));
     }
     if (*next) {
       const protocol::Frame& frame = **next;
@@ -211,10 +210,10 @@ asio::awaitable<ClientResult<Message>> Connection::setup_roundtrip(protocol::Req
       server_version_ = frame.header.version;
       auto message = protocol::decode_message(frame.header, frame.body);
       if (!message) {
-        co_return client_fail(ClientErrc::Protocol,
-                              fmt::format("{}: bad {} response: {}", endpoint_.to_string(),
-                                          protocol::opcode_name(frame.header.opcode),
-                                          message.error().to_string()));
+        co_return client_fail(
+            ClientErrc::Protocol,
+            fmt::format("{}: bad {} response: {}", endpoint_.to_string(),
+                        protocol::opcode_name(frame.header.opcode), message.error().to_string()));
       }
       // v5 switches both directions to segments right after READY or AUTHENTICATE; bytes
       // already buffered beyond this frame are segments.
@@ -224,10 +223,10 @@ asio::awaitable<ClientResult<Message>> Connection::setup_roundtrip(protocol::Req
         auto d = decoder_.enable_segments(compression_);
         auto e = encoder_.enable_segments(compression_);
         if (!d || !e) {
-          co_return client_fail(ClientErrc::Protocol,
-                                fmt::format("{}: cannot switch to v5 segments: {}",
-                                            endpoint_.to_string(),
-                                            (!d ? d.error() : e.error()).to_string()));
+          co_return client_fail(
+              ClientErrc::Protocol,
+              fmt::format("{}: cannot switch to v5 segments: {}", endpoint_.to_string(),
+                          (!d ? d.error() : e.error()).to_string()));
         }
       }
       co_return std::move(*message);
@@ -240,13 +239,13 @@ asio::awaitable<ClientResult<Message>> Connection::setup_roundtrip(protocol::Req
       std::tie(rec, n) = co_await plain_->async_read_some(asio::buffer(read_buf_), kAwait);
     }
     if (rec) {
-      co_return client_fail(ClientErrc::ConnectionClosed,
-                            fmt::format("{}: connection closed while waiting for the answer to {}: "
-                                        "{}",
-                                        endpoint_.to_string(), protocol::opcode_name(header.opcode),
-                                        rec == asio::error::operation_aborted
-                                            ? std::string("setup timed out")
-                                            : rec.message()));
+      co_return client_fail(
+          ClientErrc::ConnectionClosed,
+          fmt::format("{}: connection closed while waiting for the answer to {}: "
+                      "{}",
+                      endpoint_.to_string(), protocol::opcode_name(header.opcode),
+                      rec == asio::error::operation_aborted ? std::string("setup timed out")
+                                                            : rec.message()));
     }
     decoder_.feed(ByteView(read_buf_.data(), n));
   }
@@ -287,10 +286,11 @@ asio::awaitable<ClientResult<void>> Connection::startup(ProtocolVersion version)
   }
   if (auto* error = std::get_if<protocol::ErrorMessage>(response)) {
     if (VersionNegotiation::is_version_rejection(*error)) version_rejected_ = true;
-    co_return client_fail(ClientErrc::Protocol,
-                          fmt::format("{}: STARTUP with protocol {} refused: {} {}",
-                                      endpoint_.to_string(), protocol::protocol_version_name(version),
-                                      protocol::error_code_name(error->code), error->message));
+    co_return client_fail(
+        ClientErrc::Protocol,
+        fmt::format("{}: STARTUP with protocol {} refused: {} {}", endpoint_.to_string(),
+                    protocol::protocol_version_name(version),
+                    protocol::error_code_name(error->code), error->message));
   }
   if (auto* auth = std::get_if<protocol::AuthenticateMessage>(response)) {
     auto authenticated = co_await authenticate(auth->authenticator);
@@ -319,7 +319,8 @@ asio::awaitable<ClientResult<void>> Connection::startup(ProtocolVersion version)
     auto* r = std::get_if<protocol::ResponseBody>(&used->body);
     if (auto* error = r ? std::get_if<protocol::ErrorMessage>(r) : nullptr) {
       auto e = server_error(*error);
-      e.message = fmt::format("{}: USE {}: {}", endpoint_.to_string(), options_.keyspace, e.message);
+      e.message =
+          fmt::format("{}: USE {}: {}", endpoint_.to_string(), options_.keyspace, e.message);
       co_return tl::unexpected(std::move(e));
     }
     keyspace_ = options_.keyspace;
@@ -352,17 +353,17 @@ asio::awaitable<ClientResult<void>> Connection::authenticate(std::string authent
     if (body == nullptr) co_return client_fail(ClientErrc::Protocol, "server sent a request frame");
     if (std::holds_alternative<protocol::AuthSuccessMessage>(*body)) co_return ClientResult<void>{};
     if (auto* error = std::get_if<protocol::ErrorMessage>(body)) {
-      co_return client_fail(ClientErrc::Auth,
-                            fmt::format("{}: authentication as '{}' failed: {} {}",
-                                        endpoint_.to_string(), options_.username,
-                                        protocol::error_code_name(error->code), error->message));
+      co_return client_fail(
+          ClientErrc::Auth,
+          fmt::format("{}: authentication as '{}' failed: {} {}", endpoint_.to_string(),
+                      options_.username, protocol::error_code_name(error->code), error->message));
     }
     auto* challenge = std::get_if<protocol::AuthChallengeMessage>(body);
     if (challenge == nullptr) {
-      co_return client_fail(ClientErrc::Protocol,
-                            fmt::format("{}: unexpected {} during authentication",
-                                        endpoint_.to_string(),
-                                        protocol::opcode_name(answer->opcode())));
+      co_return client_fail(
+          ClientErrc::Protocol,
+          fmt::format("{}: unexpected {} during authentication", endpoint_.to_string(),
+                      protocol::opcode_name(answer->opcode())));
     }
     std::string text = challenge->token ? std::string(as_chars(*challenge->token)) : "";
     if (text == "PLAIN-START" || !dse) {
@@ -424,12 +425,12 @@ void Connection::write_request(int16_t id, protocol::RequestBody&& body, Respons
   auto encoded = encoder_.encode(header, body_scratch_, write_buf_);
   if (!encoded) {
     ids_.release(id);
-    post_error(std::move(done), client_fail(ClientErrc::InvalidArgument,
-                                            fmt::format("encoding {}: {}",
-                                                        protocol::opcode_name(header.opcode),
-                                                        encoded.error().to_string()),
-                                            false)
-                                    .value());
+    post_error(std::move(done),
+               client_fail(ClientErrc::InvalidArgument,
+                           fmt::format("encoding {}: {}", protocol::opcode_name(header.opcode),
+                                       encoded.error().to_string()),
+                           false)
+                   .value());
     return;
   }
   Slot& slot = slots_[static_cast<size_t>(id)];
@@ -471,8 +472,8 @@ void Connection::start_write() {
     if (ec) {
       if (!self->closed_) {
         self->fail_all(client_fail(ClientErrc::ConnectionClosed,
-                                   fmt::format("{}: write failed: {}",
-                                               self->endpoint_.to_string(), ec.message()))
+                                   fmt::format("{}: write failed: {}", self->endpoint_.to_string(),
+                                               ec.message()))
                            .value());
       }
       return;
@@ -515,9 +516,9 @@ void Connection::on_read(const boost::system::error_code& ec, size_t n) {
   for (;;) {
     auto next = decoder_.next();
     if (!next) {
-      fail_all(client_fail(ClientErrc::Protocol, fmt::format("{}: framing lost: {}",
-                                                             endpoint_.to_string(),
-                                                             next.error().to_string()))
+      fail_all(client_fail(ClientErrc::Protocol,
+                           fmt::format("{}: framing lost: {}", endpoint_.to_string(),
+                                       next.error().to_string()))
                    .value());
       return;
     }
@@ -569,10 +570,10 @@ void Connection::dispatch(const protocol::Frame& frame) {
   if (!done) return;
   auto message = protocol::decode_message(frame.header, frame.body);
   if (!message) {
-    done(client_fail(ClientErrc::Protocol,
-                     fmt::format("{}: undecodable {} response: {}", endpoint_.to_string(),
-                                 protocol::opcode_name(frame.header.opcode),
-                                 message.error().to_string())));
+    done(client_fail(
+        ClientErrc::Protocol,
+        fmt::format("{}: undecodable {} response: {}", endpoint_.to_string(),
+                    protocol::opcode_name(frame.header.opcode), message.error().to_string())));
     return;
   }
   done(std::move(*message));
@@ -638,9 +639,9 @@ void Connection::on_tick() {
     ResponseCallback done = std::move(slot.done);
     slot.done = nullptr;
     if (done) {
-      done(client_fail(ClientErrc::Timeout,
-                       fmt::format("{}: no response within the request timeout",
-                                   endpoint_.to_string())));
+      done(client_fail(
+          ClientErrc::Timeout,
+          fmt::format("{}: no response within the request timeout", endpoint_.to_string())));
     }
     if (closed_) return;
   }

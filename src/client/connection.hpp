@@ -81,9 +81,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return boost::asio::async_initiate<CompletionToken, void(ClientResult<protocol::Message>)>(
         [this](auto handler, protocol::RequestBody b) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          send(std::move(b), [shared](ClientResult<protocol::Message> r) mutable {
-            (*shared)(std::move(r));
-          });
+          send(std::move(b),
+               [shared](ClientResult<protocol::Message> r) mutable { (*shared)(std::move(r)); });
         },
         token, std::move(body));
   }
@@ -170,8 +169,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Waiting> waiting_;
 
   Bytes body_scratch_;
-  Bytes write_buf_;     // frames waiting for the next write
-  Bytes writing_buf_;   // the write in progress
+  Bytes write_buf_;    // frames waiting for the next write
+  Bytes writing_buf_;  // the write in progress
   bool writing_ = false;
   bool write_scheduled_ = false;
   std::vector<uint8_t> read_buf_;

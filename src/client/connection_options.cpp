@@ -26,7 +26,8 @@ Result<Endpoint> parse_endpoint(std::string_view text, uint16_t default_port) {
     auto rest = text.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':') {
-        return fail(Errc::InvalidArgument, fmt::format("endpoint '{}': expected ':' after ']'", text));
+        return fail(Errc::InvalidArgument,
+                    fmt::format("endpoint '{}': expected ':' after ']'", text));
       }
       port_text = rest.substr(1);
     }
@@ -39,13 +40,15 @@ Result<Endpoint> parse_endpoint(std::string_view text, uint16_t default_port) {
       ep.host = std::string(text);  // a name, IPv4, or a bare IPv6 address
     }
   }
-  if (ep.host.empty()) return fail(Errc::InvalidArgument, fmt::format("endpoint '{}': empty host", text));
+  if (ep.host.empty())
+    return fail(Errc::InvalidArgument, fmt::format("endpoint '{}': empty host", text));
   if (!port_text.empty()) {
     unsigned value = 0;
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
     if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 ||
         value > 65535) {
-      return fail(Errc::InvalidArgument, fmt::format("endpoint '{}': bad port '{}'", text, port_text));
+      return fail(Errc::InvalidArgument,
+                  fmt::format("endpoint '{}': bad port '{}'", text, port_text));
     }
     ep.port = static_cast<uint16_t>(value);
   }
@@ -66,8 +69,8 @@ Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_context(const TlsOpt
   }
   if (ec) {
     return fail(Errc::InvalidArgument,
-                fmt::format("TLS CA '{}': {}", tls.ca_file.empty() ? "<system default>" : tls.ca_file,
-                            ec.message()));
+                fmt::format("TLS CA '{}': {}",
+                            tls.ca_file.empty() ? "<system default>" : tls.ca_file, ec.message()));
   }
   if (!tls.cert_file.empty()) {
     ctx->use_certificate_chain_file(tls.cert_file, ec);

@@ -65,8 +65,8 @@ struct ConnectionOptions {
   std::chrono::milliseconds request_timeout{12000};
   std::chrono::milliseconds heartbeat_interval{30000};  // OPTIONS when idle; 0 disables
   int max_stream_ids = kMaxStreamIds;
-  size_t max_queued_requests = 65536;  // waiting for a stream id; beyond that: Busy
-  std::string keyspace;                // USE at connect when set
+  size_t max_queued_requests = 65536;        // waiting for a stream id; beyond that: Busy
+  std::string keyspace;                      // USE at connect when set
   std::vector<std::string> register_events;  // REGISTER at connect when set
   std::string driver_name = "zdm";
   std::string driver_version = "0.1.0";

@@ -183,8 +183,8 @@ asio::awaitable<ClientResult<void>> Session::start() {
     errors += (errors.empty() ? "" : "; ") + error;
   }
   if (!control_) {
-    co_return client_fail(ClientErrc::NoHost,
-                          fmt::format("no contact point answered: {}", errors), false);
+    co_return client_fail(ClientErrc::NoHost, fmt::format("no contact point answered: {}", errors),
+                          false);
   }
   version_ = control_->version();
   options_.connection.protocol_version = version_;  // the pools speak what the control agreed
@@ -194,10 +194,10 @@ asio::awaitable<ClientResult<void>> Session::start() {
     if (hosts_[i].local) co_await fill_pool(i);
   }
   if (live_.empty()) {
-    co_return client_fail(ClientErrc::NoHost,
-                          fmt::format("could not open a connection to any host of datacenter '{}'",
-                                      local_dc_),
-                          false);
+    co_return client_fail(
+        ClientErrc::NoHost,
+        fmt::format("could not open a connection to any host of datacenter '{}'", local_dc_),
+        false);
   }
   co_return ClientResult<void>{};
 }
@@ -272,7 +272,8 @@ asio::awaitable<ClientResult<void>> Session::discover() {
 
 asio::awaitable<void> Session::fill_pool(HostIndex index) {
   std::weak_ptr<Session> weak = shared_from_this();
-  while (!closed_ && hosts_[index].pool.size() < static_cast<size_t>(options_.connections_per_host)) {
+  while (!closed_ &&
+         hosts_[index].pool.size() < static_cast<size_t>(options_.connections_per_host)) {
     // Every argument named: GCC 12 destroys temporaries (defaulted arguments too) in a
     // co_await argument list twice.
     EventCallback no_events;
@@ -301,9 +302,9 @@ void Session::add_connection(HostIndex index, std::shared_ptr<Connection> conn) 
     auto self = weak.lock();
     if (!self || self->closed_) return;
     auto& pool = self->hosts_[index].pool;
-    pool.erase(std::remove_if(pool.begin(), pool.end(),
-                              [raw](const auto& c) { return c.get() == raw; }),
-               pool.end());
+    pool.erase(
+        std::remove_if(pool.begin(), pool.end(), [raw](const auto& c) { return c.get() == raw; }),
+        pool.end());
     spdlog::info("client: connection to {} closed: {}", describe(self->hosts_[index]),
                  error.to_string());
     if (pool.empty()) {
@@ -505,8 +506,8 @@ void Session::run(std::shared_ptr<RequestState> state) {
     ++state->attempts;
     // Never complete inline: the caller may still be inside execute().
     asio::post(executor_, [self = shared_from_this(), state, error]() mutable {
-      auto decision = self->options_.retry.decide(error, state->statement.idempotence,
-                                                  state->attempts);
+      auto decision =
+          self->options_.retry.decide(error, state->statement.idempotence, state->attempts);
       if (decision == RetryDecision::Rethrow || self->live_.empty()) {
         state->done(tl::unexpected(std::move(error)));
         return;
@@ -518,12 +519,13 @@ void Session::run(std::shared_ptr<RequestState> state) {
   }
   ++state->attempts;
   auto timeout = state->statement.timeout;
-  conn->send(build_request(*state),
-             [self = shared_from_this(), state, index = *host, conn](
-                 ClientResult<Message> response) mutable {
-               self->on_response(std::move(state), index, std::move(conn), std::move(response));
-             },
-             timeout);
+  conn->send(
+      build_request(*state),
+      [self = shared_from_this(), state, index = *host,
+       conn](ClientResult<Message> response) mutable {
+        self->on_response(std::move(state), index, std::move(conn), std::move(response));
+      },
+      timeout);
 }
 
 void Session::on_response(std::shared_ptr<RequestState> state, HostIndex host,
@@ -550,11 +552,11 @@ void Session::on_response(std::shared_ptr<RequestState> state, HostIndex host,
   }
   auto* result = std::get_if<protocol::ResultMessage>(body);
   if (result == nullptr) {
-    fail_or_retry(std::move(state), host,
-                  client_fail(ClientErrc::Protocol,
-                              fmt::format("unexpected {} response", protocol::opcode_name(
-                                                                        response->opcode())))
-                      .value());
+    fail_or_retry(
+        std::move(state), host,
+        client_fail(ClientErrc::Protocol, fmt::format("unexpected {} response",
+                                                      protocol::opcode_name(response->opcode())))
+            .value());
     return;
   }
   if (auto* ks = std::get_if<protocol::SetKeyspaceResult>(&result->result)) {
@@ -581,8 +583,8 @@ void Session::reprepare(std::shared_ptr<RequestState> state,
     prepare.keyspace = (*target)->keyspace;
   }
   // `target` points into state->statement, which the callback keeps alive.
-  conn->send(std::move(prepare), [self = shared_from_this(), state, target, host](
-                                     ClientResult<Message> response) mutable {
+  conn->send(std::move(prepare), [self = shared_from_this(), state, target,
+                                  host](ClientResult<Message> response) mutable {
     if (!response) {
       self->fail_or_retry(std::move(state), host, std::move(response.error()));
       return;
@@ -594,11 +596,10 @@ void Session::reprepare(std::shared_ptr<RequestState> state,
         result ? std::get_if<protocol::PreparedResult>(&result->result) : nullptr;
     if (prepared == nullptr) {
       auto* error = body ? std::get_if<protocol::ErrorMessage>(body) : nullptr;
-      self->fail_or_retry(std::move(state), host,
-                          error ? server_error(*error)
-                                : client_fail(ClientErrc::Protocol,
-                                              "re-prepare did not return PREPARED")
-                                      .value());
+      self->fail_or_retry(
+          std::move(state), host,
+          error ? server_error(*error)
+                : client_fail(ClientErrc::Protocol, "re-prepare did not return PREPARED").value());
       return;
     }
     auto stale = *target;
@@ -619,8 +620,7 @@ void Session::reprepare(std::shared_ptr<RequestState> state,
 
 void Session::fail_or_retry(std::shared_ptr<RequestState> state, HostIndex host,
                             ClientError error) {
-  auto decision =
-      options_.retry.decide(error, state->statement.idempotence, state->attempts);
+  auto decision = options_.retry.decide(error, state->statement.idempotence, state->attempts);
   if (decision == RetryDecision::Rethrow || closed_) {
     state->done(tl::unexpected(std::move(error)));
     return;

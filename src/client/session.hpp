@@ -93,7 +93,7 @@ struct Statement {
   // Rows come without column specs (the prepared statement's result metadata has them): for
   // callers that read cells by position.
   bool skip_metadata = false;
-  std::optional<int64_t> timestamp;                  // client-side write time (microseconds)
+  std::optional<int64_t> timestamp;  // client-side write time (microseconds)
   Idempotence idempotence = Idempotence::NotIdempotent;
   std::optional<Bytes> routing_key;  // simple statements; prepared ones derive it
   // A Murmur3 token to route by when there is no key (a token-range read goes to the node that
@@ -173,8 +173,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Executes and follows paging_state until the last page; returns every row (with the first
   // page's metadata). `max_rows` bounds memory: more rows fail with InvalidArgument.
-  boost::asio::awaitable<ClientResult<protocol::RowsResult>> fetch_all(Statement statement,
-                                                                       size_t max_rows = 10'000'000);
+  boost::asio::awaitable<ClientResult<protocol::RowsResult>> fetch_all(
+      Statement statement, size_t max_rows = 10'000'000);
 
   // USE on every pooled connection, and for connections opened later.
   boost::asio::awaitable<ClientResult<void>> use_keyspace(std::string keyspace);

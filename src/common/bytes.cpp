@@ -337,9 +337,15 @@ void ByteWriter::write_short_bytes(ByteView b) {
 
 void ByteWriter::write_value(const ValueView& v) {
   switch (v.kind) {
-    case ValueView::Kind::Null: write_i32(-1); return;
-    case ValueView::Kind::Unset: write_i32(-2); return;
-    case ValueView::Kind::Set: write_bytes(v.bytes); return;
+    case ValueView::Kind::Null:
+      write_i32(-1);
+      return;
+    case ValueView::Kind::Unset:
+      write_i32(-2);
+      return;
+    case ValueView::Kind::Set:
+      write_bytes(v.bytes);
+      return;
   }
 }
 

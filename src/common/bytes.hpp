@@ -76,9 +76,9 @@ class ByteReader {
   Result<ByteView> read_raw(size_t n);
   Result<void> skip(size_t n);
 
-  Result<std::string_view> read_string();       // [string]: [short] n, n bytes
-  Result<std::string_view> read_long_string();  // [long string]: [int] n, n bytes
-  Result<Uuid> read_uuid();                     // [uuid]
+  Result<std::string_view> read_string();                    // [string]: [short] n, n bytes
+  Result<std::string_view> read_long_string();               // [long string]: [int] n, n bytes
+  Result<Uuid> read_uuid();                                  // [uuid]
   Result<std::vector<std::string_view>> read_string_list();  // [string list]
   Result<std::optional<ByteView>> read_bytes();              // [bytes]: n < 0 is null
   Result<ByteView> read_short_bytes();                       // [short bytes]
@@ -129,8 +129,7 @@ class ByteWriter {
   void write_inet(ByteView address, int32_t port);
   void write_inetaddr(ByteView address);
   void write_string_map(std::span<const std::pair<std::string, std::string>> map);
-  void write_string_multimap(
-      std::span<const std::pair<std::string, std::vector<std::string>>> map);
+  void write_string_multimap(std::span<const std::pair<std::string, std::vector<std::string>>> map);
   void write_bytes_map(std::span<const std::pair<std::string, std::optional<Bytes>>> map);
   void write_unsigned_vint(uint64_t v);
   void write_vint(int64_t v);
@@ -143,9 +142,7 @@ class ByteWriter {
 };
 
 // Big-endian loads/stores on raw memory; callers guarantee bounds.
-inline uint16_t load_be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
+inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 inline uint32_t load_be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }

@@ -1,8 +1,8 @@
 #include "common/murmur3.hpp"
 
-#include <fmt/format.h>
-
 #include <cstring>
+
+#include <fmt/format.h>
 
 namespace zdm {
 namespace {

@@ -4,14 +4,22 @@ namespace zdm {
 
 std::string_view errc_name(Errc code) {
   switch (code) {
-    case Errc::Truncated: return "truncated";
-    case Errc::Malformed: return "malformed";
-    case Errc::Unsupported: return "unsupported";
-    case Errc::ChecksumMismatch: return "checksum mismatch";
-    case Errc::TooLarge: return "too large";
-    case Errc::Compression: return "compression";
-    case Errc::InvalidArgument: return "invalid argument";
-    case Errc::Io: return "i/o";
+    case Errc::Truncated:
+      return "truncated";
+    case Errc::Malformed:
+      return "malformed";
+    case Errc::Unsupported:
+      return "unsupported";
+    case Errc::ChecksumMismatch:
+      return "checksum mismatch";
+    case Errc::TooLarge:
+      return "too large";
+    case Errc::Compression:
+      return "compression";
+    case Errc::InvalidArgument:
+      return "invalid argument";
+    case Errc::Io:
+      return "i/o";
   }
   return "unknown";
 }

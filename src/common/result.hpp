@@ -58,12 +58,12 @@ using Result = tl::expected<T, Error>;
 #define ZDM_TRY_OR(lhs, expr, ret) \
   ZDM_TRY_IMPL(ZDM_TRY_CONCAT(zdm_try_result_, __LINE__), lhs, expr, ret)
 #define ZDM_TRY(lhs, expr) ZDM_TRY_OR(lhs, expr, ::tl::unexpected(std::move(try_error)))
-#define ZDM_CHECK_OR(expr, ret)                                         \
-  do {                                                                  \
-    auto zdm_check_result_ = (expr);                                    \
-    if (!zdm_check_result_) {                                           \
+#define ZDM_CHECK_OR(expr, ret)                                             \
+  do {                                                                      \
+    auto zdm_check_result_ = (expr);                                        \
+    if (!zdm_check_result_) {                                               \
       [[maybe_unused]] ::zdm::Error& try_error = zdm_check_result_.error(); \
-      return ret;                                                       \
-    }                                                                   \
+      return ret;                                                           \
+    }                                                                       \
   } while (false)
 #define ZDM_CHECK(expr) ZDM_CHECK_OR(expr, ::tl::unexpected(std::move(try_error)))

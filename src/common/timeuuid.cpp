@@ -1,11 +1,11 @@
 #include "common/timeuuid.hpp"
 
-#include <fmt/format.h>
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <cstring>
 #include <random>
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
 
 namespace zdm {
 namespace {

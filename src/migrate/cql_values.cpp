@@ -1,6 +1,5 @@
 #include "migrate/cql_values.hpp"
 
-
 namespace zdm::migrate {
 
 protocol::BoundValue bind_text(std::string_view text) {

@@ -39,7 +39,8 @@ struct TableJob::Candidate {
   std::optional<Row> target;
 };
 
-TableJob::TableJob(JobShared& shared, const Table& table, const Schema& origin_schema, Partitioner p)
+TableJob::TableJob(JobShared& shared, const Table& table, const Schema& origin_schema,
+                   Partitioner p)
     : shared_(shared),
       table_(table),
       layout_(table, origin_schema, p),
@@ -180,10 +181,11 @@ asio::awaitable<void> TableJob::send(InFlight& in_flight, client::Statement stat
   if (budget) budget->charge(bytes);
   if (!statement.prepared && routing) statement.routing_token = routing;
   InFlight* flight = &in_flight;
-  shared_.target->execute(std::move(statement), [flight, budget, bytes](client::ClientResult<client::QueryResult> r) {
-    if (budget) budget->release(bytes);
-    flight->release(bytes, r ? std::string() : "writing to target: " + r.error().to_string());
-  });
+  shared_.target->execute(
+      std::move(statement), [flight, budget, bytes](client::ClientResult<client::QueryResult> r) {
+        if (budget) budget->release(bytes);
+        flight->release(bytes, r ? std::string() : "writing to target: " + r.error().to_string());
+      });
 }
 
 asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
@@ -191,7 +193,8 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
   const std::optional<Token> routing = routing_token(range);
   auto reader = range_reader(0, range);
   auto executor = co_await asio::this_coro::executor;
-  InFlight in_flight(executor, shared_.settings.writes_in_flight, shared_.settings.write_bytes_in_flight);
+  InFlight in_flight(executor, shared_.settings.writes_in_flight,
+                     shared_.settings.write_bytes_in_flight);
   std::optional<Row> previous;  // for static cells: written with a partition's first row only
   const auto& slots = layout_.cells();
   std::vector<bool> write(slots.size());
@@ -205,8 +208,8 @@ asio::awaitable<Result<TableJob::Outcome>> TableJob::copy(
   auto flush = [&]() -> asio::awaitable<void> {
     if (batch.empty()) co_return;
     const size_t bytes = batch_bytes;
-    client::Statement statement = batch.size() == 1 ? std::move(batch.front())
-                                                    : make_batch(std::move(batch));
+    client::Statement statement =
+        batch.size() == 1 ? std::move(batch.front()) : make_batch(std::move(batch));
     batch.clear();
     batch_bytes = 0;
     batch_partitions = 0;
@@ -283,8 +286,8 @@ enum class CellDiff : uint8_t { Same, Mismatch, TargetNewer };
 }  // namespace
 
 // Compares one cell of two rows of the same key.
-static CellDiff compare_cell(const TableLayout& layout, const JobSettings& settings,
-                             const Row& o, const Row& t, const CellSlot& slot) {
+static CellDiff compare_cell(const TableLayout& layout, const JobSettings& settings, const Row& o,
+                             const Row& t, const CellSlot& slot) {
   const auto& ov = o[slot.value];
   const auto& tv = t[slot.value];
   const bool counter = layout.table().columns[slot.column].is_counter();
@@ -292,7 +295,8 @@ static CellDiff compare_cell(const TableLayout& layout, const JobSettings& setti
   const int64_t twt = layout.writetime(t, slot);
   const bool known = owt != kNoWritetime && twt != kNoWritetime;
   if (ov != tv) {
-    if (!counter && tv && (!ov || known) && twt != kNoWritetime && (owt == kNoWritetime || twt > owt)) {
+    if (!counter && tv && (!ov || known) && twt != kNoWritetime &&
+        (owt == kNoWritetime || twt > owt)) {
       return ov ? CellDiff::TargetNewer : CellDiff::Mismatch;
     }
     return CellDiff::Mismatch;
@@ -421,8 +425,8 @@ asio::awaitable<Result<void>> TableJob::validate_keys(
   for (auto& key : keys) {
     if (key.size() != layout_.key_count()) {
       co_return fail(Errc::InvalidArgument,
-                     fmt::format("{}: a key has {} columns, the table's primary key {}", table_.id(),
-                                 key.size(), layout_.key_count()));
+                     fmt::format("{}: a key has {} columns, the table's primary key {}",
+                                 table_.id(), key.size(), layout_.key_count()));
     }
     Row row(layout_.width());
     for (size_t i = 0; i < key.size(); ++i) row[layout_.key_index(i)] = std::move(key[i]);
@@ -496,7 +500,8 @@ asio::awaitable<Result<void>> TableJob::settle_one(Candidate& c, int64_t started
     write_diff("extra", nullptr, &**t, {});
     if (fix.extra) {
       int64_t ts = newest_writetime(layout_, **t);
-      auto planned = co_await writer_.plan_delete_row(**t, ts == kNoWritetime ? started_us : ts, repair);
+      auto planned =
+          co_await writer_.plan_delete_row(**t, ts == kNoWritetime ? started_us : ts, repair);
       if (!planned) co_return tl::unexpected(planned.error());
       repairable = true;
     }
@@ -504,9 +509,14 @@ asio::awaitable<Result<void>> TableJob::settle_one(Candidate& c, int64_t started
     std::vector<size_t> mismatched, newer;
     for (size_t i = 0; i < slots.size(); ++i) {
       switch (compare_cell(layout_, shared_.settings, **o, **t, slots[i])) {
-        case CellDiff::Same: break;
-        case CellDiff::Mismatch: mismatched.push_back(i); break;
-        case CellDiff::TargetNewer: newer.push_back(i); break;
+        case CellDiff::Same:
+          break;
+        case CellDiff::Mismatch:
+          mismatched.push_back(i);
+          break;
+        case CellDiff::TargetNewer:
+          newer.push_back(i);
+          break;
       }
     }
     if (!newer.empty()) {
@@ -564,8 +574,12 @@ void TableJob::write_diff(std::string_view kind, const Row* origin, const Row* t
     c["target_writetime"] = twt == kNoWritetime ? nlohmann::json(nullptr) : nlohmann::json(twt);
     columns.push_back(std::move(c));
   }
-  nlohmann::json line = {{"keyspace", table_.keyspace}, {"table", table_.name}, {"kind", kind},
-                         {"key", keys}, {"key_hex", hex}, {"columns", columns}};
+  nlohmann::json line = {{"keyspace", table_.keyspace},
+                         {"table", table_.name},
+                         {"kind", kind},
+                         {"key", keys},
+                         {"key_hex", hex},
+                         {"columns", columns}};
   *shared_.diff_file << line.dump() << '\n';
 }
 

@@ -34,9 +34,9 @@ struct JobSettings {
   protocol::Consistency read_consistency = protocol::Consistency::LocalQuorum;
   protocol::Consistency write_consistency = protocol::Consistency::LocalQuorum;
   int32_t page_size = 1000;
-  size_t writes_in_flight = 128;                  // per range
+  size_t writes_in_flight = 128;                   // per range
   size_t write_bytes_in_flight = 8 * 1024 * 1024;  // per range: bounds memory with large cells
-  size_t memory_budget = 64 * 1024 * 1024;  // pages and writes over all ranges
+  size_t memory_budget = 64 * 1024 * 1024;         // pages and writes over all ranges
   size_t batch_size = 32;  // rows per UNLOGGED batch, under kMaxBatchBytes (1: no batches)
   // Partitions per batch: Cassandra warns in its log for each batch over
   // unlogged_batch_across_partitions_warn_threshold (default 10).
@@ -77,20 +77,20 @@ class TableJob {
 
   enum class Outcome : uint8_t { Done, Interrupted };
   // `progress` is called after each page (to renew a lease); its counts go into `counts_`.
-  boost::asio::awaitable<Result<Outcome>> copy(TokenRange range, RangeCounts& out,
-                                               std::function<boost::asio::awaitable<void>()> progress);
-  boost::asio::awaitable<Result<Outcome>> validate(TokenRange range, RangeCounts& out,
-                                                   std::function<boost::asio::awaitable<void>()> progress);
+  boost::asio::awaitable<Result<Outcome>> copy(
+      TokenRange range, RangeCounts& out, std::function<boost::asio::awaitable<void>()> progress);
+  boost::asio::awaitable<Result<Outcome>> validate(
+      TokenRange range, RangeCounts& out, std::function<boost::asio::awaitable<void>()> progress);
   // Validates just these rows (primary key cells as in a diff file's key_hex; null clustering
   // for a partition's static row).
-  boost::asio::awaitable<Result<void>> validate_keys(std::vector<std::vector<std::optional<Bytes>>> keys,
-                                                     RangeCounts& out);
+  boost::asio::awaitable<Result<void>> validate_keys(
+      std::vector<std::vector<std::optional<Bytes>>> keys, RangeCounts& out);
 
  private:
   struct Candidate;
   static constexpr size_t kSettleInFlight = 32;
-  boost::asio::awaitable<Result<void>> settle(std::vector<Candidate>& candidates, int64_t started_us,
-                                              RangeCounts& out);
+  boost::asio::awaitable<Result<void>> settle(std::vector<Candidate>& candidates,
+                                              int64_t started_us, RangeCounts& out);
   boost::asio::awaitable<Result<void>> settle_one(Candidate& c, int64_t started_us,
                                                   RangeCounts& out);
   boost::asio::awaitable<Result<std::optional<protocol::Row>>> read_row(

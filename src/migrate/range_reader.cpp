@@ -22,10 +22,10 @@ RangeReader::RangeReader(std::shared_ptr<client::Session> session,
       rate_(rate),
       memory_(memory),
       row_bytes_(row_bytes_hint),
-      page_size_(row_bytes_hint == 0
-                     ? std::min(settings.page_size, kFirstPageRows)
-                     : static_cast<int32_t>(std::clamp<size_t>(
-                           kPageBytes / row_bytes_hint, 1, static_cast<size_t>(settings.page_size)))),
+      page_size_(row_bytes_hint == 0 ? std::min(settings.page_size, kFirstPageRows)
+                                     : static_cast<int32_t>(std::clamp<size_t>(
+                                           kPageBytes / row_bytes_hint, 1,
+                                           static_cast<size_t>(settings.page_size)))),
       wake_(session_->executor(), asio::steady_timer::time_point::max()) {}
 
 // A fetch still in flight completes into nothing: the callback sees `alive_` false.

@@ -1,9 +1,10 @@
 #pragma once
 // Pages through one token range of one cluster, keeping the next page in flight while the current
 // one is used (a range's reads overlap its writes or comparisons) unless pages are large. The first
-// page is 1 row (unless the table's row size is known from its other ranges), the following ones grow 8x a page toward the page size while they hold under
-// about 8 MiB; a page is fetched ahead only while the process's ByteBudget allows. Memory is
-// bounded by the workers times the larger of 8 MiB and one row, whatever the table size.
+// page is 1 row (unless the table's row size is known from its other ranges), the following ones
+// grow 8x a page toward the page size while they hold under about 8 MiB; a page is fetched ahead
+// only while the process's ByteBudget allows. Memory is bounded by the workers times the larger of
+// 8 MiB and one row, whatever the table size.
 
 #include <cstdint>
 #include <memory>
@@ -47,7 +48,7 @@ class RangeReader {
  private:
   void start_fetch(size_t held);
   size_t estimate() const;  // bytes the next page is expected to hold
-  void adapt_page_size();  // sets page_size_ and page_bytes_
+  void adapt_page_size();   // sets page_size_ and page_bytes_
 
   static constexpr size_t kPageBytes = 8 * 1024 * 1024;
   // The first page of a range is small: its rows' size is not known yet.

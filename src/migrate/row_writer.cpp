@@ -22,7 +22,9 @@ asio::awaitable<Result<std::shared_ptr<const client::PreparedStatement>>> RowWri
     const std::string& shape, const std::string& cql) {
   if (auto it = cache_.find(shape); it != cache_.end()) co_return it->second;
   auto p = co_await target_->prepare(cql);
-  if (!p) co_return fail(Errc::Io, fmt::format("preparing '{}' on target failed: {}", cql, p.error().to_string()));
+  if (!p)
+    co_return fail(Errc::Io,
+                   fmt::format("preparing '{}' on target failed: {}", cql, p.error().to_string()));
   cache_[shape] = *p;
   co_return *p;
 }
@@ -63,9 +65,10 @@ struct Group {
 
 }  // namespace
 
-asio::awaitable<Result<void>> RowWriter::plan_row(protocol::Row& row, const std::vector<bool>& write,
-                                                  bool key_only, StatementList& out,
-                                                  WriteCounts& counts, CellUse use) {
+asio::awaitable<Result<void>> RowWriter::plan_row(protocol::Row& row,
+                                                  const std::vector<bool>& write, bool key_only,
+                                                  StatementList& out, WriteCounts& counts,
+                                                  CellUse use) {
   auto cell_value = [&](size_t slot) {
     auto& cell = row[layout_.cells()[slot].value];
     return use == CellUse::Move ? BoundValue::set(std::move(*cell)) : BoundValue::set(*cell);
@@ -137,17 +140,19 @@ asio::awaitable<Result<void>> RowWriter::plan_row(protocol::Row& row, const std:
     } else if (static_update) {
       std::string sets;
       for (size_t i : g.slots) {
-        sets += (sets.empty() ? "" : ", ") + quote_identifier(table.columns[slots[i].column].name) + " = ?";
+        sets += (sets.empty() ? "" : ", ") + quote_identifier(table.columns[slots[i].column].name) +
+                " = ?";
       }
-      auto prepared_statement =
-          co_await prepared(shape, fmt::format("UPDATE {} USING TIMESTAMP ? AND TTL ? SET {} WHERE {}",
-                                               table.qualified(), sets, where_clause(false)));
+      auto prepared_statement = co_await prepared(
+          shape, fmt::format("UPDATE {} USING TIMESTAMP ? AND TTL ? SET {} WHERE {}",
+                             table.qualified(), sets, where_clause(false)));
       if (!prepared_statement) co_return tl::unexpected(prepared_statement.error());
       p = *prepared_statement;
     } else {
       std::string columns = key_columns(with_clustering);
       size_t markers = table.partition_key_count + (with_clustering ? table.clustering_count : 0);
-      for (size_t i : g.slots) columns += ", " + quote_identifier(table.columns[slots[i].column].name);
+      for (size_t i : g.slots)
+        columns += ", " + quote_identifier(table.columns[slots[i].column].name);
       markers += g.slots.size();
       std::string marks;
       for (size_t m = 0; m < markers; ++m) marks += m ? ", ?" : "?";
@@ -178,8 +183,8 @@ asio::awaitable<Result<void>> RowWriter::plan_row(protocol::Row& row, const std:
 }
 
 asio::awaitable<Result<void>> RowWriter::plan_counters(
-    const protocol::Row& row, const std::vector<std::optional<int64_t>>& deltas,
-    StatementList& out, WriteCounts& counts) {
+    const protocol::Row& row, const std::vector<std::optional<int64_t>>& deltas, StatementList& out,
+    WriteCounts& counts) {
   const Table& table = layout_.table();
   const auto& slots = layout_.cells();
   std::string shape = "C";
@@ -196,8 +201,8 @@ asio::awaitable<Result<void>> RowWriter::plan_counters(
   if (values.empty()) co_return Result<void>{};
   const bool with_clustering = !layout_.is_static_only(row);
   shape += with_clustering ? '1' : '0';
-  auto p = co_await prepared(shape, fmt::format("UPDATE {} SET {} WHERE {}", table.qualified(), sets,
-                                                where_clause(with_clustering)));
+  auto p = co_await prepared(shape, fmt::format("UPDATE {} SET {} WHERE {}", table.qualified(),
+                                                sets, where_clause(with_clustering)));
   if (!p) co_return tl::unexpected(p.error());
   counts.cells += values.size();
   auto keys = layout_.key_values(row, with_clustering);
@@ -247,8 +252,9 @@ asio::awaitable<Result<void>> RowWriter::plan_delete_cells(const protocol::Row& 
   if (names.empty()) co_return Result<void>{};
   const bool with_clustering = !layout_.is_static_only(row) && !only_static;
   shape += with_clustering ? '1' : '0';
-  auto p = co_await prepared(shape, fmt::format("DELETE {} FROM {} USING TIMESTAMP ? WHERE {}", names,
-                                                table.qualified(), where_clause(with_clustering)));
+  auto p =
+      co_await prepared(shape, fmt::format("DELETE {} FROM {} USING TIMESTAMP ? WHERE {}", names,
+                                           table.qualified(), where_clause(with_clustering)));
   if (!p) co_return tl::unexpected(p.error());
   std::vector<BoundValue> values{bind_bigint(timestamp)};
   auto keys = layout_.key_values(row, with_clustering);

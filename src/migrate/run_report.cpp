@@ -67,8 +67,9 @@ std::string RunReport::to_json() const {
     j["table"] = t.table;
     tables_json.push_back(std::move(j));
   }
-  nlohmann::json out = {{"command", command}, {"run_id", run_id},   {"status", status},
-                        {"elapsed_s", elapsed_s}, {"tables", tables_json}, {"totals", counts_json(totals())}};
+  nlohmann::json out = {{"command", command},    {"run_id", run_id},
+                        {"status", status},      {"elapsed_s", elapsed_s},
+                        {"tables", tables_json}, {"totals", counts_json(totals())}};
   return out.dump(2);
 }
 

@@ -17,10 +17,14 @@ using protocol::BoundValue;
 
 std::string_view range_status_name(RangeStatus s) {
   switch (s) {
-    case RangeStatus::Pending: return "pending";
-    case RangeStatus::Running: return "running";
-    case RangeStatus::Done: return "done";
-    case RangeStatus::Failed: return "failed";
+    case RangeStatus::Pending:
+      return "pending";
+    case RangeStatus::Running:
+      return "running";
+    case RangeStatus::Done:
+      return "done";
+    case RangeStatus::Failed:
+      return "failed";
   }
   return "pending";
 }
@@ -41,7 +45,8 @@ asio::awaitable<Result<client::QueryResult>> RunStore::run(std::string cql,
                                                            bool serial) {
   auto statement = client::Statement::simple(cql, std::move(values));
   statement.consistency = consistency_;
-  statement.idempotence = serial ? client::Idempotence::NotIdempotent : client::Idempotence::Idempotent;
+  statement.idempotence =
+      serial ? client::Idempotence::NotIdempotent : client::Idempotence::Idempotent;
   auto r = co_await target_->async_execute(std::move(statement), asio::use_awaitable);
   if (!r) {
     co_return fail(Errc::Io, fmt::format("run state on target: {}: {}", cql.substr(0, 60),
@@ -80,8 +85,9 @@ asio::awaitable<Result<void>> RunStore::ensure_tables() {
   // Some services (Astra) refuse CREATE KEYSPACE in CQL even with IF NOT EXISTS: create it only
   // when it is missing, and say how to get past a refusal.
   std::vector<BoundValue> name{bind_text(kStateKeyspace)};
-  auto exists = co_await run("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
-                             std::move(name), false);
+  auto exists =
+      co_await run("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
+                   std::move(name), false);
   const bool have_keyspace = exists && exists->rows() && !exists->rows()->rows.empty();
   for (size_t i = have_keyspace ? 1 : 0; i < std::size(statements); ++i) {
     std::vector<BoundValue> none;
@@ -137,8 +143,8 @@ asio::awaitable<Result<std::optional<RunInfo>>> RunStore::newest_unfinished(std:
 }
 
 asio::awaitable<Result<bool>> RunStore::create_run(RunInfo info) {
-  std::vector<BoundValue> values{bind_text(info.run_id),      bind_text(info.command),
-                                 bind_text(info.scope),       bind_text(info.status),
+  std::vector<BoundValue> values{bind_text(info.run_id),       bind_text(info.command),
+                                 bind_text(info.scope),        bind_text(info.status),
                                  bind_bigint(info.started_ms), bind_bigint(info.write_timestamp)};
   co_return co_await applied(
       fmt::format("INSERT INTO {}.runs (run_id, command, scope, status, started_ms, "
@@ -149,13 +155,15 @@ asio::awaitable<Result<bool>> RunStore::create_run(RunInfo info) {
 
 asio::awaitable<Result<void>> RunStore::set_run_status(std::string run_id, std::string status) {
   std::vector<BoundValue> values{bind_text(status), bind_text(run_id)};
-  auto r = co_await run(fmt::format("UPDATE {}.runs SET status = ? WHERE run_id = ?", kStateKeyspace),
-                        std::move(values), false);
+  auto r =
+      co_await run(fmt::format("UPDATE {}.runs SET status = ? WHERE run_id = ?", kStateKeyspace),
+                   std::move(values), false);
   if (!r) co_return tl::unexpected(r.error());
   co_return Result<void>{};
 }
 
-asio::awaitable<Result<void>> RunStore::add_ranges(std::string run_id, std::vector<RangeRecord> ranges) {
+asio::awaitable<Result<void>> RunStore::add_ranges(std::string run_id,
+                                                   std::vector<RangeRecord> ranges) {
   const std::string cql = fmt::format(
       "INSERT INTO {}.ranges (run_id, table_id, range_start, range_end, status, attempts, "
       "rows_read, rows_written) VALUES (?, ?, ?, ?, 'pending', 0, 0, 0)",
@@ -210,7 +218,8 @@ asio::awaitable<Result<std::vector<RangeRecord>>> RunStore::ranges(std::string r
 namespace {
 
 std::vector<BoundValue> range_key(const std::string& run_id, const RangeRecord& range) {
-  return {bind_text(run_id), bind_text(range.table_id), bind_text(token_to_string(range.range.start))};
+  return {bind_text(run_id), bind_text(range.table_id),
+          bind_text(token_to_string(range.range.start))};
 }
 
 }  // namespace
@@ -227,7 +236,8 @@ asio::awaitable<Result<bool>> RunStore::claim(std::string run_id, RangeRecord ra
       kStateKeyspace);
   if (range.status == RangeStatus::Running) {
     values.push_back(bind_bigint(now_ms));
-    co_return co_await applied(update + "IF status = 'running' AND lease_until_ms < ?", std::move(values));
+    co_return co_await applied(update + "IF status = 'running' AND lease_until_ms < ?",
+                               std::move(values));
   }
   co_return co_await applied(update + "IF status = 'pending'", std::move(values));
 }
@@ -282,11 +292,12 @@ asio::awaitable<Result<void>> RunStore::split(std::string run_id, RangeRecord ra
   auto values = std::vector<BoundValue>{bind_text(token_to_string(pieces.front().end))};
   auto key = range_key(run_id, range);
   values.insert(values.end(), key.begin(), key.end());
-  auto r = co_await run(fmt::format("UPDATE {}.ranges SET range_end = ?, status = 'pending', owner = "
-                                    "null, attempts = 0, error = null WHERE run_id = ? AND "
-                                    "table_id = ? AND range_start = ?",
-                                    kStateKeyspace),
-                        std::move(values), false);
+  auto r =
+      co_await run(fmt::format("UPDATE {}.ranges SET range_end = ?, status = 'pending', owner = "
+                               "null, attempts = 0, error = null WHERE run_id = ? AND "
+                               "table_id = ? AND range_start = ?",
+                               kStateKeyspace),
+                   std::move(values), false);
   if (!r) co_return tl::unexpected(r.error());
   co_return Result<void>{};
 }

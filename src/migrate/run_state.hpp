@@ -56,11 +56,12 @@ class RunStore {
   boost::asio::awaitable<Result<void>> ensure_tables();
   boost::asio::awaitable<Result<std::optional<RunInfo>>> find_run(std::string run_id);
   boost::asio::awaitable<Result<std::optional<RunInfo>>> newest_unfinished(std::string command,
-                                                                          std::string scope);
+                                                                           std::string scope);
   // INSERT ... IF NOT EXISTS: true when this process created the run.
   boost::asio::awaitable<Result<bool>> create_run(RunInfo run);
   boost::asio::awaitable<Result<void>> set_run_status(std::string run_id, std::string status);
-  boost::asio::awaitable<Result<void>> add_ranges(std::string run_id, std::vector<RangeRecord> ranges);
+  boost::asio::awaitable<Result<void>> add_ranges(std::string run_id,
+                                                  std::vector<RangeRecord> ranges);
   boost::asio::awaitable<Result<std::vector<RangeRecord>>> ranges(std::string run_id);
 
   // Claims a pending range, or a running one whose lease expired before `now_ms`.

@@ -1,16 +1,15 @@
 #include "migrate/runner.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
-
-#include <unistd.h>
-
-#include <ctime>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -69,8 +68,9 @@ Result<std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>>> re
     auto bad = [&](std::string_view what) {
       return fail(Errc::Malformed, fmt::format("--keys-from {} line {}: {}", path, number, what));
     };
-    if (!j.is_object() || !j.contains("keyspace") || !j.contains("table") || !j.contains("key_hex") ||
-        !j["key_hex"].is_array() || !j["keyspace"].is_string() || !j["table"].is_string()) {
+    if (!j.is_object() || !j.contains("keyspace") || !j.contains("table") ||
+        !j.contains("key_hex") || !j["key_hex"].is_array() || !j["keyspace"].is_string() ||
+        !j["table"].is_string()) {
       return bad("expected an object with keyspace, table and key_hex");
     }
     std::vector<std::optional<Bytes>> key;
@@ -84,9 +84,11 @@ Result<std::map<std::string, std::vector<std::vector<std::optional<Bytes>>>>> re
       if (!bytes) return bad("key_hex: " + bytes.error().message);
       key.emplace_back(std::move(*bytes));
     }
-    out[j["keyspace"].get<std::string>() + "." + j["table"].get<std::string>()].push_back(std::move(key));
+    out[j["keyspace"].get<std::string>() + "." + j["table"].get<std::string>()].push_back(
+        std::move(key));
   }
-  if (out.empty()) return fail(Errc::InvalidArgument, fmt::format("--keys-from: '{}' holds no keys", path));
+  if (out.empty())
+    return fail(Errc::InvalidArgument, fmt::format("--keys-from: '{}' holds no keys", path));
   return out;
 }
 
@@ -202,7 +204,8 @@ asio::awaitable<Result<void>> Runner::resolve_scope() {
   st.origin_schema = std::move(*origin_schema);
   for (const auto& k : st.keyspaces) {
     if (!st.origin_schema.keyspace(k)) {
-      co_return fail(Errc::InvalidArgument, fmt::format("keyspace '{}' does not exist on origin", k));
+      co_return fail(Errc::InvalidArgument,
+                     fmt::format("keyspace '{}' does not exist on origin", k));
     }
   }
   std::set<std::string> wanted_tables(options_.tables.begin(), options_.tables.end());
@@ -237,10 +240,13 @@ asio::awaitable<Result<void>> Runner::check_target_schema() {
   if (!target_schema) co_return fail(Errc::Io, "target: " + target_schema.error().message);
   st.target_schema = std::move(*target_schema);
   if (options_.create_schema) {
-    for (const auto& cql : schema_creation_statements(st.origin_schema, st.tables, st.target_schema)) {
+    for (const auto& cql :
+         schema_creation_statements(st.origin_schema, st.tables, st.target_schema)) {
       spdlog::info("creating on target: {}", cql);
       auto r = co_await target_->query(cql);
-      if (!r) co_return fail(Errc::Io, fmt::format("target refused '{}': {}", cql, r.error().to_string()));
+      if (!r)
+        co_return fail(Errc::Io,
+                       fmt::format("target refused '{}': {}", cql, r.error().to_string()));
     }
     auto reread = co_await read_schema(target_, st.keyspaces);
     if (!reread) co_return fail(Errc::Io, "target: " + reread.error().message);
@@ -249,7 +255,8 @@ asio::awaitable<Result<void>> Runner::check_target_schema() {
   auto problems = compare_schemas(st.tables, st.target_schema);
   if (!problems.empty()) {
     std::string message = "schema differences, nothing was copied:";
-    for (const auto& p : problems) message += fmt::format("\n  {}.{}: {}", p.keyspace, p.table, p.message);
+    for (const auto& p : problems)
+      message += fmt::format("\n  {}.{}: {}", p.keyspace, p.table, p.message);
     co_return fail(Errc::InvalidArgument, message);
   }
   co_return Result<void>{};
@@ -331,11 +338,10 @@ asio::awaitable<Result<void>> Runner::prepare_jobs() {
     st.rows_metric = &metrics_->counter_family("zdm_migrate_rows_total",
                                                "Rows read, written, or found different, by table",
                                                {"keyspace", "table", "op"});
-    st.errors_metric = &metrics_->counter_family("zdm_migrate_errors_total",
-                                                 "Range attempts that failed", {"keyspace", "table"});
-    st.ranges_metric = &metrics_->gauge_family("zdm_migrate_ranges",
-                                               "Ranges of this run by status, as this process saw them",
-                                               {"status"});
+    st.errors_metric = &metrics_->counter_family(
+        "zdm_migrate_errors_total", "Range attempts that failed", {"keyspace", "table"});
+    st.ranges_metric = &metrics_->gauge_family(
+        "zdm_migrate_ranges", "Ranges of this run by status, as this process saw them", {"status"});
     st.ranges_metric->labels({"total"}).set(static_cast<int64_t>(st.ranges_total));
     st.ranges_metric->labels({"done"}).set(static_cast<int64_t>(st.ranges_done_before));
   }
@@ -373,7 +379,8 @@ asio::awaitable<RunOutcome> Runner::conclude() {
     }
   }
   for (const auto& job : st.jobs) {
-    outcome.report.tables.push_back(TableReport{job->table().keyspace, job->table().name, job->counts()});
+    outcome.report.tables.push_back(
+        TableReport{job->table().keyspace, job->table().name, job->counts()});
   }
   outcome.exit_code = 1;
   if (!st.fatal.empty() || !final_ranges) {
@@ -383,17 +390,19 @@ asio::awaitable<RunOutcome> Runner::conclude() {
   }
   if (unfinished > 0) {
     outcome.report.status = "interrupted";
-    outcome.message = fmt::format("interrupted with {} ranges not done; run again with --resume "
-                                  "(or --run-id {}) to finish",
-                                  unfinished, st.run.run_id);
+    outcome.message = fmt::format(
+        "interrupted with {} ranges not done; run again with --resume "
+        "(or --run-id {}) to finish",
+        unfinished, st.run.run_id);
     co_return outcome;
   }
   (void)co_await st.store->set_run_status(st.run.run_id, failed ? "failed" : "completed");
   if (failed > 0) {
     outcome.report.status = "failed";
-    outcome.message = fmt::format("{} ranges failed (errors in zdm_migration.ranges); run again "
-                                  "with --resume to retry them, split finer",
-                                  failed);
+    outcome.message = fmt::format(
+        "{} ranges failed (errors in zdm_migration.ranges); run again "
+        "with --resume to retry them, split finer",
+        failed);
     co_return outcome;
   }
   outcome.report.status = "completed";
@@ -410,10 +419,12 @@ asio::awaitable<Result<void>> Runner::open_run() {
   char host[256] = "host";
   gethostname(host, sizeof host - 1);
   std::random_device rd;
-  st.store = std::make_unique<RunStore>(target_, fmt::format("{}:{}:{:04x}", host, getpid(), rd() & 0xffff),
+  st.store = std::make_unique<RunStore>(target_,
+                                        fmt::format("{}:{}:{:04x}", host, getpid(), rd() & 0xffff),
                                         options_.job.write_consistency);
   auto ensured = co_await st.store->ensure_tables();
-  if (!ensured) co_return fail(Errc::Io, "creating the run tables on target: " + ensured.error().message);
+  if (!ensured)
+    co_return fail(Errc::Io, "creating the run tables on target: " + ensured.error().message);
   std::vector<std::string> ids;
   for (const Table* t : st.tables) ids.push_back(t->id());
   const std::string command(command_name(options_.command));
@@ -429,13 +440,15 @@ asio::awaitable<Result<void>> Runner::open_run() {
     auto found = co_await st.store->newest_unfinished(command, scope);
     if (!found) co_return tl::unexpected(found.error());
     existing = *found;
-    if (!existing) spdlog::info("--resume: no unfinished {} run of this scope; starting a new one", command);
+    if (!existing)
+      spdlog::info("--resume: no unfinished {} run of this scope; starting a new one", command);
   }
   if (existing) {
     if (existing->command != command || existing->scope != scope) {
-      co_return fail(Errc::InvalidArgument,
-                     fmt::format("run {} is a {} run of {}; this command asks for a {} run of {}",
-                                 existing->run_id, existing->command, existing->scope, command, scope));
+      co_return fail(
+          Errc::InvalidArgument,
+          fmt::format("run {} is a {} run of {}; this command asks for a {} run of {}",
+                      existing->run_id, existing->command, existing->scope, command, scope));
     }
     st.run = *existing;
   } else {
@@ -461,7 +474,8 @@ asio::awaitable<Result<void>> Runner::open_run() {
     co_await sleep_for(std::chrono::milliseconds(100));
   }
   if (st.run.status == "planning") {
-    co_return fail(Errc::Io, fmt::format("run {} is still being planned by another process", st.run.run_id));
+    co_return fail(Errc::Io,
+                   fmt::format("run {} is still being planned by another process", st.run.run_id));
   }
   auto ranges = co_await st.store->ranges(st.run.run_id);
   if (!ranges) co_return tl::unexpected(ranges.error());
@@ -472,7 +486,8 @@ asio::awaitable<Result<void>> Runner::open_run() {
     if (!s) co_return tl::unexpected(s.error());
     ++split;
   }
-  if (split) spdlog::info("run {}: {} failed ranges split in four and pending again", st.run.run_id, split);
+  if (split)
+    spdlog::info("run {}: {} failed ranges split in four and pending again", st.run.run_id, split);
   if (st.run.status != "running") (void)co_await st.store->set_run_status(st.run.run_id, "running");
   co_return Result<void>{};
 }
@@ -545,7 +560,8 @@ asio::awaitable<void> Runner::worker(size_t index) {
       for (size_t t : unfinished_tables) {
         if (active.size() < std::max<size_t>(1, options_.parallel_tables)) active.insert(t);
       }
-      std::erase_if(claimable, [&](const RangeRecord& r) { return !active.count(st.job_by_id[r.table_id]); });
+      std::erase_if(claimable,
+                    [&](const RangeRecord& r) { return !active.count(st.job_by_id[r.table_id]); });
       if (claimable.empty()) {
         if (!others_working) break;  // everything is done or failed
         co_await sleep_for(std::chrono::milliseconds(500));
@@ -554,16 +570,18 @@ asio::awaitable<void> Runner::worker(size_t index) {
       // Tables in order (a bounded number at once), ranges shuffled within a table so that
       // concurrent workers and processes read from different nodes.
       std::shuffle(claimable.begin(), claimable.end(), rng);
-      std::stable_sort(claimable.begin(), claimable.end(), [&](const RangeRecord& a, const RangeRecord& b) {
-        return st.job_by_id[a.table_id] < st.job_by_id[b.table_id];
-      });
+      std::stable_sort(claimable.begin(), claimable.end(),
+                       [&](const RangeRecord& a, const RangeRecord& b) {
+                         return st.job_by_id[a.table_id] < st.job_by_id[b.table_id];
+                       });
       st.queue.assign(claimable.begin(), claimable.end());
       continue;
     }
     RangeRecord range = st.queue.front();
     st.queue.pop_front();
     const int64_t now = now_ms();
-    auto claimed = co_await st.store->claim(st.run.run_id, range, now, now + options_.lease.count());
+    auto claimed =
+        co_await st.store->claim(st.run.run_id, range, now, now + options_.lease.count());
     if (!claimed) {
       st.fatal = claimed.error().message;
       break;
@@ -584,7 +602,8 @@ asio::awaitable<void> Runner::process(size_t job_index, RangeRecord range) {
     auto now = std::chrono::steady_clock::now();
     if (now - last_renew < options_.lease / 3) co_return;
     last_renew = now;
-    auto renewed = co_await st.store->renew(st.run.run_id, range, now_ms() + options_.lease.count());
+    auto renewed =
+        co_await st.store->renew(st.run.run_id, range, now_ms() + options_.lease.count());
     if (renewed && !*renewed) lost = true;
   };
   for (int attempt = 0;; ++attempt) {
@@ -608,7 +627,8 @@ asio::awaitable<void> Runner::process(size_t job_index, RangeRecord range) {
       }
       if (lost || !*finished) {
         spdlog::warn("{} range ({}, {}]: lease lost to another worker; its result is not counted",
-                     job.table().id(), token_to_string(range.range.start), token_to_string(range.range.end));
+                     job.table().id(), token_to_string(range.range.start),
+                     token_to_string(range.range.end));
         co_return;
       }
       job.counts().add(counts);
@@ -648,7 +668,8 @@ asio::awaitable<void> Runner::process(size_t job_index, RangeRecord range) {
       co_return;
     }
     auto backoff = options_.retry_backoff * (1 << std::min(attempt, 5));
-    co_await sleep_for(std::min<std::chrono::milliseconds>(backoff, std::chrono::milliseconds(30000)));
+    co_await sleep_for(
+        std::min<std::chrono::milliseconds>(backoff, std::chrono::milliseconds(30000)));
     co_await progress();
   }
 }
@@ -660,18 +681,20 @@ std::string Runner::progress_text() const {
     rows += job->counts().rows_read;
     differences += job->counts().missing + job->counts().mismatched + job->counts().extra;
   }
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
   const uint64_t done = st.ranges_done_before + st.ranges_done_now + st.ranges_failed_now;
   std::string eta = "?";
   if (st.ranges_done_now > 0 && st.ranges_total > done) {
-    const double per_range = elapsed / static_cast<double>(st.ranges_done_now + st.ranges_failed_now);
+    const double per_range =
+        elapsed / static_cast<double>(st.ranges_done_now + st.ranges_failed_now);
     eta = fmt::format("{:.0f}s", per_range * static_cast<double>(st.ranges_total - done));
   } else if (st.ranges_total == done) {
     eta = "0s";
   }
-  std::string text = fmt::format("{}: {} rows, {:.0f} rows/s, ranges {}/{}", command_name(options_.command),
-                                 rows, elapsed > 0 ? static_cast<double>(rows) / elapsed : 0.0, done,
-                                 st.ranges_total);
+  std::string text =
+      fmt::format("{}: {} rows, {:.0f} rows/s, ranges {}/{}", command_name(options_.command), rows,
+                  elapsed > 0 ? static_cast<double>(rows) / elapsed : 0.0, done, st.ranges_total);
   if (st.ranges_failed_now) text += fmt::format(" ({} failed)", st.ranges_failed_now);
   // The tables in progress (a bounded number are at once), each with its ranges done.
   size_t shown = 0;

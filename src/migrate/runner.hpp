@@ -32,7 +32,7 @@ struct RunOptions {
   std::vector<std::string> tables;  // "ks.t"
   size_t workers = 8;
   size_t parallel_tables = 2;
-  size_t splits = 0;  // per table; 0: 16 per worker, at least 64
+  size_t splits = 0;               // per table; 0: 16 per worker, at least 64
   double max_rows_per_second = 0;  // per side
   std::string run_id;
   bool resume = false;
@@ -42,7 +42,7 @@ struct RunOptions {
   std::chrono::milliseconds retry_backoff{1000};
   JobSettings job;
   std::string diff_file;
-  std::string keys_from;  // validate only the rows of this diff file (no ranges, no run state)
+  std::string keys_from;       // validate only the rows of this diff file (no ranges, no run state)
   bool progress_line = false;  // a \r-updated line (terminal) instead of periodic log lines
   std::chrono::milliseconds progress_interval{10000};
 };

@@ -8,8 +8,8 @@
 
 #include "client/session.hpp"
 #include "migrate/cql_values.hpp"
-#include "protocol/row_reader.hpp"
 #include "protocol/cql_type.hpp"
+#include "protocol/row_reader.hpp"
 
 namespace zdm::migrate {
 
@@ -58,7 +58,8 @@ const Column* Table::find(const std::string& column) const {
 }
 
 bool Table::is_counter_table() const {
-  return std::any_of(columns.begin(), columns.end(), [](const Column& c) { return c.is_counter(); });
+  return std::any_of(columns.begin(), columns.end(),
+                     [](const Column& c) { return c.is_counter(); });
 }
 
 bool Table::has_static() const {
@@ -105,12 +106,30 @@ bool Schema::writetime_readable(const Column& column) const {
 }
 
 bool is_system_keyspace(const std::string& name) {
-  static const std::set<std::string> kNames = {
-      "system", "system_schema", "system_auth", "system_distributed", "system_traces",
-      "system_views", "system_virtual_schema", "zdm_migration", "solr_admin", "OpsCenter",
-      "dse_system", "dse_system_local", "dse_security", "dse_auth", "dse_leases", "dse_perf",
-      "dse_insights", "dse_insights_local", "dse_analytics", "datastax_sla", "cfs", "cfs_archive",
-      "HiveMetaStore", "system_backups"};
+  static const std::set<std::string> kNames = {"system",
+                                               "system_schema",
+                                               "system_auth",
+                                               "system_distributed",
+                                               "system_traces",
+                                               "system_views",
+                                               "system_virtual_schema",
+                                               "zdm_migration",
+                                               "solr_admin",
+                                               "OpsCenter",
+                                               "dse_system",
+                                               "dse_system_local",
+                                               "dse_security",
+                                               "dse_auth",
+                                               "dse_leases",
+                                               "dse_perf",
+                                               "dse_insights",
+                                               "dse_insights_local",
+                                               "dse_analytics",
+                                               "datastax_sla",
+                                               "cfs",
+                                               "cfs_archive",
+                                               "HiveMetaStore",
+                                               "system_backups"};
   return kNames.count(name) > 0;
 }
 
@@ -152,23 +171,24 @@ Result<std::vector<UserType>> resolve_cql_types(const std::vector<TypeTexts>& te
   std::vector<UserType> out;
   std::set<std::pair<std::string, std::string>> in_progress;
   std::function<std::optional<DataType>(std::string_view, std::string_view)> resolver;
-  std::function<Result<DataType>(const TypeTexts&)> build = [&](const TypeTexts& t)
-      -> Result<DataType> {
+  std::function<Result<DataType>(const TypeTexts&)> build =
+      [&](const TypeTexts& t) -> Result<DataType> {
     DataType udt;
     udt.id = TypeId::Udt;
     udt.udt_keyspace = t.keyspace;
     udt.udt_name = t.name;
     udt.field_names = t.field_names;
     if (!in_progress.insert({t.keyspace, t.name}).second) {
-      return fail(Errc::Malformed, fmt::format("user type {}.{} refers to itself", t.keyspace, t.name));
+      return fail(Errc::Malformed,
+                  fmt::format("user type {}.{} refers to itself", t.keyspace, t.name));
     }
     for (const auto& ft : t.field_types) {
       auto parsed = protocol::parse_cql_type(ft, [&](std::string_view ks, std::string_view n) {
         return resolver(ks.empty() ? std::string_view(t.keyspace) : ks, n);
       });
       if (!parsed) {
-        return fail(Errc::Malformed, fmt::format("user type {}.{}: field type '{}': {}",
-                                                 t.keyspace, t.name, ft, parsed.error().message));
+        return fail(Errc::Malformed, fmt::format("user type {}.{}: field type '{}': {}", t.keyspace,
+                                                 t.name, ft, parsed.error().message));
       }
       udt.params.push_back(std::move(*parsed));
     }
@@ -212,10 +232,14 @@ std::optional<DataType> find_udt(const std::vector<UserType>& types, std::string
 void order_columns(Table& table) {
   auto rank = [](ColumnKind k) {
     switch (k) {
-      case ColumnKind::PartitionKey: return 0;
-      case ColumnKind::Clustering: return 1;
-      case ColumnKind::Static: return 2;
-      case ColumnKind::Regular: return 2;
+      case ColumnKind::PartitionKey:
+        return 0;
+      case ColumnKind::Clustering:
+        return 1;
+      case ColumnKind::Static:
+        return 2;
+      case ColumnKind::Regular:
+        return 2;
     }
     return 3;
   };
@@ -224,9 +248,9 @@ void order_columns(Table& table) {
     if (rank(a.kind) < 2) return a.position < b.position;
     return a.name < b.name;
   });
-  table.partition_key_count = static_cast<size_t>(std::count_if(
-      table.columns.begin(), table.columns.end(),
-      [](const Column& c) { return c.kind == ColumnKind::PartitionKey; }));
+  table.partition_key_count = static_cast<size_t>(
+      std::count_if(table.columns.begin(), table.columns.end(),
+                    [](const Column& c) { return c.kind == ColumnKind::PartitionKey; }));
   table.clustering_count = static_cast<size_t>(
       std::count_if(table.columns.begin(), table.columns.end(),
                     [](const Column& c) { return c.kind == ColumnKind::Clustering; }));
@@ -244,16 +268,20 @@ asio::awaitable<Result<void>> read_modern(SessionPtr session, std::vector<std::s
                                           Schema& schema) {
   const std::string filter = keyspace_filter(keyspaces);
   auto ks_rows = co_await select_rows(
-      session, "SELECT keyspace_name, durable_writes, replication FROM system_schema.keyspaces" + filter);
+      session,
+      "SELECT keyspace_name, durable_writes, replication FROM system_schema.keyspaces" + filter);
   if (!ks_rows) co_return tl::unexpected(ks_rows.error());
   for (const auto& row : ks_rows->rows) {
     RowReader r(ks_rows->metadata, row);
     auto name = r.text("keyspace_name").value_or("");
     if (!wanted(keyspaces, name)) continue;
-    schema.keyspaces.push_back(Keyspace{name, r.text_map("replication"), r.boolean("durable_writes").value_or(true)});
+    schema.keyspaces.push_back(
+        Keyspace{name, r.text_map("replication"), r.boolean("durable_writes").value_or(true)});
   }
   auto type_rows = co_await select_rows(
-      session, "SELECT keyspace_name, type_name, field_names, field_types FROM system_schema.types" + filter);
+      session,
+      "SELECT keyspace_name, type_name, field_names, field_types FROM system_schema.types" +
+          filter);
   if (!type_rows) co_return tl::unexpected(type_rows.error());
   std::vector<TypeTexts> texts;
   for (const auto& row : type_rows->rows) {
@@ -269,7 +297,8 @@ asio::awaitable<Result<void>> read_modern(SessionPtr session, std::vector<std::s
   auto col_rows = co_await select_rows(
       session,
       "SELECT keyspace_name, table_name, column_name, clustering_order, kind, position, type "
-      "FROM system_schema.columns" + filter);
+      "FROM system_schema.columns" +
+          filter);
   if (!col_rows) co_return tl::unexpected(col_rows.error());
   for (const auto& row : col_rows->rows) {
     RowReader r(col_rows->metadata, row);
@@ -308,7 +337,8 @@ asio::awaitable<Result<void>> read_legacy(SessionPtr session, std::vector<std::s
   auto ks_rows = co_await select_rows(
       session,
       "SELECT keyspace_name, durable_writes, strategy_class, strategy_options FROM "
-      "system.schema_keyspaces" + filter);
+      "system.schema_keyspaces" +
+          filter);
   if (!ks_rows) co_return tl::unexpected(ks_rows.error());
   for (const auto& row : ks_rows->rows) {
     RowReader r(ks_rows->metadata, row);
@@ -325,13 +355,16 @@ asio::awaitable<Result<void>> read_legacy(SessionPtr session, std::vector<std::s
     schema.keyspaces.push_back(std::move(k));
   }
   auto type_rows = co_await select_rows(
-      session, "SELECT keyspace_name, type_name, field_names, field_types FROM system.schema_usertypes" +
-                   filter);
+      session,
+      "SELECT keyspace_name, type_name, field_names, field_types FROM system.schema_usertypes" +
+          filter);
   if (!type_rows) co_return tl::unexpected(type_rows.error());
   for (const auto& row : type_rows->rows) {
     RowReader r(type_rows->metadata, row);
-    UserType t{r.text("keyspace_name").value_or(""), r.text("type_name").value_or(""),
-               r.text_list("field_names"), {}};
+    UserType t{r.text("keyspace_name").value_or(""),
+               r.text("type_name").value_or(""),
+               r.text_list("field_names"),
+               {}};
     if (!wanted(keyspaces, t.keyspace)) continue;
     for (const auto& cls : r.text_list("field_types")) {
       auto parsed = protocol::parse_marshal_class(cls);
@@ -346,7 +379,8 @@ asio::awaitable<Result<void>> read_legacy(SessionPtr session, std::vector<std::s
   auto col_rows = co_await select_rows(
       session,
       "SELECT keyspace_name, columnfamily_name, column_name, component_index, type, validator "
-      "FROM system.schema_columns" + filter);
+      "FROM system.schema_columns" +
+          filter);
   if (!col_rows) co_return tl::unexpected(col_rows.error());
   for (const auto& row : col_rows->rows) {
     RowReader r(col_rows->metadata, row);
@@ -357,12 +391,13 @@ asio::awaitable<Result<void>> read_legacy(SessionPtr session, std::vector<std::s
     auto column_name = r.text("column_name").value_or("");
     auto type = protocol::parse_marshal_class(validator);
     if (!type) {
-      co_return fail(Errc::Malformed, fmt::format("{}.{} column {}: validator '{}': {}", ks,
-                                                  table_name, column_name, validator,
-                                                  type.error().message));
+      co_return fail(Errc::Malformed,
+                     fmt::format("{}.{} column {}: validator '{}': {}", ks, table_name, column_name,
+                                 validator, type.error().message));
     }
     std::string_view bare = validator;
-    if (bare.rfind(protocol::kMarshalPrefix, 0) == 0) bare.remove_prefix(protocol::kMarshalPrefix.size());
+    if (bare.rfind(protocol::kMarshalPrefix, 0) == 0)
+      bare.remove_prefix(protocol::kMarshalPrefix.size());
     Column c;
     c.name = column_name;
     c.type = std::move(*type);
@@ -382,7 +417,8 @@ asio::awaitable<Result<void>> read_legacy(SessionPtr session, std::vector<std::s
 
 }  // namespace
 
-asio::awaitable<Result<Schema>> read_schema(SessionPtr session, std::vector<std::string> keyspaces) {
+asio::awaitable<Result<Schema>> read_schema(SessionPtr session,
+                                            std::vector<std::string> keyspaces) {
   Schema schema;
   auto local = co_await session->query("SELECT release_version, partitioner FROM system.local");
   if (!local) {
@@ -398,7 +434,8 @@ asio::awaitable<Result<Schema>> read_schema(SessionPtr session, std::vector<std:
       probe.error().server_code == protocol::ErrorCode::Invalid) {
     schema.source = SchemaSource::Legacy;
   } else if (!probe) {
-    co_return fail(Errc::Io, "reading system_schema.keyspaces failed: " + probe.error().to_string());
+    co_return fail(Errc::Io,
+                   "reading system_schema.keyspaces failed: " + probe.error().to_string());
   }
   Result<void> read;
   if (schema.source == SchemaSource::Legacy) {
@@ -483,8 +520,9 @@ std::string create_keyspace(const Keyspace& k) {
   for (const auto& [key, value] : k.replication) {
     rep += (rep.empty() ? "" : ", ") + quote_literal(key) + ": " + quote_literal(value);
   }
-  return fmt::format("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{{}}} AND durable_writes = {}",
-                     quote_identifier(k.name), rep, k.durable_writes ? "true" : "false");
+  return fmt::format(
+      "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{{}}} AND durable_writes = {}",
+      quote_identifier(k.name), rep, k.durable_writes ? "true" : "false");
 }
 
 std::string field_type_text(const DataType& type) {
@@ -508,10 +546,12 @@ std::string create_table(const Table& t) {
   for (const auto& c : t.columns) {
     cols += quote_identifier(c.name) + " " + c.cql_type() +
             (c.kind == ColumnKind::Static ? " static" : "") + ", ";
-    if (c.kind == ColumnKind::PartitionKey) pk += (pk.empty() ? "" : ", ") + quote_identifier(c.name);
+    if (c.kind == ColumnKind::PartitionKey)
+      pk += (pk.empty() ? "" : ", ") + quote_identifier(c.name);
     if (c.kind == ColumnKind::Clustering) {
       ck += ", " + quote_identifier(c.name);
-      order += (order.empty() ? "" : ", ") + quote_identifier(c.name) + (c.descending ? " DESC" : " ASC");
+      order += (order.empty() ? "" : ", ") + quote_identifier(c.name) +
+               (c.descending ? " DESC" : " ASC");
     }
   }
   std::string text = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}PRIMARY KEY (({}){}))",

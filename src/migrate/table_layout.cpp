@@ -20,7 +20,8 @@ TableLayout::TableLayout(const Table& table, const Schema& schema, Partitioner p
     select_list_ += ", " + quote_identifier(table.columns[i].name);
     ++index;
   }
-  for (size_t i = table.partition_key_count + table.clustering_count; i < table.columns.size(); ++i) {
+  for (size_t i = table.partition_key_count + table.clustering_count; i < table.columns.size();
+       ++i) {
     const Column& c = table.columns[i];
     const std::string name = quote_identifier(c.name);
     CellSlot slot;
@@ -44,8 +45,8 @@ std::string TableLayout::range_query(bool bounded_end) const {
   for (size_t i = 0; i < table_.partition_key_count; ++i) {
     pk += (i ? ", " : "") + quote_identifier(table_.columns[i].name);
   }
-  std::string q = fmt::format("SELECT {} FROM {} WHERE token({}) > ?", select_list_,
-                              table_.qualified(), pk);
+  std::string q =
+      fmt::format("SELECT {} FROM {} WHERE token({}) > ?", select_list_, table_.qualified(), pk);
   if (bounded_end) q += fmt::format(" AND token({}) <= ?", pk);
   return q;
 }
@@ -56,7 +57,8 @@ std::string TableLayout::row_query(bool with_clustering) const {
   for (size_t i = 0; i < n; ++i) {
     where += (i ? " AND " : "") + quote_identifier(table_.columns[i].name) + " = ?";
   }
-  std::string q = fmt::format("SELECT {} FROM {} WHERE {}", select_list_, table_.qualified(), where);
+  std::string q =
+      fmt::format("SELECT {} FROM {} WHERE {}", select_list_, table_.qualified(), where);
   if (!with_clustering && table_.clustering_count > 0) q += " LIMIT 1";
   return q;
 }

@@ -50,7 +50,8 @@ class TableLayout {
   bool has_unreadable_writetimes() const { return unreadable_writetimes_; }
 
   // The bound values of row_query for a row of this layout's result.
-  std::vector<protocol::BoundValue> key_values(const protocol::Row& row, bool with_clustering) const;
+  std::vector<protocol::BoundValue> key_values(const protocol::Row& row,
+                                               bool with_clustering) const;
   // A row whose clustering columns are null: a partition with static cells and no rows.
   bool is_static_only(const protocol::Row& row) const;
 
@@ -61,7 +62,7 @@ class TableLayout {
   bool same_partition(const protocol::Row& a, const protocol::Row& b) const;
 
   int64_t writetime(const protocol::Row& row, const CellSlot& slot) const;  // kNoWritetime if none
-  int32_t ttl(const protocol::Row& row, const CellSlot& slot) const;         // 0 when none
+  int32_t ttl(const protocol::Row& row, const CellSlot& slot) const;        // 0 when none
 
   // {"pk": literal, ...} and the hex of each key column, for diff files and logs.
   std::string key_text(const protocol::Row& row) const;

@@ -11,7 +11,7 @@ namespace {
 // 2^127 - 1: RandomPartitioner's tokens go up to 2^127, which a signed 128-bit value cannot hold;
 // the last range of a ring is read without an upper bound, so that one token is not lost.
 constexpr TokenValue kMaxRandom = static_cast<TokenValue>(~static_cast<UnsignedTokenValue>(0) >> 1);
-}
+}  // namespace
 
 std::optional<Partitioner> partitioner_from_class(std::string_view class_name) {
   auto dot = class_name.rfind('.');
@@ -36,7 +36,8 @@ TokenValue max_token(Partitioner p) {
 std::string token_to_string(TokenValue t) {
   if (t == 0) return "0";
   bool negative = t < 0;
-  auto u = negative ? static_cast<UnsignedTokenValue>(-(t + 1)) + 1 : static_cast<UnsignedTokenValue>(t);
+  auto u =
+      negative ? static_cast<UnsignedTokenValue>(-(t + 1)) + 1 : static_cast<UnsignedTokenValue>(t);
   std::string out;
   while (u > 0) {
     out += static_cast<char>('0' + static_cast<int>(u % 10));
@@ -107,9 +108,10 @@ std::vector<TokenRange> split_range(const TokenRange& range, size_t parts) {
   const UnsignedTokenValue step = width / parts;
   TokenValue start = range.start;
   for (size_t i = 1; i <= parts; ++i) {
-    TokenValue end = i == parts ? range.end
-                                : static_cast<TokenValue>(static_cast<UnsignedTokenValue>(range.start) +
-                                                          step * i);
+    TokenValue end =
+        i == parts
+            ? range.end
+            : static_cast<TokenValue>(static_cast<UnsignedTokenValue>(range.start) + step * i);
     if (end > start) out.push_back(TokenRange{start, end});
     start = end;
   }
@@ -131,10 +133,10 @@ std::vector<TokenRange> split_ring(Partitioner p, std::vector<TokenValue> ring, 
   std::vector<TokenRange> out;
   for (size_t i = 0; i + 1 < bounds.size(); ++i) {
     TokenRange segment{bounds[i], bounds[i + 1]};
-    const auto share = static_cast<size_t>(
-        static_cast<long double>(width_of(segment.start, segment.end)) / total *
-            static_cast<long double>(count) +
-        0.5L);
+    const auto share =
+        static_cast<size_t>(static_cast<long double>(width_of(segment.start, segment.end)) / total *
+                                static_cast<long double>(count) +
+                            0.5L);
     auto parts = split_range(segment, std::max<size_t>(1, share));
     out.insert(out.end(), parts.begin(), parts.end());
   }

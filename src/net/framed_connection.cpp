@@ -1,8 +1,7 @@
 #include "net/framed_connection.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/buffer.hpp>
+#include <spdlog/spdlog.h>
 
 namespace zdm::net {
 
@@ -78,11 +77,11 @@ void FramedConnection::read_next() {
   reading_ = true;
   if (stream_.is_tls()) {
     if (!tls_read_buffer_) tls_read_buffer_.reset(new uint8_t[options_.read_buffer_size]);
-    stream_.async_read_some(asio::buffer(tls_read_buffer_.get(), options_.read_buffer_size),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        size_t n) {
-                              self->on_read(ec, self->tls_read_buffer_.get(), n);
-                            });
+    stream_.async_read_some(
+        asio::buffer(tls_read_buffer_.get(), options_.read_buffer_size),
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+          self->on_read(ec, self->tls_read_buffer_.get(), n);
+        });
     return;
   }
   stream_.socket().async_wait(
@@ -109,8 +108,7 @@ void FramedConnection::on_readable(const boost::system::error_code& ec) {
   on_read(rec, buffer, n);
 }
 
-void FramedConnection::on_read(const boost::system::error_code& ec, const uint8_t* data,
-                               size_t n) {
+void FramedConnection::on_read(const boost::system::error_code& ec, const uint8_t* data, size_t n) {
   reading_ = false;
   if (closed_) return;
   if (ec) {

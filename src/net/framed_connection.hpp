@@ -121,10 +121,10 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   protocol::FrameDecoder decoder_;
   protocol::FrameEncoder encoder_;
   std::unique_ptr<uint8_t[]> tls_read_buffer_;  // TLS only; plain TCP reads a per-thread buffer
-  Bytes prefix_;   // first bytes, until on_first_bytes() has seen them
-  Bytes pending_;  // queued, not yet handed to the socket
-  Bytes writing_;  // owned by the write in flight
-  Bytes scratch_;  // message body before segment/compression encoding
+  Bytes prefix_;                                // first bytes, until on_first_bytes() has seen them
+  Bytes pending_;                               // queued, not yet handed to the socket
+  Bytes writing_;                               // owned by the write in flight
+  Bytes scratch_;                               // message body before segment/compression encoding
   protocol::Compression compression_ = protocol::Compression::None;
   uint64_t reads_ = 0;
   uint64_t writes_ = 0;

@@ -1,8 +1,8 @@
 #include "net/io_threads.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <exception>
+
+#include <spdlog/spdlog.h>
 
 namespace zdm::net {
 

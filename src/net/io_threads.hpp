@@ -3,12 +3,13 @@
 // context for its whole life, so its data path needs no locks; cross-thread work goes by post.
 
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 namespace zdm::net {
 

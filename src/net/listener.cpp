@@ -1,12 +1,12 @@
 #include "net/listener.hpp"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include <charconv>
+#include <chrono>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
-#include <charconv>
-#include <chrono>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace zdm::net {
 

@@ -2,12 +2,13 @@
 // Accepts TCP connections on one acceptor and hands each socket to the next io thread, so that a
 // connection lives on one thread for its whole life.
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/result.hpp"
 #include "net/io_threads.hpp"

@@ -4,13 +4,14 @@
 // branch per call; the hot path pays a predictable test, not a virtual call through a type-erased
 // handler).
 
+#include <memory>
+#include <utility>
+#include <variant>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
-#include <memory>
-#include <utility>
-#include <variant>
 
 namespace zdm::net {
 

@@ -1,18 +1,17 @@
 #include "net/tls.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-
-#include <boost/asio/ssl/error.hpp>
-
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 namespace zdm::net {
 
@@ -160,8 +159,7 @@ Result<void> prepare_client_tls_stream(ssl::stream<boost::asio::ip::tcp::socket>
 std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::socket>& stream,
                                           const boost::system::error_code& ec,
                                           std::string_view peer, std::string_view expected_name,
-                                          HostnameCheck hostname,
-                                          std::string_view cluster_name) {
+                                          HostnameCheck hostname, std::string_view cluster_name) {
   const long verify = SSL_get_verify_result(stream.native_handle());
   const std::string ca_setting = fmt::format("ZDM_{}_TLS_SERVER_CA_PATH", cluster_name);
   std::string why;
@@ -189,8 +187,8 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
       why = fmt::format("its certificate is not valid for '{}'", expected_name);
       break;
     default:
-      why = fmt::format("certificate verification failed: {}",
-                        X509_verify_cert_error_string(verify));
+      why =
+          fmt::format("certificate verification failed: {}", X509_verify_cert_error_string(verify));
       break;
   }
   const bool verify_failed =
@@ -219,13 +217,12 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
     reason = buf;
   }
   const bool alert = reason.find("alert") != std::string::npos;
-  return fmt::format(
-      "TLS handshake with {} node {} failed: {}{}", cluster_name, peer, reason,
-      alert ? fmt::format(" (the node refused the connection; if it requires client "
-                          "certificates, set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
-                          "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
-                          cluster_name)
-            : std::string());
+  return fmt::format("TLS handshake with {} node {} failed: {}{}", cluster_name, peer, reason,
+                     alert ? fmt::format(" (the node refused the connection; if it requires client "
+                                         "certificates, set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
+                                         "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
+                                         cluster_name)
+                           : std::string());
 }
 
 std::string explain_tls_alert(std::string message, std::string_view cluster_name) {

@@ -2,12 +2,13 @@
 // TLS contexts for servers and clients, built from PEM files, with errors that name the file and
 // say what is wrong with it. Control plane: called at startup, not per connection.
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include "common/result.hpp"
 

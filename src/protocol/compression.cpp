@@ -1,13 +1,13 @@
 #include "protocol/compression.hpp"
 
 #include <lz4.h>
-#include <snappy-c.h>
 
 #include <algorithm>
 #include <cctype>
 #include <climits>
 
 #include <fmt/format.h>
+#include <snappy-c.h>
 
 namespace zdm::protocol {
 namespace {
@@ -21,7 +21,8 @@ constexpr size_t kRatioSlack = 64;
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -48,8 +49,7 @@ Result<void> check_declared_length(std::string_view algo, size_t declared, size_
 
 Result<void> lz4_body_compress(ByteView body, Bytes& out) {
   if (body.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE) || body.size() > UINT32_MAX) {
-    return fail(Errc::TooLarge,
-                fmt::format("lz4 cannot compress a body of {} bytes", body.size()));
+    return fail(Errc::TooLarge, fmt::format("lz4 cannot compress a body of {} bytes", body.size()));
   }
   size_t at = out.size();
   out.resize(at + 4);
@@ -60,15 +60,15 @@ Result<void> lz4_body_compress(ByteView body, Bytes& out) {
 Result<void> lz4_body_decompress(ByteView body, Bytes& out, size_t max_uncompressed) {
   if (body.empty()) return {};
   if (body.size() < 4) {
-    return fail(Errc::Compression,
-                fmt::format("lz4 body of {} bytes is shorter than its 4-byte length prefix",
-                            body.size()));
+    return fail(
+        Errc::Compression,
+        fmt::format("lz4 body of {} bytes is shorter than its 4-byte length prefix", body.size()));
   }
   size_t declared = load_be32(body.data());
   ByteView block = body.subspan(4);
   if (declared == 0 && block.empty()) return {};  // a bare zero prefix: nothing to decode
-  if (auto ok = check_declared_length("lz4", declared, block.size(), kLz4MaxRatio,
-                                      max_uncompressed);
+  if (auto ok =
+          check_declared_length("lz4", declared, block.size(), kLz4MaxRatio, max_uncompressed);
       !ok) {
     return ok;
   }
@@ -85,8 +85,8 @@ Result<void> snappy_body_compress(ByteView body, Bytes& out) {
   if (st != SNAPPY_OK) {
     out.resize(at);
     return fail(Errc::Compression,
-                fmt::format("snappy failed to compress a body of {} bytes (status {})",
-                            body.size(), static_cast<int>(st)));
+                fmt::format("snappy failed to compress a body of {} bytes (status {})", body.size(),
+                            static_cast<int>(st)));
   }
   out.resize(at + written);
   return {};
@@ -101,8 +101,8 @@ Result<void> snappy_body_decompress(ByteView body, Bytes& out, size_t max_uncomp
                                                "header",
                                                body.size()));
   }
-  if (auto ok = check_declared_length("snappy", declared, body.size(), kSnappyMaxRatio,
-                                      max_uncompressed);
+  if (auto ok =
+          check_declared_length("snappy", declared, body.size(), kSnappyMaxRatio, max_uncompressed);
       !ok) {
     return ok;
   }
@@ -114,9 +114,8 @@ Result<void> snappy_body_decompress(ByteView body, Bytes& out, size_t max_uncomp
   snappy_status st = snappy_uncompress(src, body.size(), target, &written);
   if (st != SNAPPY_OK || written != declared) {
     out.resize(at);
-    return fail(Errc::Compression,
-                fmt::format("snappy body of {} bytes is corrupt (status {})", body.size(),
-                            static_cast<int>(st)));
+    return fail(Errc::Compression, fmt::format("snappy body of {} bytes is corrupt (status {})",
+                                               body.size(), static_cast<int>(st)));
   }
   return {};
 }
@@ -132,9 +131,12 @@ Result<Compression> compression_from_name(std::string_view name) {
 
 std::string_view compression_name(Compression c) {
   switch (c) {
-    case Compression::None: return "none";
-    case Compression::Lz4: return "lz4";
-    case Compression::Snappy: return "snappy";
+    case Compression::None:
+      return "none";
+    case Compression::Lz4:
+      return "lz4";
+    case Compression::Snappy:
+      return "snappy";
   }
   return "unknown";
 }
@@ -144,8 +146,10 @@ Result<void> compress_body_into(Compression c, ByteView body, Bytes& out) {
     case Compression::None:
       out.insert(out.end(), body.begin(), body.end());
       return {};
-    case Compression::Lz4: return lz4_body_compress(body, out);
-    case Compression::Snappy: return snappy_body_compress(body, out);
+    case Compression::Lz4:
+      return lz4_body_compress(body, out);
+    case Compression::Snappy:
+      return snappy_body_compress(body, out);
   }
   return fail(Errc::InvalidArgument, "unknown compression algorithm");
 }
@@ -166,8 +170,10 @@ Result<void> decompress_body_into(Compression c, ByteView body, Bytes& out,
       }
       out.insert(out.end(), body.begin(), body.end());
       return {};
-    case Compression::Lz4: return lz4_body_decompress(body, out, max_uncompressed);
-    case Compression::Snappy: return snappy_body_decompress(body, out, max_uncompressed);
+    case Compression::Lz4:
+      return lz4_body_decompress(body, out, max_uncompressed);
+    case Compression::Snappy:
+      return snappy_body_decompress(body, out, max_uncompressed);
   }
   return fail(Errc::InvalidArgument, "unknown compression algorithm");
 }
@@ -201,7 +207,8 @@ Result<void> lz4_compress_block(ByteView in, Bytes& out) {
 }
 
 Result<void> lz4_decompress_block(ByteView in, size_t uncompressed_length, Bytes& out) {
-  if (in.size() > static_cast<size_t>(INT_MAX) || uncompressed_length > static_cast<size_t>(INT_MAX)) {
+  if (in.size() > static_cast<size_t>(INT_MAX) ||
+      uncompressed_length > static_cast<size_t>(INT_MAX)) {
     return fail(Errc::TooLarge, fmt::format("lz4 block of {} bytes declaring {} is too large",
                                             in.size(), uncompressed_length));
   }
@@ -217,9 +224,9 @@ Result<void> lz4_decompress_block(ByteView in, size_t uncompressed_length, Bytes
   char* target =
       uncompressed_length == 0 ? &empty_target : reinterpret_cast<char*>(out.data() + at);
   // LZ4_decompress_safe never writes past dstCapacity and reports corrupt input as negative.
-  int written = LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()), target,
-                                    static_cast<int>(in.size()),
-                                    static_cast<int>(uncompressed_length));
+  int written =
+      LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()), target,
+                          static_cast<int>(in.size()), static_cast<int>(uncompressed_length));
   if (written < 0 || static_cast<size_t>(written) != uncompressed_length) {
     out.resize(at);
     return fail(Errc::Compression,

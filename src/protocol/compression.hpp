@@ -20,7 +20,8 @@ enum class Compression : uint8_t { None, Lz4, Snappy };
 Result<Compression> compression_from_name(std::string_view name);
 std::string_view compression_name(Compression c);  // "none", "lz4", "snappy"
 
-// Default bound on the uncompressed size a compressed body may declare: the spec's 256 MB frame cap.
+// Default bound on the uncompressed size a compressed body may declare: the spec's 256 MB frame
+// cap.
 inline constexpr size_t kDefaultMaxUncompressedLength = 256u * 1024 * 1024;
 
 // Compresses a frame body. Compression::None copies the input. Appending variants reuse the

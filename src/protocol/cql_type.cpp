@@ -66,10 +66,13 @@ std::optional<TypeId> native_by_marshal(std::string_view name) {
   return std::nullopt;
 }
 
-bool needs_frozen_when_nested(const DataType& t) { return t.is_collection() || t.id == TypeId::Udt; }
+bool needs_frozen_when_nested(const DataType& t) {
+  return t.is_collection() || t.id == TypeId::Udt;
+}
 
 std::string_view strip_prefix(std::string_view name) {
-  if (name.substr(0, kMarshalPrefix.size()) == kMarshalPrefix) name.remove_prefix(kMarshalPrefix.size());
+  if (name.substr(0, kMarshalPrefix.size()) == kMarshalPrefix)
+    name.remove_prefix(kMarshalPrefix.size());
   return name;
 }
 
@@ -86,9 +89,9 @@ Result<uint32_t> parse_dimension(std::string_view digits, std::string_view where
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), dim);
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || dim == 0 ||
       dim > static_cast<uint32_t>(INT32_MAX)) {
-    return fail(Errc::Malformed,
-                fmt::format("vector dimension '{}' in {} is not a positive 32-bit integer", digits,
-                            where));
+    return fail(
+        Errc::Malformed,
+        fmt::format("vector dimension '{}' in {} is not a positive 32-bit integer", digits, where));
   }
   return dim;
 }
@@ -110,8 +113,7 @@ Result<DataType> parse_composite(Parser& p, Composite kind, std::string_view nam
     auto t = p.parse_type(depth + 1);
     if (!t) return t;
     args.push_back(std::move(*t));
-  } while ((kind == Composite::Tuple || (kind == Composite::Map && args.size() < 2)) &&
-           p.eat(','));
+  } while ((kind == Composite::Tuple || (kind == Composite::Map && args.size() < 2)) && p.eat(','));
   if (kind == Composite::Map && args.size() != 2) {
     return p.error("expected ',' between map key and value types");
   }
@@ -230,8 +232,9 @@ class MarshalParser : private TypeCursor {
 
   Result<DataType> parse_type(int depth) {
     if (depth > kMaxTypeDepth) {
-      return fail(Errc::Malformed,
-                  fmt::format("type nesting exceeds {} levels in marshal class name", kMaxTypeDepth));
+      return fail(
+          Errc::Malformed,
+          fmt::format("type nesting exceeds {} levels in marshal class name", kMaxTypeDepth));
     }
     skip_ws();
     size_t start = pos_;
@@ -295,7 +298,6 @@ class MarshalParser : private TypeCursor {
     }
     return s_.substr(start, pos_ - start);
   }
-
 };
 
 // ---- CQL type text -------------------------------------------------------------------------
@@ -373,15 +375,14 @@ class CqlTypeParser : private TypeCursor {
       name = std::move(tok->text);
     }
     if (!resolver_) {
-      return fail(Errc::Unsupported,
-                  fmt::format("CQL type '{}': user type '{}' cannot be resolved (no resolver)", s_,
-                              name));
+      return fail(
+          Errc::Unsupported,
+          fmt::format("CQL type '{}': user type '{}' cannot be resolved (no resolver)", s_, name));
     }
     auto udt = resolver_(keyspace, name);
     if (!udt) {
-      return fail(Errc::Unsupported,
-                  fmt::format("CQL type '{}': unknown user type '{}{}{}'", s_, keyspace,
-                              keyspace.empty() ? "" : ".", name));
+      return fail(Errc::Unsupported, fmt::format("CQL type '{}': unknown user type '{}{}{}'", s_,
+                                                 keyspace, keyspace.empty() ? "" : ".", name));
     }
     return std::move(*udt);
   }
@@ -477,10 +478,26 @@ void format_cql(const DataType& t, bool nested, std::string& out) {
   bool frozen = nested && needs_frozen_when_nested(t);
   if (frozen) out += "frozen<";
   switch (t.id) {
-    case TypeId::List: out += "list<"; format_cql_params(t, out); out += '>'; break;
-    case TypeId::Set: out += "set<"; format_cql_params(t, out); out += '>'; break;
-    case TypeId::Map: out += "map<"; format_cql_params(t, out); out += '>'; break;
-    case TypeId::Tuple: out += "tuple<"; format_cql_params(t, out); out += '>'; break;
+    case TypeId::List:
+      out += "list<";
+      format_cql_params(t, out);
+      out += '>';
+      break;
+    case TypeId::Set:
+      out += "set<";
+      format_cql_params(t, out);
+      out += '>';
+      break;
+    case TypeId::Map:
+      out += "map<";
+      format_cql_params(t, out);
+      out += '>';
+      break;
+    case TypeId::Tuple:
+      out += "tuple<";
+      format_cql_params(t, out);
+      out += '>';
+      break;
     case TypeId::Udt:
       if (!t.udt_keyspace.empty()) out += cql_identifier(t.udt_keyspace) + ".";
       out += cql_identifier(t.udt_name);
@@ -526,10 +543,26 @@ void format_marshal(const DataType& t, bool nested, std::string& out) {
     }
   };
   switch (t.id) {
-    case TypeId::List: out += "ListType("; params(); out += ')'; break;
-    case TypeId::Set: out += "SetType("; params(); out += ')'; break;
-    case TypeId::Map: out += "MapType("; params(); out += ')'; break;
-    case TypeId::Tuple: out += "TupleType("; params(); out += ')'; break;
+    case TypeId::List:
+      out += "ListType(";
+      params();
+      out += ')';
+      break;
+    case TypeId::Set:
+      out += "SetType(";
+      params();
+      out += ')';
+      break;
+    case TypeId::Map:
+      out += "MapType(";
+      params();
+      out += ')';
+      break;
+    case TypeId::Tuple:
+      out += "TupleType(";
+      params();
+      out += ')';
+      break;
     case TypeId::Udt:
       out += "UserType(";
       out += t.udt_keyspace;

@@ -54,11 +54,26 @@ Result<DataType> read_type_at_depth(ByteReader& reader, int depth) {
       t.custom_class = std::string(*name);
       return t;
     }
-    case TypeId::Ascii: case TypeId::Bigint: case TypeId::Blob: case TypeId::Boolean:
-    case TypeId::Counter: case TypeId::Decimal: case TypeId::Double: case TypeId::Float:
-    case TypeId::Int: case TypeId::Timestamp: case TypeId::Uuid: case TypeId::Varchar:
-    case TypeId::Varint: case TypeId::Timeuuid: case TypeId::Inet: case TypeId::Date:
-    case TypeId::Time: case TypeId::Smallint: case TypeId::Tinyint: case TypeId::Duration:
+    case TypeId::Ascii:
+    case TypeId::Bigint:
+    case TypeId::Blob:
+    case TypeId::Boolean:
+    case TypeId::Counter:
+    case TypeId::Decimal:
+    case TypeId::Double:
+    case TypeId::Float:
+    case TypeId::Int:
+    case TypeId::Timestamp:
+    case TypeId::Uuid:
+    case TypeId::Varchar:
+    case TypeId::Varint:
+    case TypeId::Timeuuid:
+    case TypeId::Inet:
+    case TypeId::Date:
+    case TypeId::Time:
+    case TypeId::Smallint:
+    case TypeId::Tinyint:
+    case TypeId::Duration:
       return t;
     case TypeId::List:
     case TypeId::Set: {

@@ -45,11 +45,11 @@ enum class TypeId : uint16_t {
 // "org.apache.cassandra.db.marshal.VectorType(<element class>, <dimension>)".
 struct DataType {
   TypeId id = TypeId::Blob;
-  std::string custom_class;        // Custom only
-  std::vector<DataType> params;    // List/Set: element; Map: key, value; Tuple: elements;
-                                   // Udt: field types (parallel to field_names)
-  std::string udt_keyspace;        // Udt only
-  std::string udt_name;            // Udt only
+  std::string custom_class;              // Custom only
+  std::vector<DataType> params;          // List/Set: element; Map: key, value; Tuple: elements;
+                                         // Udt: field types (parallel to field_names)
+  std::string udt_keyspace;              // Udt only
+  std::string udt_name;                  // Udt only
   std::vector<std::string> field_names;  // Udt only
 
   static DataType simple(TypeId id) { return DataType{id, {}, {}, {}, {}, {}}; }

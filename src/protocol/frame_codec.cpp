@@ -129,9 +129,8 @@ Result<std::optional<Frame>> FrameDecoder::next_from_segments() {
   auto header = decode_frame_header(**bytes, max_body_length_);
   if (!header) return fatal(std::move(header.error()));
   if (!uses_segments(header->version)) {
-    return fatal(Errc::Malformed,
-                 fmt::format("frame of version {} inside a v5 segment",
-                             protocol_version_name(header->version)));
+    return fatal(Errc::Malformed, fmt::format("frame of version {} inside a v5 segment",
+                                              protocol_version_name(header->version)));
   }
   auto frame = finish_frame(*header, **bytes);
   if (!frame) return tl::unexpected(frame.error());

@@ -6,8 +6,22 @@ namespace zdm::protocol {
 
 std::optional<Opcode> opcode_from_byte(uint8_t b) {
   switch (b) {
-    case 0x00: case 0x01: case 0x02: case 0x03: case 0x05: case 0x06: case 0x07: case 0x08:
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x0E: case 0x0F: case 0x10:
+    case 0x00:
+    case 0x01:
+    case 0x02:
+    case 0x03:
+    case 0x05:
+    case 0x06:
+    case 0x07:
+    case 0x08:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x0E:
+    case 0x0F:
+    case 0x10:
     case 0xFF:
       return static_cast<Opcode>(b);
     default:
@@ -17,37 +31,54 @@ std::optional<Opcode> opcode_from_byte(uint8_t b) {
 
 std::string_view opcode_name(Opcode op) {
   switch (op) {
-    case Opcode::Error: return "ERROR";
-    case Opcode::Startup: return "STARTUP";
-    case Opcode::Ready: return "READY";
-    case Opcode::Authenticate: return "AUTHENTICATE";
-    case Opcode::Options: return "OPTIONS";
-    case Opcode::Supported: return "SUPPORTED";
-    case Opcode::Query: return "QUERY";
-    case Opcode::Result: return "RESULT";
-    case Opcode::Prepare: return "PREPARE";
-    case Opcode::Execute: return "EXECUTE";
-    case Opcode::Register: return "REGISTER";
-    case Opcode::Event: return "EVENT";
-    case Opcode::Batch: return "BATCH";
-    case Opcode::AuthChallenge: return "AUTH_CHALLENGE";
-    case Opcode::AuthResponse: return "AUTH_RESPONSE";
-    case Opcode::AuthSuccess: return "AUTH_SUCCESS";
-    case Opcode::DseRevise: return "REVISE_REQUEST";
+    case Opcode::Error:
+      return "ERROR";
+    case Opcode::Startup:
+      return "STARTUP";
+    case Opcode::Ready:
+      return "READY";
+    case Opcode::Authenticate:
+      return "AUTHENTICATE";
+    case Opcode::Options:
+      return "OPTIONS";
+    case Opcode::Supported:
+      return "SUPPORTED";
+    case Opcode::Query:
+      return "QUERY";
+    case Opcode::Result:
+      return "RESULT";
+    case Opcode::Prepare:
+      return "PREPARE";
+    case Opcode::Execute:
+      return "EXECUTE";
+    case Opcode::Register:
+      return "REGISTER";
+    case Opcode::Event:
+      return "EVENT";
+    case Opcode::Batch:
+      return "BATCH";
+    case Opcode::AuthChallenge:
+      return "AUTH_CHALLENGE";
+    case Opcode::AuthResponse:
+      return "AUTH_RESPONSE";
+    case Opcode::AuthSuccess:
+      return "AUTH_SUCCESS";
+    case Opcode::DseRevise:
+      return "REVISE_REQUEST";
   }
   return "UNKNOWN";
 }
 
 Result<FrameHeader> decode_frame_header(ByteView bytes, uint32_t max_body_length) {
   if (bytes.size() < kFrameHeaderSize) {
-    return fail(Errc::Truncated,
-                fmt::format("frame header needs 9 bytes, got {}", bytes.size()));
+    return fail(Errc::Truncated, fmt::format("frame header needs 9 bytes, got {}", bytes.size()));
   }
   FrameHeader h;
   uint8_t raw_version = bytes[0] & 0x7F;
   auto version = protocol_version_from_byte(raw_version);
   if (!version) {
-    return fail(Errc::Unsupported, fmt::format("unsupported protocol version 0x{:02x}", raw_version));
+    return fail(Errc::Unsupported,
+                fmt::format("unsupported protocol version 0x{:02x}", raw_version));
   }
   h.version = *version;
   h.direction = (bytes[0] & 0x80) ? Direction::Response : Direction::Request;

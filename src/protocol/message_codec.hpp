@@ -2,10 +2,10 @@
 // Internal to the message codec (messages.hpp): per-kind body decoders/encoders and the small
 // helpers they share. Not a public API.
 
-#include <fmt/format.h>
-
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "protocol/messages.hpp"
 

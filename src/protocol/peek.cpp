@@ -40,10 +40,13 @@ Result<void> check_request(const FrameHeader& header, Opcode expected) {
 Result<ByteReader> message_reader(const FrameHeader& header, ByteView body) {
   ByteReader reader(body);
   if (!header.has_flag(frame_flags::kCustomPayload)) return reader;
-  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(header.opcode, "custom payload size", std::move(try_error)));
+  ZDM_TRY_OR(auto count, reader.read_u16(),
+             in_field(header.opcode, "custom payload size", std::move(try_error)));
   for (uint16_t i = 0; i < count; ++i) {
-    ZDM_CHECK_OR(reader.read_string(), in_field(header.opcode, "custom payload key", std::move(try_error)));
-    ZDM_CHECK_OR(reader.read_bytes(), in_field(header.opcode, "custom payload value", std::move(try_error)));
+    ZDM_CHECK_OR(reader.read_string(),
+                 in_field(header.opcode, "custom payload key", std::move(try_error)));
+    ZDM_CHECK_OR(reader.read_bytes(),
+                 in_field(header.opcode, "custom payload value", std::move(try_error)));
   }
   return reader;
 }
@@ -56,7 +59,8 @@ Result<void> skip_values(ByteReader& reader, uint16_t count, bool named, Protoco
     const size_t at = reader.position();
     ZDM_TRY_OR(auto length, reader.read_i32(), in_field(op, "value length", std::move(try_error)));
     if (length >= 0) {
-      ZDM_CHECK_OR(reader.skip(static_cast<size_t>(length)), in_field(op, "value bytes", std::move(try_error)));
+      ZDM_CHECK_OR(reader.skip(static_cast<size_t>(length)),
+                   in_field(op, "value bytes", std::move(try_error)));
     } else if (length == -2 && !supports_unset_values(version)) {
       return malformed(op,
                        fmt::format("value {} is 'not set' (-2), which {} does not support", i,
@@ -81,7 +85,8 @@ Result<uint32_t> read_flags(ByteReader& reader, ProtocolVersion version, Opcode 
 // <query_parameters> of QUERY and EXECUTE, in the order the specs and the DSE extensions define.
 Result<QueryParamsPeek> read_query_params(ByteReader& reader, ProtocolVersion version, Opcode op) {
   QueryParamsPeek p;
-  ZDM_TRY_OR(auto consistency, reader.read_u16(), in_field(op, "consistency", std::move(try_error)));
+  ZDM_TRY_OR(auto consistency, reader.read_u16(),
+             in_field(op, "consistency", std::move(try_error)));
   p.consistency = consistency;
   ZDM_TRY(auto flags, read_flags(reader, version, op));
   p.flags = flags;
@@ -95,15 +100,18 @@ Result<QueryParamsPeek> read_query_params(ByteReader& reader, ProtocolVersion ve
     p.page_size = page_size;
   }
   if (p.has_flag(query_flags::kPagingState)) {
-    ZDM_TRY_OR(auto paging_state, reader.read_bytes(), in_field(op, "paging state", std::move(try_error)));
+    ZDM_TRY_OR(auto paging_state, reader.read_bytes(),
+               in_field(op, "paging state", std::move(try_error)));
     p.paging_state = paging_state;
   }
   if (p.has_flag(query_flags::kSerialConsistency)) {
-    ZDM_TRY_OR(auto serial, reader.read_u16(), in_field(op, "serial consistency", std::move(try_error)));
+    ZDM_TRY_OR(auto serial, reader.read_u16(),
+               in_field(op, "serial consistency", std::move(try_error)));
     p.serial_consistency = serial;
   }
   if (p.has_flag(query_flags::kDefaultTimestamp)) {
-    ZDM_TRY_OR(auto timestamp, reader.read_i64(), in_field(op, "default timestamp", std::move(try_error)));
+    ZDM_TRY_OR(auto timestamp, reader.read_i64(),
+               in_field(op, "default timestamp", std::move(try_error)));
     p.default_timestamp = timestamp;
   }
   if (p.has_flag(query_flags::kKeyspace) && uses_keyspace_flag(version)) {
@@ -117,7 +125,8 @@ Result<QueryParamsPeek> read_query_params(ByteReader& reader, ProtocolVersion ve
   if (p.has_flag(query_flags::kContinuousPaging) && uses_continuous_paging(version)) {
     // max_pages, max_pages_per_second, and from DSE_V2 on next_pages.
     const size_t ints = version == ProtocolVersion::DseV1 ? 2 : 3;
-    ZDM_CHECK_OR(reader.skip(4 * ints), in_field(op, "continuous paging options", std::move(try_error)));
+    ZDM_CHECK_OR(reader.skip(4 * ints),
+                 in_field(op, "continuous paging options", std::move(try_error)));
   }
   return p;
 }
@@ -129,18 +138,21 @@ Result<void> read_batch_child(ByteReader& reader, ProtocolVersion version, Batch
   ZDM_TRY_OR(auto kind, reader.read_u8(), in_field(op, "child kind", std::move(try_error)));
   if (kind == 0) {
     child.kind = BatchChildPeek::Kind::Query;
-    ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "child query", std::move(try_error)));
+    ZDM_TRY_OR(auto query, reader.read_long_string(),
+               in_field(op, "child query", std::move(try_error)));
     child.query = query;
     child.prepared_id = {};
   } else if (kind == 1) {
     child.kind = BatchChildPeek::Kind::Prepared;
-    ZDM_TRY_OR(auto id, reader.read_short_bytes(), in_field(op, "child prepared id", std::move(try_error)));
+    ZDM_TRY_OR(auto id, reader.read_short_bytes(),
+               in_field(op, "child prepared id", std::move(try_error)));
     child.prepared_id = id;
     child.query = {};
   } else {
     return malformed(op, fmt::format("child kind {} (expected 0 or 1)", kind), at);
   }
-  ZDM_TRY_OR(auto count, reader.read_u16(), in_field(op, "child value count", std::move(try_error)));
+  ZDM_TRY_OR(auto count, reader.read_u16(),
+             in_field(op, "child value count", std::move(try_error)));
   child.value_count = count;
   ZDM_CHECK(skip_values(reader, count, false, version, op));
   return {};
@@ -172,16 +184,19 @@ Result<BatchLayout> read_batch(const FrameHeader& header, ByteView body) {
   layout.children_end = reader.position();
   b.children = BatchChildren(
       body.subspan(layout.children_begin, layout.children_end - layout.children_begin), count);
-  ZDM_TRY_OR(auto consistency, reader.read_u16(), in_field(op, "consistency", std::move(try_error)));
+  ZDM_TRY_OR(auto consistency, reader.read_u16(),
+             in_field(op, "consistency", std::move(try_error)));
   b.consistency = consistency;
   ZDM_TRY(auto flags, read_flags(reader, header.version, op));
   b.flags = flags;
   if ((flags & query_flags::kSerialConsistency) != 0) {
-    ZDM_TRY_OR(auto serial, reader.read_u16(), in_field(op, "serial consistency", std::move(try_error)));
+    ZDM_TRY_OR(auto serial, reader.read_u16(),
+               in_field(op, "serial consistency", std::move(try_error)));
     b.serial_consistency = serial;
   }
   if ((flags & query_flags::kDefaultTimestamp) != 0) {
-    ZDM_TRY_OR(auto timestamp, reader.read_i64(), in_field(op, "default timestamp", std::move(try_error)));
+    ZDM_TRY_OR(auto timestamp, reader.read_i64(),
+               in_field(op, "default timestamp", std::move(try_error)));
     b.default_timestamp = timestamp;
   }
   if ((flags & query_flags::kKeyspace) != 0 && uses_keyspace_flag(header.version)) {
@@ -233,7 +248,8 @@ Result<QueryPeek> peek_query(const FrameHeader& header, ByteView body) {
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
   ZDM_TRY(auto reader, message_reader(header, body));
   QueryPeek q;
-  ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "query text", std::move(try_error)));
+  ZDM_TRY_OR(auto query, reader.read_long_string(),
+             in_field(op, "query text", std::move(try_error)));
   q.query = query;
   ZDM_TRY(auto params, read_query_params(reader, header.version, op));
   q.params = params;
@@ -248,7 +264,8 @@ Result<ExecutePeek> peek_execute(const FrameHeader& header, ByteView body) {
   ZDM_TRY_OR(auto id, reader.read_short_bytes(), in_field(op, "prepared id", std::move(try_error)));
   e.prepared_id = id;
   if (uses_prepared_metadata(header.version)) {
-    ZDM_TRY_OR(auto metadata_id, reader.read_short_bytes(), in_field(op, "result metadata id", std::move(try_error)));
+    ZDM_TRY_OR(auto metadata_id, reader.read_short_bytes(),
+               in_field(op, "result metadata id", std::move(try_error)));
     e.result_metadata_id = metadata_id;
   }
   ZDM_TRY(auto params, read_query_params(reader, header.version, op));
@@ -261,13 +278,15 @@ Result<PreparePeek> peek_prepare(const FrameHeader& header, ByteView body) {
   if (auto ok = check_request(header, op); !ok) return tl::unexpected(std::move(ok.error()));
   ZDM_TRY(auto reader, message_reader(header, body));
   PreparePeek p;
-  ZDM_TRY_OR(auto query, reader.read_long_string(), in_field(op, "query text", std::move(try_error)));
+  ZDM_TRY_OR(auto query, reader.read_long_string(),
+             in_field(op, "query text", std::move(try_error)));
   p.query = query;
   if (uses_prepare_flags(header.version)) {
     ZDM_TRY_OR(auto flags, reader.read_u32(), in_field(op, "flags", std::move(try_error)));
     p.flags = flags;
     if ((flags & kPrepareWithKeyspace) != 0 && uses_keyspace_flag(header.version)) {
-      ZDM_TRY_OR(auto keyspace, reader.read_string(), in_field(op, "keyspace", std::move(try_error)));
+      ZDM_TRY_OR(auto keyspace, reader.read_string(),
+                 in_field(op, "keyspace", std::move(try_error)));
       p.keyspace = keyspace;
     }
   }
@@ -407,7 +426,6 @@ Result<Bytes> replace_prepared_ids(const FrameHeader& header, ByteView body, Pre
              body.end());
   return out;
 }
-
 
 Result<ResponsePeek> peek_response(const FrameHeader& header, ByteView body) {
   if (header.direction != Direction::Response) {

@@ -90,8 +90,8 @@ Result<PreparedMetadata> decode_prepared_metadata(ByteReader& r, ProtocolVersion
       m.pk_indexes.push_back(index);
     }
   }
-  ZDM_TRY(m.columns, read_column_specs(r, count, m.global_table_spec, &m.global_keyspace,
-                                           &m.global_table));
+  ZDM_TRY(m.columns,
+          read_column_specs(r, count, m.global_table_spec, &m.global_keyspace, &m.global_table));
   return m;
 }
 
@@ -556,8 +556,8 @@ Result<RowsMetadata> decode_rows_metadata(ByteReader& r, ProtocolVersion v) {
     ZDM_TRY(m.continuous_page_number, r.read_i32());
   }
   if (!m.no_metadata) {
-    ZDM_TRY(m.columns, read_column_specs(r, m.column_count, m.global_table_spec,
-                                             &m.global_keyspace, &m.global_table));
+    ZDM_TRY(m.columns, read_column_specs(r, m.column_count, m.global_table_spec, &m.global_keyspace,
+                                         &m.global_table));
   }
   return m;
 }

@@ -67,8 +67,7 @@ size_t header_size(Compression c) {
 
 Result<void> check_segment_compression(Compression c) {
   if (c == Compression::Snappy) {
-    return fail(Errc::Unsupported,
-                "protocol v5 segments support only lz4 compression, not snappy");
+    return fail(Errc::Unsupported, "protocol v5 segments support only lz4 compression, not snappy");
   }
   return {};
 }
@@ -109,8 +108,8 @@ uint32_t crc32_update(uint32_t crc, ByteView data) {
 
 uint32_t segment_payload_crc32(ByteView payload) { return crc32_update(crc32_seed(), payload); }
 
-Result<void> encode_segment(ByteView payload, SelfContained self_contained,
-                            Compression compression, Bytes& out) {
+Result<void> encode_segment(ByteView payload, SelfContained self_contained, Compression compression,
+                            Bytes& out) {
   if (auto ok = check_segment_compression(compression); !ok) return ok;
   if (payload.size() > kMaxSegmentPayload) {
     return fail(Errc::TooLarge, fmt::format("segment payload of {} bytes exceeds the maximum of {}",
@@ -196,8 +195,7 @@ Result<std::optional<SegmentView>> parse_segment(ByteView input, Compression com
   if (uncompressed_length != 0) {
     scratch.clear();
     if (auto ok = lz4_decompress_block(payload, uncompressed_length, scratch); !ok) {
-      return fail(Errc::Compression,
-                  fmt::format("segment payload: {}", ok.error().message));
+      return fail(Errc::Compression, fmt::format("segment payload: {}", ok.error().message));
     }
     payload = scratch;
   }
@@ -261,7 +259,8 @@ void SegmentDecoder::feed(ByteView bytes) {
   // Drop consumed bytes before growing, but keep the pending payload of an uncompressed
   // self-contained segment, which still views input_.
   size_t keep_from = input_pos_;
-  if (payload_in_input_ && payload_pos_ < payload_end_) keep_from = std::min(keep_from, payload_pos_);
+  if (payload_in_input_ && payload_pos_ < payload_end_)
+    keep_from = std::min(keep_from, payload_pos_);
   if (keep_from > 0 && (keep_from == input_.size() || keep_from >= input_.size() / 2)) {
     input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(keep_from));
     input_pos_ -= keep_from;

@@ -46,8 +46,8 @@ enum class SelfContained : uint8_t { No, Yes };
 // Appends one segment carrying `payload` (at most kMaxSegmentPayload bytes). With Lz4 the payload
 // is compressed unless that does not make it smaller, in which case it goes uncompressed with an
 // uncompressed length of 0 (as Cassandra and the drivers do). Snappy fails with Unsupported.
-Result<void> encode_segment(ByteView payload, SelfContained self_contained,
-                            Compression compression, Bytes& out);
+Result<void> encode_segment(ByteView payload, SelfContained self_contained, Compression compression,
+                            Bytes& out);
 
 // One decoded segment. `payload` is the uncompressed payload; it views either the input or the
 // `scratch` buffer passed to parse_segment, and lives as long as both stay untouched.
@@ -126,9 +126,9 @@ class SegmentDecoder {
   Compression compression_;
   uint32_t max_frame_body_length_;
   std::optional<Error> failed_;
-  Bytes input_;           // fed bytes; [input_pos_, end) not yet consumed
+  Bytes input_;  // fed bytes; [input_pos_, end) not yet consumed
   size_t input_pos_ = 0;
-  Bytes scratch_;         // decompressed payload of the current segment
+  Bytes scratch_;  // decompressed payload of the current segment
   // Frames of the current self-contained segment not yet handed out: [payload_pos_, payload_end_)
   // of input_ (uncompressed segment) or of scratch_ (decompressed). Offsets, not a view, because
   // feed() may move input_.

@@ -151,25 +151,44 @@ std::string type_name(const DataType& t) { return format_cql_type(t); }
 
 std::string_view kind_name(Value::Kind k) {
   switch (k) {
-    case Value::Kind::Null: return "null";
-    case Value::Kind::Empty: return "empty";
-    case Value::Kind::Boolean: return "boolean";
-    case Value::Kind::Int8: return "int8";
-    case Value::Kind::Int16: return "int16";
-    case Value::Kind::Int32: return "int32";
-    case Value::Kind::Int64: return "int64";
-    case Value::Kind::Date: return "date";
-    case Value::Kind::Float: return "float";
-    case Value::Kind::Double: return "double";
-    case Value::Kind::Varint: return "varint";
-    case Value::Kind::Decimal: return "decimal";
-    case Value::Kind::Duration: return "duration";
-    case Value::Kind::Inet: return "inet";
-    case Value::Kind::Uuid: return "uuid";
-    case Value::Kind::Text: return "text";
-    case Value::Kind::Blob: return "blob";
-    case Value::Kind::Elements: return "elements";
-    case Value::Kind::Entries: return "entries";
+    case Value::Kind::Null:
+      return "null";
+    case Value::Kind::Empty:
+      return "empty";
+    case Value::Kind::Boolean:
+      return "boolean";
+    case Value::Kind::Int8:
+      return "int8";
+    case Value::Kind::Int16:
+      return "int16";
+    case Value::Kind::Int32:
+      return "int32";
+    case Value::Kind::Int64:
+      return "int64";
+    case Value::Kind::Date:
+      return "date";
+    case Value::Kind::Float:
+      return "float";
+    case Value::Kind::Double:
+      return "double";
+    case Value::Kind::Varint:
+      return "varint";
+    case Value::Kind::Decimal:
+      return "decimal";
+    case Value::Kind::Duration:
+      return "duration";
+    case Value::Kind::Inet:
+      return "inet";
+    case Value::Kind::Uuid:
+      return "uuid";
+    case Value::Kind::Text:
+      return "text";
+    case Value::Kind::Blob:
+      return "blob";
+    case Value::Kind::Elements:
+      return "elements";
+    case Value::Kind::Entries:
+      return "entries";
   }
   return "?";
 }
@@ -236,8 +255,7 @@ class Decoder {
 
   Result<Value> decode(const DataType& type, ByteView bytes, int depth) {
     if (depth > kMaxValueDepth) {
-      return fail(Errc::Malformed,
-                  fmt::format("value nesting exceeds {} levels", kMaxValueDepth));
+      return fail(Errc::Malformed, fmt::format("value nesting exceeds {} levels", kMaxValueDepth));
     }
     if (bytes.empty() && !empty_is_ordinary(type.id) && type.id != TypeId::Tuple &&
         type.id != TypeId::Udt) {
@@ -364,7 +382,8 @@ class Decoder {
     if (!r.empty()) return bad(type, fmt::format("has {} bytes after its 3 vints", r.remaining()));
     for (int i = 0; i < 2; ++i) {
       if (parts[i] < INT32_MIN || parts[i] > INT32_MAX) {
-        return bad(type, fmt::format("{} {} do not fit 32 bits", parts[i], i == 0 ? "months" : "days"));
+        return bad(type,
+                   fmt::format("{} {} do not fit 32 bits", parts[i], i == 0 ? "months" : "days"));
       }
     }
     Duration d{static_cast<int32_t>(parts[0]), static_cast<int32_t>(parts[1]), parts[2]};
@@ -394,8 +413,8 @@ class Decoder {
                              size_t index, std::string_view role, int depth) {
     auto b = r.read_bytes();
     if (!b) {
-      return fail(b.error().code, fmt::format("{} value, {} {}: {}", type_name(owner), role,
-                                              index, b.error().message));
+      return fail(b.error().code, fmt::format("{} value, {} {}: {}", type_name(owner), role, index,
+                                              b.error().message));
     }
     if (!*b) return bad(owner, fmt::format("has a null {} at index {}", role, index));
     auto v = decode(elem, **b, depth + 1);
@@ -417,7 +436,8 @@ class Decoder {
       if (!v) return v;
       items.push_back(std::move(*v));
     }
-    if (!r.empty()) return bad(type, fmt::format("has {} bytes after its last element", r.remaining()));
+    if (!r.empty())
+      return bad(type, fmt::format("has {} bytes after its last element", r.remaining()));
     return Value::elements(std::move(items));
   }
 
@@ -435,7 +455,8 @@ class Decoder {
       if (!v) return v;
       entries.emplace_back(std::move(*k), std::move(*v));
     }
-    if (!r.empty()) return bad(type, fmt::format("has {} bytes after its last entry", r.remaining()));
+    if (!r.empty())
+      return bad(type, fmt::format("has {} bytes after its last entry", r.remaining()));
     return Value::entries(std::move(entries));
   }
 
@@ -471,8 +492,8 @@ class Decoder {
     Value::Elements items;
     if (auto size = fixed_value_size(vec.element)) {
       if (bytes.size() / *size != vec.dimension || bytes.size() % *size != 0) {
-        return bad(type, fmt::format("has {} bytes, expected {} elements of {} bytes",
-                                     bytes.size(), vec.dimension, *size));
+        return bad(type, fmt::format("has {} bytes, expected {} elements of {} bytes", bytes.size(),
+                                     vec.dimension, *size));
       }
       items.reserve(vec.dimension);
       for (size_t i = 0; i < vec.dimension; ++i) {
@@ -490,7 +511,9 @@ class Decoder {
     items.reserve(vec.dimension);
     for (size_t i = 0; i < vec.dimension; ++i) {
       auto len = r.read_unsigned_vint();
-      if (!len) return fail(Errc::Truncated, fmt::format("{} value, element {}: {}", type_name(type), i, len.error().message));
+      if (!len)
+        return fail(Errc::Truncated, fmt::format("{} value, element {}: {}", type_name(type), i,
+                                                 len.error().message));
       if (*len > r.remaining()) {
         return fail(Errc::Truncated,
                     fmt::format("{} value, element {}: length {} exceeds the {} bytes left",
@@ -502,7 +525,8 @@ class Decoder {
       if (!v) return v;
       items.push_back(std::move(*v));
     }
-    if (!r.empty()) return bad(type, fmt::format("has {} bytes after its last element", r.remaining()));
+    if (!r.empty())
+      return bad(type, fmt::format("has {} bytes after its last element", r.remaining()));
     return Value::elements(std::move(items));
   }
 
@@ -532,8 +556,9 @@ class Encoder {
         const std::string* s = value.get_if<std::string>();
         if (s == nullptr) return mismatch(type, value);
         if (type.id == TypeId::Ascii ? !valid_ascii(as_bytes(*s)) : !valid_utf8(as_bytes(*s))) {
-          return fail(Errc::InvalidArgument,
-                      fmt::format("string is not valid {}", type.id == TypeId::Ascii ? "ascii" : "UTF-8"));
+          return fail(
+              Errc::InvalidArgument,
+              fmt::format("string is not valid {}", type.id == TypeId::Ascii ? "ascii" : "UTF-8"));
         }
         w.write_raw(as_bytes(*s));
         return {};
@@ -676,8 +701,9 @@ class Encoder {
 
   static Result<void> write_count(const DataType& type, size_t n, ByteWriter& w) {
     if (n > static_cast<size_t>(INT32_MAX)) {
-      return fail(Errc::InvalidArgument,
-                  fmt::format("{} value has {} elements, more than an [int] holds", type_name(type), n));
+      return fail(
+          Errc::InvalidArgument,
+          fmt::format("{} value has {} elements, more than an [int] holds", type_name(type), n));
     }
     w.write_i32(static_cast<int32_t>(n));
     return {};
@@ -703,7 +729,8 @@ class Encoder {
     }
     size_t len = w.size() - at - 4;
     if (len > static_cast<size_t>(INT32_MAX)) {
-      return fail(Errc::InvalidArgument, fmt::format("{} {} is larger than 2^31-1 bytes", role, index));
+      return fail(Errc::InvalidArgument,
+                  fmt::format("{} {} is larger than 2^31-1 bytes", role, index));
     }
     w.patch_u32(at, static_cast<uint32_t>(len));
     return {};
@@ -717,7 +744,8 @@ class Encoder {
     }
     if (auto r = write_count(type, items->size(), w); !r) return r;
     for (size_t i = 0; i < items->size(); ++i) {
-      if (auto r = write_item(type.params[0], (*items)[i], w, depth, false, "element", i); !r) return r;
+      if (auto r = write_item(type.params[0], (*items)[i], w, depth, false, "element", i); !r)
+        return r;
     }
     return {};
   }
@@ -741,24 +769,24 @@ class Encoder {
     const auto* fields = value.get_if<Value::Elements>();
     if (fields == nullptr) return mismatch(type, value);
     if (fields->size() > type.params.size()) {
-      return fail(Errc::InvalidArgument, fmt::format("{} value has {} fields, the type has {}",
-                                                     type_name(type), fields->size(),
-                                                     type.params.size()));
+      return fail(Errc::InvalidArgument,
+                  fmt::format("{} value has {} fields, the type has {}", type_name(type),
+                              fields->size(), type.params.size()));
     }
     for (size_t i = 0; i < fields->size(); ++i) {
-      if (auto r = write_item(type.params[i], (*fields)[i], w, depth, true, "field", i); !r) return r;
+      if (auto r = write_item(type.params[i], (*fields)[i], w, depth, true, "field", i); !r)
+        return r;
     }
     return {};
   }
 
-  Result<void> encode_vector(const VectorInfo& vec, const Value& value, ByteWriter& w,
-                             int depth) {
+  Result<void> encode_vector(const VectorInfo& vec, const Value& value, ByteWriter& w, int depth) {
     const auto* items = value.get_if<Value::Elements>();
     DataType type = vector_type(vec.element, vec.dimension);
     if (items == nullptr) return mismatch(type, value);
     if (items->size() != vec.dimension) {
-      return fail(Errc::InvalidArgument, fmt::format("{} value has {} elements", type_name(type),
-                                                     items->size()));
+      return fail(Errc::InvalidArgument,
+                  fmt::format("{} value has {} elements", type_name(type), items->size()));
     }
     auto size = fixed_value_size(vec.element);
     Bytes scratch;
@@ -803,14 +831,18 @@ Result<void> encode_value(const DataType& type, const Value& value, Bytes& out,
 
 std::optional<size_t> fixed_value_size(const DataType& type) {
   switch (type.id) {
-    case TypeId::Boolean: return 1;
+    case TypeId::Boolean:
+      return 1;
     case TypeId::Int:
-    case TypeId::Float: return 4;
+    case TypeId::Float:
+      return 4;
     case TypeId::Bigint:
     case TypeId::Double:
-    case TypeId::Timestamp: return 8;
+    case TypeId::Timestamp:
+      return 8;
     case TypeId::Uuid:
-    case TypeId::Timeuuid: return 16;
+    case TypeId::Timeuuid:
+      return 16;
     case TypeId::Custom: {
       auto vec = vector_info(type);
       if (!vec || !*vec) return std::nullopt;
@@ -820,7 +852,8 @@ std::optional<size_t> fixed_value_size(const DataType& type) {
       }
       return *element * (*vec)->dimension;
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -911,7 +944,9 @@ std::string decimal_text(const Decimal& d) {
 
 std::string duration_text(const Duration& d) {
   bool negative = d.months < 0 || d.days < 0 || d.nanoseconds < 0;
-  auto mag = [](int64_t v) { return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v); };
+  auto mag = [](int64_t v) {
+    return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  };
   std::string out = negative ? "-" : "";
   if (d.months != 0) out += fmt::format("{}mo", mag(d.months));
   if (d.days != 0) out += fmt::format("{}d", mag(d.days));
@@ -933,7 +968,8 @@ std::string date_text(uint32_t raw) {
   int64_t day = doy - (153 * mp + 2) / 5 + 1;
   int64_t month = mp < 10 ? mp + 3 : mp - 9;
   if (month <= 2) ++y;
-  if (y < 1 || y > 9999) return fmt::format("'{}'", raw);  // Cassandra reads digits as the raw value
+  if (y < 1 || y > 9999)
+    return fmt::format("'{}'", raw);  // Cassandra reads digits as the raw value
   return fmt::format("'{:04d}-{:02d}-{:02d}'", y, month, day);
 }
 

@@ -90,8 +90,25 @@ class Value {
   // timestamp are Int64; ascii and text are Text; uuid and timeuuid are Uuid; blob and custom
   // are Blob; list, set, tuple, UDT and vector are Elements).
   enum class Kind : uint8_t {
-    Null, Empty, Boolean, Int8, Int16, Int32, Int64, Date, Float, Double, Varint, Decimal,
-    Duration, Inet, Uuid, Text, Blob, Elements, Entries,
+    Null,
+    Empty,
+    Boolean,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Date,
+    Float,
+    Double,
+    Varint,
+    Decimal,
+    Duration,
+    Inet,
+    Uuid,
+    Text,
+    Blob,
+    Elements,
+    Entries,
   };
 
   Value() = default;  // null
@@ -110,7 +127,7 @@ class Value {
   static Value decimal(Decimal v) { return Value(std::move(v)); }
   static Value duration(Duration v) { return Value(v); }
   static Value inet(InetAddress v) { return Value(v); }
-  static Value uuid(const Uuid& v) { return Value(v); }  // uuid, timeuuid
+  static Value uuid(const Uuid& v) { return Value(v); }             // uuid, timeuuid
   static Value text(std::string v) { return Value(std::move(v)); }  // ascii, text
   static Value blob(Bytes v) { return Value(std::move(v)); }        // blob, custom
   static Value elements(Elements v) { return Value(std::move(v)); }

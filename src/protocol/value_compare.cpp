@@ -9,7 +9,6 @@
 
 namespace zdm::protocol {
 
-
 namespace {
 
 int sign_of(int64_t v) { return v < 0 ? -1 : (v > 0 ? 1 : 0); }
@@ -80,8 +79,8 @@ int compare_double(ByteView a, ByteView b) {
 ByteView strip_sign_extension(ByteView v) {
   size_t i = 0;
   while (i + 1 < v.size()) {
-    const bool redundant = (v[i] == 0x00 && (v[i + 1] & 0x80) == 0) ||
-                           (v[i] == 0xFF && (v[i + 1] & 0x80) != 0);
+    const bool redundant =
+        (v[i] == 0x00 && (v[i + 1] & 0x80) == 0) || (v[i] == 0xFF && (v[i + 1] & 0x80) != 0);
     if (!redundant) break;
     ++i;
   }
@@ -176,8 +175,10 @@ int compare_decimal(ByteView a, ByteView b) {
   // exponent estimated from bit lengths (digits within +-1), so huge scale gaps need no big
   // multiplication; otherwise bring both to the same scale (a bounded number of digits).
   constexpr double kLog10Of2 = 0.30102999566398120;
-  const double exp_a = static_cast<double>(bit_length(ma)) * kLog10Of2 - static_cast<double>(scale_a);
-  const double exp_b = static_cast<double>(bit_length(mb)) * kLog10Of2 - static_cast<double>(scale_b);
+  const double exp_a =
+      static_cast<double>(bit_length(ma)) * kLog10Of2 - static_cast<double>(scale_a);
+  const double exp_b =
+      static_cast<double>(bit_length(mb)) * kLog10Of2 - static_cast<double>(scale_b);
   int magnitude_order;
   if (exp_a > exp_b + 2.0) {
     magnitude_order = 1;
@@ -325,7 +326,8 @@ int compare_values(const DataType& type, ByteView a, ByteView b) {
     case TypeId::Time:
       return compare_fixed_signed(a, b, 8);
     case TypeId::Date:
-      if (a.size() == 4 && b.size() == 4) return three_way(load_be32(a.data()), load_be32(b.data()));
+      if (a.size() == 4 && b.size() == 4)
+        return three_way(load_be32(a.data()), load_be32(b.data()));
       return compare_unsigned_bytes(a, b);
     case TypeId::Varint:
       return compare_varint(a, b);

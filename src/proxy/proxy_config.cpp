@@ -1,12 +1,9 @@
 #include "proxy/proxy_config.hpp"
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
 #include <netdb.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
@@ -14,12 +11,16 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
 
 extern char** environ;
 
@@ -623,21 +624,19 @@ Result<void> validate_proxy_config(const ProxyConfig& c) {
   }
 
   // Clusters
-  if (auto r = validate_cluster({"origin", c.origin_contact_points, c.origin_port,
-                                 c.origin_secure_connect_bundle_path, c.origin_local_datacenter,
-                                 c.origin_connection_timeout_ms, c.origin_tls_server_ca_path,
-                                 c.origin_tls_client_cert_path, c.origin_tls_client_key_path,
-                                 c.origin_enable_host_assignment,
-                                 c.origin_tls_skip_hostname_verification});
+  if (auto r = validate_cluster(
+          {"origin", c.origin_contact_points, c.origin_port, c.origin_secure_connect_bundle_path,
+           c.origin_local_datacenter, c.origin_connection_timeout_ms, c.origin_tls_server_ca_path,
+           c.origin_tls_client_cert_path, c.origin_tls_client_key_path,
+           c.origin_enable_host_assignment, c.origin_tls_skip_hostname_verification});
       !r) {
     return r;
   }
-  if (auto r = validate_cluster({"target", c.target_contact_points, c.target_port,
-                                 c.target_secure_connect_bundle_path, c.target_local_datacenter,
-                                 c.target_connection_timeout_ms, c.target_tls_server_ca_path,
-                                 c.target_tls_client_cert_path, c.target_tls_client_key_path,
-                                 c.target_enable_host_assignment,
-                                 c.target_tls_skip_hostname_verification});
+  if (auto r = validate_cluster(
+          {"target", c.target_contact_points, c.target_port, c.target_secure_connect_bundle_path,
+           c.target_local_datacenter, c.target_connection_timeout_ms, c.target_tls_server_ca_path,
+           c.target_tls_client_cert_path, c.target_tls_client_key_path,
+           c.target_enable_host_assignment, c.target_tls_skip_hostname_verification});
       !r) {
     return r;
   }
@@ -657,7 +656,8 @@ Result<void> validate_proxy_config(const ProxyConfig& c) {
     return invalid("proxy_listen_address", "must not be empty");
   }
   // 0 asks the OS for a free port (tests, several proxies on one host); the ready line says which.
-  if (auto r = check_range("proxy_listen_port", c.proxy_listen_port, 0, 65535, "a port"); !r) return r;
+  if (auto r = check_range("proxy_listen_port", c.proxy_listen_port, 0, 65535, "a port"); !r)
+    return r;
   if (auto r = check_positive("proxy_request_timeout_ms", c.proxy_request_timeout_ms); !r) return r;
   if (auto r = check_positive("proxy_max_client_connections", c.proxy_max_client_connections); !r) {
     return r;

@@ -2,10 +2,9 @@
 
 #include <thread>
 
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "client/connection_options.hpp"
 #include "common/process_metrics.hpp"
@@ -73,9 +72,8 @@ Result<void> ProxyServer::setup_tls() {
   if (!client) return tl::unexpected(client.error());
   client_tls_ = std::move(*client);
   if (client_tls_) {
-    spdlog::info("client connections: TLS{}", config_.proxy_tls_require_client_auth
-                                                  ? ", client certificates required"
-                                                  : "");
+    spdlog::info("client connections: TLS{}",
+                 config_.proxy_tls_require_client_auth ? ", client certificates required" : "");
   }
   return {};
 }
@@ -104,8 +102,8 @@ Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
   }
 
   net::HostPort listen;
-  listen.host = config_.proxy_listen_address == "localhost" ? "127.0.0.1"
-                                                             : config_.proxy_listen_address;
+  listen.host =
+      config_.proxy_listen_address == "localhost" ? "127.0.0.1" : config_.proxy_listen_address;
   listen.port = static_cast<uint16_t>(config_.proxy_listen_port);
   auto listener = net::Listener::bind(
       *threads_, listen,
@@ -131,12 +129,11 @@ Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
     };
     if (startup_timeout.count() > 0) {
       if (!views_cv_.wait_for(lock, startup_timeout, ready)) {
-        return fail(Errc::Io, fmt::format("could not connect to both clusters within {} ms "
-                                          "(origin: {}, target: {}){}",
-                                          startup_timeout.count(),
-                                          origin_control_->status().addr,
-                                          target_control_->status().addr,
-                                          startup_failure_details()));
+        return fail(Errc::Io,
+                    fmt::format("could not connect to both clusters within {} ms "
+                                "(origin: {}, target: {}){}",
+                                startup_timeout.count(), origin_control_->status().addr,
+                                target_control_->status().addr, startup_failure_details()));
       }
     } else {
       views_cv_.wait(lock, ready);
@@ -154,7 +151,8 @@ void ProxyServer::on_view(ClusterType cluster, std::shared_ptr<const ClusterView
     tc.addresses = config_.topology_addresses();
     tc.index = static_cast<size_t>(config_.proxy_topology_index);
     tc.num_tokens = static_cast<size_t>(config_.proxy_topology_num_tokens);
-    tc.native_port = listener_ ? listener_->port() : static_cast<uint16_t>(config_.proxy_listen_port);
+    tc.native_port =
+        listener_ ? listener_->port() : static_cast<uint16_t>(config_.proxy_listen_port);
     // The listen address "localhost" is not an IP; the topology needs one.
     for (auto& a : tc.addresses) {
       if (a == "localhost") a = "127.0.0.1";
@@ -177,10 +175,11 @@ void ProxyServer::on_accept(asio::ip::tcp::socket socket, size_t) {
     rejected_clients_->inc();
     context_->rejected_clients.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
-    spdlog::warn("client connection from {} refused: {} connections open "
-                 "(PROXY_MAX_CLIENT_CONNECTIONS={})",
-                 socket.remote_endpoint(ec).address().to_string(), open,
-                 config_.proxy_max_client_connections);
+    spdlog::warn(
+        "client connection from {} refused: {} connections open "
+        "(PROXY_MAX_CLIENT_CONNECTIONS={})",
+        socket.remote_endpoint(ec).address().to_string(), open,
+        config_.proxy_max_client_connections);
     socket.close(ec);
     return;
   }
@@ -205,8 +204,8 @@ void ProxyServer::open_tls_session(net::Stream stream) {
   auto pending = std::make_shared<Pending>(std::move(stream));
   boost::system::error_code ec;
   const auto remote = pending->stream.socket().remote_endpoint(ec);
-  pending->peer = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(),
-                                                     remote.port());
+  pending->peer =
+      ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
   pending->timer.expires_after(kClientTlsHandshakeTimeout);
   pending->timer.async_wait([pending](boost::system::error_code tec) {
     if (tec || pending->done) return;
@@ -257,9 +256,10 @@ int64_t ProxyServer::shutdown(std::chrono::milliseconds drain_timeout) {
   }
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
-  spdlog::info("shutting down: listener closed, readiness 503, {} client session(s) open; new "
-               "requests get OVERLOADED while in-flight ones finish (at most {} ms)",
-               context_->sessions.load(), drain_timeout.count());
+  spdlog::info(
+      "shutting down: listener closed, readiness 503, {} client session(s) open; new "
+      "requests get OVERLOADED while in-flight ones finish (at most {} ms)",
+      context_->sessions.load(), drain_timeout.count());
   if (listener_) listener_->stop();
   context_->begin_drain();
   // Each session closes itself once nothing is in flight; requests are bounded by their deadline.
@@ -271,8 +271,8 @@ int64_t ProxyServer::shutdown(std::chrono::milliseconds drain_timeout) {
   const auto waited =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   if (left > 0) {
-    spdlog::warn("shutting down: {} client session(s) still busy after {} ms; closing them",
-                 left, waited);
+    spdlog::warn("shutting down: {} client session(s) still busy after {} ms; closing them", left,
+                 waited);
   } else {
     spdlog::info("shutting down: every client session finished in {} ms", waited);
   }

@@ -14,16 +14,16 @@
 
 #include "admin/admin_endpoints.hpp"
 #include "admin/http_server.hpp"
-#include "proxy/proxy_metrics.hpp"
 #include "common/metrics.hpp"
 #include "common/result.hpp"
 #include "net/io_threads.hpp"
 #include "net/listener.hpp"
-#include "proxy/session/client_session.hpp"
 #include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/cluster/control_connection.hpp"
-#include "proxy/routing/prepared_cache.hpp"
 #include "proxy/proxy_config.hpp"
+#include "proxy/proxy_metrics.hpp"
+#include "proxy/routing/prepared_cache.hpp"
+#include "proxy/session/client_session.hpp"
 
 namespace zdm::proxy {
 

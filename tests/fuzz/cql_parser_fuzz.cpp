@@ -11,13 +11,12 @@
 
 namespace {
 void check(bool ok) {
-  if (!ok)
-    std::abort();
+  if (!ok) std::abort();
 }
-} // namespace
+}  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const std::string owned(reinterpret_cast<const char *>(data), size);
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string owned(reinterpret_cast<const char*>(data), size);
   auto parsed = zdm::node::parse_cql(owned);
   if (parsed) {
     check(!zdm::node::statement_kind_name(*parsed).empty());

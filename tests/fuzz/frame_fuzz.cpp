@@ -19,9 +19,13 @@ constexpr uint32_t kMaxBody = 1u << 20;
 
 Compression compression_of(uint8_t mode) {
   switch (mode & 3) {
-    case 1: case 3: return Compression::Lz4;
-    case 2: return Compression::Snappy;
-    default: return Compression::None;
+    case 1:
+    case 3:
+      return Compression::Lz4;
+    case 2:
+      return Compression::Snappy;
+    default:
+      return Compression::None;
   }
 }
 

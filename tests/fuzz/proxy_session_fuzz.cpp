@@ -1,9 +1,9 @@
 // Fuzz target for the proxy's client session: arbitrary client bytes go through a real
 // proxy::ClientSession whose two upstream connections (origin, target) reach in-process stub
-// nodes on the same io_context through socket pairs (SessionContext::set_connector). The stubs answer every request they can decode (READY, SUPPORTED,
-// PREPARED with ids that differ per cluster, RESULT Void, SET_KEYSPACE for USE), so valid inputs
-// reach the ready phase: classification, prepared-id mapping, EXECUTE/BATCH rewriting for target,
-// joining of dual answers.
+// nodes on the same io_context through socket pairs (SessionContext::set_connector). The stubs
+// answer every request they can decode (READY, SUPPORTED, PREPARED with ids that differ per
+// cluster, RESULT Void, SET_KEYSPACE for USE), so valid inputs reach the ready phase:
+// classification, prepared-id mapping, EXECUTE/BATCH rewriting for target, joining of dual answers.
 //
 // Input: byte 0 selects options, then chunks [u16 big-endian length][bytes]; each chunk is written
 // to the client socket and the io_context runs until idle before the next one (a driver waits for
@@ -35,10 +35,10 @@
 
 #include "net/framed_connection.hpp"
 #include "protocol/message_codec.hpp"
-#include "proxy/session/client_session.hpp"
 #include "proxy/cluster/control_connection.hpp"
-#include "proxy/routing/prepared_cache.hpp"
 #include "proxy/cluster/virtual_topology.hpp"
+#include "proxy/routing/prepared_cache.hpp"
+#include "proxy/session/client_session.hpp"
 
 using namespace zdm;
 namespace asio = boost::asio;
@@ -78,11 +78,13 @@ class StubNode final : public net::FramedConnection {
                    static_cast<int>(h.opcode));
     }
     auto request = protocol::decode_message(h, frame.body);
-    if (!request) return answer(h, protocol::ErrorMessage{protocol::ErrorCode::ProtocolError,
-                                                          request.error().message, {}});
+    if (!request)
+      return answer(h, protocol::ErrorMessage{
+                           protocol::ErrorCode::ProtocolError, request.error().message, {}});
     const auto* body = std::get_if<protocol::RequestBody>(&request->body);
-    if (!body) return answer(h, protocol::ErrorMessage{protocol::ErrorCode::ProtocolError,
-                                                       "not a request", {}});
+    if (!body)
+      return answer(
+          h, protocol::ErrorMessage{protocol::ErrorCode::ProtocolError, "not a request", {}});
     if (const auto* s = std::get_if<protocol::StartupMessage>(body)) {
       protocol::Compression c = protocol::Compression::None;
       for (const auto& [k, v] : s->options) {
@@ -276,8 +278,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     auto [session_end, client_end] = socket_pair(io);
     const int client_fd = client_end.native_handle();
-    auto session = std::make_shared<proxy::ClientSession>(net::Stream(std::move(session_end)), ctx,
-                                                          framing);
+    auto session =
+        std::make_shared<proxy::ClientSession>(net::Stream(std::move(session_end)), ctx, framing);
     session->open();
     run_until_idle(io, client_fd);
 

@@ -15,8 +15,8 @@
 
 namespace {
 
-using zdm::ByteView;
 using zdm::Bytes;
+using zdm::ByteView;
 using namespace zdm::protocol;
 
 DataType udt(std::vector<std::pair<std::string, DataType>> fields) {
@@ -32,21 +32,22 @@ DataType udt(std::vector<std::pair<std::string, DataType>> fields) {
 
 std::vector<DataType> make_types() {
   std::vector<DataType> out;
-  for (int id : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E,
-                      0x0F, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15}) {
+  for (int id : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0B,
+                 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15}) {
     out.push_back(DataType::simple(static_cast<TypeId>(static_cast<uint16_t>(id))));
   }
-  for (const char* cql : {"list<int>", "set<text>", "map<text, bigint>",
-                          "map<int, frozen<list<frozen<set<varint>>>>>", "tuple<int, text, blob>",
-                          "tuple<decimal, frozen<tuple<duration, inet>>>", "vector<float, 3>",
-                          "vector<text, 2>", "vector<smallint, 4>", "vector<vector<int, 2>, 2>",
-                          "vector<frozen<list<uuid>>, 2>", "list<frozen<tuple<date, time>>>",
-                          "'com.example.Opaque'"}) {
+  for (const char* cql :
+       {"list<int>", "set<text>", "map<text, bigint>",
+        "map<int, frozen<list<frozen<set<varint>>>>>", "tuple<int, text, blob>",
+        "tuple<decimal, frozen<tuple<duration, inet>>>", "vector<float, 3>", "vector<text, 2>",
+        "vector<smallint, 4>", "vector<vector<int, 2>, 2>", "vector<frozen<list<uuid>>, 2>",
+        "list<frozen<tuple<date, time>>>", "'com.example.Opaque'"}) {
     auto t = parse_cql_type(cql);
     if (!t) std::abort();
     out.push_back(*t);
   }
-  DataType u = udt({{"a", DataType::simple(TypeId::Int)}, {"b", DataType::simple(TypeId::Varchar)},
+  DataType u = udt({{"a", DataType::simple(TypeId::Int)},
+                    {"b", DataType::simple(TypeId::Varchar)},
                     {"c", DataType::list_of(DataType::simple(TypeId::Timeuuid))}});
   out.push_back(u);
   out.push_back(DataType::map_of(DataType::simple(TypeId::Ascii), u));
@@ -57,8 +58,8 @@ std::vector<DataType> make_types() {
 DataType build_type(const uint8_t*& p, const uint8_t* end, int depth) {
   static const std::vector<DataType> kNatives = [] {
     std::vector<DataType> v;
-    for (int id : {0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E,
-                        0x0F, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15}) {
+    for (int id : {0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
+                   0x10, 0x11, 0x12, 0x13, 0x14, 0x15}) {
       v.push_back(DataType::simple(static_cast<TypeId>(static_cast<uint16_t>(id))));
     }
     return v;
@@ -67,8 +68,10 @@ DataType build_type(const uint8_t*& p, const uint8_t* end, int depth) {
   uint8_t b = *p++;
   if (depth >= 6 || b % 8 < 3) return kNatives[b % kNatives.size()];
   switch (b % 8) {
-    case 3: return DataType::list_of(build_type(p, end, depth + 1));
-    case 4: return DataType::set_of(build_type(p, end, depth + 1));
+    case 3:
+      return DataType::list_of(build_type(p, end, depth + 1));
+    case 4:
+      return DataType::set_of(build_type(p, end, depth + 1));
     case 5: {
       DataType k = build_type(p, end, depth + 1);
       return DataType::map_of(std::move(k), build_type(p, end, depth + 1));
@@ -113,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)to_cql_literal(*value, type);
   Bytes encoded;
-  if (!encode_value(type, *value, encoded, version)) crash("decoded value does not re-encode", type);
+  if (!encode_value(type, *value, encoded, version))
+    crash("decoded value does not re-encode", type);
   auto again = decode_value(type, encoded, version);
   if (!again) crash("re-encoded bytes do not decode", type);
   if (!(*again == *value)) crash("value changed in a round trip", type);

@@ -5,10 +5,10 @@
 //
 // Output: [{"name", "version", "stream", "opcode", "flags", "frame", "envelope", "kind",
 //           "expected"}, ...]
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "../unit/protocol/message_samples.hpp"
 #include "protocol/messages.hpp"

@@ -175,8 +175,8 @@ TEST(FramingGolden, EncodesFramesLikeTheDriver) {
     Bytes expected = hex(c["encoded"]);
     auto version = protocol_version_from_byte(c["version"].get<uint8_t>());
     ASSERT_TRUE(version);
-    FrameHeader h{*version, Direction::Request, 0, StreamId{c["stream"].get<int16_t>()},
-                  Opcode::Query, 0};
+    FrameHeader h{
+        *version, Direction::Request, 0, StreamId{c["stream"].get<int16_t>()}, Opcode::Query, 0};
     auto ours = encode_frame(h, body, comp);
     ASSERT_TRUE(ours) << ours.error().to_string();
     // Snappy: both sides link the same system libsnappy, whose output is deterministic.

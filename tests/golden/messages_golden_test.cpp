@@ -1,9 +1,9 @@
 // Request frames encoded by the DataStax Python driver (gen_messages.py): our decoder must read
 // the fields the driver put in, and our encoder must reproduce the driver's bytes exactly.
+#include <set>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-
-#include <set>
 
 #include "golden_data.hpp"
 #include "protocol/messages.hpp"

@@ -1,8 +1,8 @@
 // Our Murmur3Partitioner hash against the DataStax Python driver's (gen_murmur3.py).
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/murmur3.hpp"
 #include "golden_data.hpp"

@@ -1,9 +1,9 @@
 // Our peek API over request frames encoded by the DataStax Python driver (gen_peek.py), and
 // replace_prepared_id(s) against the frames the driver encodes with the replacement ids.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "golden_data.hpp"
 #include "protocol/peek.hpp"

@@ -1,8 +1,8 @@
 // Our timeuuid helpers against uuids built by the DataStax driver and read by Python's uuid module
 // (gen_timeuuid.py).
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "common/timeuuid.hpp"
 #include "golden_data.hpp"

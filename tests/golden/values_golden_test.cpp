@@ -41,8 +41,8 @@ TEST(ValuesGolden, DriverBytesDecodeToTheCanonicalValueAndReencodeIdentically) {
     const std::string hex = c["hex"];
     const std::string canonical = c["canonical"];
     const int version_number = c["version"];
-    SCOPED_TRACE("v" + std::to_string(version_number) + " " + cql + " hex=" + hex +
-                 " expected " + canonical + " (" + std::string(c["source"]) + ")");
+    SCOPED_TRACE("v" + std::to_string(version_number) + " " + cql + " hex=" + hex + " expected " +
+                 canonical + " (" + std::string(c["source"]) + ")");
     ProtocolVersion version = version_of(version_number);
     versions_seen.insert(version_number);
 
@@ -79,12 +79,13 @@ TEST(ValuesGolden, DriverBytesDecodeToTheCanonicalValueAndReencodeIdentically) {
     EXPECT_EQ(to_hex(again), hex);
   }
   EXPECT_EQ(versions_seen, (std::set<int>{3, 4, 5}));
-  for (TypeId id : {TypeId::Ascii, TypeId::Bigint, TypeId::Blob, TypeId::Boolean, TypeId::Counter,
-                    TypeId::Date, TypeId::Decimal, TypeId::Double, TypeId::Duration,
-                    TypeId::Float, TypeId::Inet, TypeId::Int, TypeId::Smallint, TypeId::Varchar,
-                    TypeId::Time, TypeId::Timestamp, TypeId::Timeuuid, TypeId::Tinyint,
-                    TypeId::Uuid, TypeId::Varint, TypeId::List, TypeId::Set, TypeId::Map,
-                    TypeId::Tuple, TypeId::Udt, TypeId::Custom}) {
+  for (TypeId id :
+       {TypeId::Ascii,     TypeId::Bigint,   TypeId::Blob,     TypeId::Boolean,  TypeId::Counter,
+        TypeId::Date,      TypeId::Decimal,  TypeId::Double,   TypeId::Duration, TypeId::Float,
+        TypeId::Inet,      TypeId::Int,      TypeId::Smallint, TypeId::Varchar,  TypeId::Time,
+        TypeId::Timestamp, TypeId::Timeuuid, TypeId::Tinyint,  TypeId::Uuid,     TypeId::Varint,
+        TypeId::List,      TypeId::Set,      TypeId::Map,      TypeId::Tuple,    TypeId::Udt,
+        TypeId::Custom}) {
     EXPECT_TRUE(ids_seen.count(id)) << "no golden case for type id " << static_cast<int>(id);
   }
   EXPECT_GT(vectors_seen, 0u);

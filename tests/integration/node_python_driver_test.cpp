@@ -1,12 +1,13 @@
 // The node server in-process, driven by the DataStax Python driver (an independent client): version
 // negotiation from DSE_V2 down, system tables, DDL, prepared statements, auth, compression and
 // fault injection through the admin endpoint. Skipped when /usr/bin/python3 lacks the driver.
-#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "node/server/node_server.hpp"
 

@@ -2,7 +2,8 @@
 // `zdm node`s (in process), driven by our client over real sockets. Origin and target hold
 // different values for the same key, so every answer says which cluster served it. Requests
 // are sequential, so "the next request after the switch" is exact: no timing is involved.
-#include <gtest/gtest.h>
+#include <string>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,8 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <string>
-#include <vector>
+#include <gtest/gtest.h>
 
 #include "client/session.hpp"
 #include "node/server/node_server.hpp"
@@ -92,9 +92,8 @@ class LiveRoutingTest : public ::testing::Test {
 
   // Makes `primary` the primary cluster of every session's next request.
   void switch_primary(proxy::ClusterType primary) {
-    proxy_->context().routing().update([&](proxy::RoutingSnapshot& s) {
-      s.primary_cluster = primary;
-    });
+    proxy_->context().routing().update(
+        [&](proxy::RoutingSnapshot& s) { s.primary_cluster = primary; });
   }
 
   std::unique_ptr<node::NodeServer> origin_, target_;

@@ -90,16 +90,30 @@ struct ExecContext {
 // Expressions (terms compiled against their receiver type)
 
 enum class Function : uint8_t {
-  Now, Uuid, CurrentTimestamp, CurrentDate, CurrentTime, CurrentTimeuuid, ToTimestamp, ToDate,
-  ToUnixTimestamp, DateOf, UnixTimestampOf, MinTimeuuid, MaxTimeuuid, BlobAs, AsBlob, Token,
+  Now,
+  Uuid,
+  CurrentTimestamp,
+  CurrentDate,
+  CurrentTime,
+  CurrentTimeuuid,
+  ToTimestamp,
+  ToDate,
+  ToUnixTimestamp,
+  DateOf,
+  UnixTimestampOf,
+  MinTimeuuid,
+  MaxTimeuuid,
+  BlobAs,
+  AsBlob,
+  Token,
 };
 
 struct Expr {
   enum class Kind : uint8_t { Const, Bind, Call, List, Set, Map, Tuple, Udt, Vector };
   Kind kind = Kind::Const;
-  DataType type;        // the value's type
-  EvalValue constant;   // Const
-  uint32_t bind = 0;    // Bind
+  DataType type;                      // the value's type
+  EvalValue constant;                 // Const
+  uint32_t bind = 0;                  // Bind
   Function function = Function::Now;  // Call
   std::vector<Expr> args;  // Call args; collection/tuple/UDT elements (map: k, v, k, v...)
 
@@ -178,17 +192,17 @@ struct Filter {
 };
 
 struct WhereClause {
-  bool has_partition = false;             // every partition key column restricted by = / IN
-  std::vector<ValueList> partition;       // one per partition key column when has_partition
-  std::optional<BoundExpr> token_start;   // token(pk) > / >= x
-  std::optional<BoundExpr> token_end;     // token(pk) < / <= x
-  std::vector<ValueList> clustering_eq;   // = / IN on a prefix of the clustering columns
-  std::optional<ValueList> multi_eq;      // (c1..ck) = / IN tuples, from the first column
+  bool has_partition = false;            // every partition key column restricted by = / IN
+  std::vector<ValueList> partition;      // one per partition key column when has_partition
+  std::optional<BoundExpr> token_start;  // token(pk) > / >= x
+  std::optional<BoundExpr> token_end;    // token(pk) < / <= x
+  std::vector<ValueList> clustering_eq;  // = / IN on a prefix of the clustering columns
+  std::optional<ValueList> multi_eq;     // (c1..ck) = / IN tuples, from the first column
   size_t multi_eq_size = 0;
-  std::optional<BoundExpr> range_start;   // on the column after the prefix (in query order)
+  std::optional<BoundExpr> range_start;  // on the column after the prefix (in query order)
   std::optional<BoundExpr> range_end;
-  bool range_reversed = false;            // the range column is DESC: swap bounds
-  std::vector<Filter> filters;            // everything else
+  bool range_reversed = false;  // the range column is DESC: swap bounds
+  std::vector<Filter> filters;  // everything else
   bool has_clustering_restriction() const {
     return !clustering_eq.empty() || multi_eq || range_start || range_end;
   }
@@ -217,7 +231,7 @@ CqlResult<std::vector<ClusteringSlice>> clustering_slices(const WhereClause& w,
 // Evaluated filter values (once per request), then matched against column values.
 struct BoundFilter {
   const Filter* filter = nullptr;
-  std::optional<Bytes> value;       // null: nullopt
+  std::optional<Bytes> value;  // null: nullopt
   std::vector<Bytes> in;
   std::optional<Bytes> element_key;
 };

@@ -3,12 +3,13 @@
 // validation of bound values by type.
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+
+#include <fmt/format.h>
 
 #include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
@@ -150,19 +151,31 @@ std::optional<protocol::Duration> parse_duration(std::string_view text) {
     auto n = c.digits(1, 18);
     if (!n) return std::nullopt;
     std::string unit;
-    while (!c.done() && !(c.peek() >= '0' && c.peek() <= '9')) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c.s[c.pos++])));
+    while (!c.done() && !(c.peek() >= '0' && c.peek() <= '9'))
+      unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c.s[c.pos++])));
     const int64_t v = *n;
-    if (unit == "y") d.months += static_cast<int32_t>(v * 12);
-    else if (unit == "mo") d.months += static_cast<int32_t>(v);
-    else if (unit == "w") d.days += static_cast<int32_t>(v * 7);
-    else if (unit == "d") d.days += static_cast<int32_t>(v);
-    else if (unit == "h") d.nanoseconds += v * 3'600'000'000'000;
-    else if (unit == "m") d.nanoseconds += v * 60'000'000'000;
-    else if (unit == "s") d.nanoseconds += v * 1'000'000'000;
-    else if (unit == "ms") d.nanoseconds += v * 1'000'000;
-    else if (unit == "us" || unit == "\xc2\xb5s") d.nanoseconds += v * 1'000;
-    else if (unit == "ns") d.nanoseconds += v;
-    else return std::nullopt;
+    if (unit == "y")
+      d.months += static_cast<int32_t>(v * 12);
+    else if (unit == "mo")
+      d.months += static_cast<int32_t>(v);
+    else if (unit == "w")
+      d.days += static_cast<int32_t>(v * 7);
+    else if (unit == "d")
+      d.days += static_cast<int32_t>(v);
+    else if (unit == "h")
+      d.nanoseconds += v * 3'600'000'000'000;
+    else if (unit == "m")
+      d.nanoseconds += v * 60'000'000'000;
+    else if (unit == "s")
+      d.nanoseconds += v * 1'000'000'000;
+    else if (unit == "ms")
+      d.nanoseconds += v * 1'000'000;
+    else if (unit == "us" || unit == "\xc2\xb5s")
+      d.nanoseconds += v * 1'000;
+    else if (unit == "ns")
+      d.nanoseconds += v;
+    else
+      return std::nullopt;
   }
   if (negative) {
     d.months = -d.months;
@@ -431,7 +444,9 @@ CqlResult<void> validate_value(const DataType& type, ByteView bytes, const std::
   if (bytes.empty()) return {};  // Cassandra's legacy "empty" values
   if (bytes.size() != expected) {
     return invalid(fmt::format("Expected {} or 0 byte {} for {} ({})", expected,
-                               expected == 4 ? "int" : expected == 8 ? "long" : "value",
+                               expected == 4   ? "int"
+                               : expected == 8 ? "long"
+                                               : "value",
                                name, bytes.size()));
   }
   return {};

@@ -2,9 +2,9 @@
 // against their receiver's type and evaluated per request (literals themselves:
 // executor_literals.cpp); the executor's shared helpers (errors, timestamps, collections, keys).
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "common/md5.hpp"
 #include "node/cql/executor.hpp"
@@ -24,10 +24,10 @@ tl::unexpected<CqlError> cql_error(ErrorCode code, std::string message) {
 }
 tl::unexpected<CqlError> server_error(const Error& error) {
   // Storage validation failures are the client's fault (bad values); report them as Invalid.
-  const ErrorCode code =
-      error.code == Errc::InvalidArgument || error.code == Errc::TooLarge || error.code == Errc::Malformed
-          ? ErrorCode::Invalid
-          : ErrorCode::ServerError;
+  const ErrorCode code = error.code == Errc::InvalidArgument || error.code == Errc::TooLarge ||
+                                 error.code == Errc::Malformed
+                             ? ErrorCode::Invalid
+                             : ErrorCode::ServerError;
   return tl::unexpected(CqlError{code, error.message, {}});
 }
 
@@ -162,7 +162,8 @@ CqlResult<Expr> compile_term(const cql::Term& term, const DataType& receiver,
       [&](const auto& v) -> CqlResult<Expr> {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, cql::Literal>) {
-          if (v.kind == cql::LiteralKind::Null) return Expr::constant_of(receiver, EvalValue::null());
+          if (v.kind == cql::LiteralKind::Null)
+            return Expr::constant_of(receiver, EvalValue::null());
           // A vector<float, n> given as a list literal is handled with the collections.
           auto b = literal_bytes(v, receiver);
           if (!b) {
@@ -187,67 +188,69 @@ CqlResult<Expr> compile_term(const cql::Term& term, const DataType& receiver,
             return invalid(fmt::format("Unknown function '{}'", v.name));
           }
           if (v.args.size() != info->params.size()) {
-            return invalid(fmt::format("Invalid number of arguments in call to function {}: {} "
-                                       "required but {} provided",
-                                       v.name, info->params.size(), v.args.size()));
+            return invalid(
+                fmt::format("Invalid number of arguments in call to function {}: {} "
+                            "required but {} provided",
+                            v.name, info->params.size(), v.args.size()));
           }
           Expr e;
           e.kind = Expr::Kind::Call;
           e.function = info->function;
           e.type = info->return_type;
           for (size_t i = 0; i < v.args.size(); ++i) {
-            auto a = compile_term(v.args[i], info->params[i], fmt::format("{}(arg{})", v.name, i), cc);
+            auto a =
+                compile_term(v.args[i], info->params[i], fmt::format("{}(arg{})", v.name, i), cc);
             if (!a) return a;
             e.args.push_back(std::move(*a));
           }
-          if (receiver.id != e.type.id && !(receiver.id == TypeId::Uuid && e.type.id == TypeId::Timeuuid) &&
+          if (receiver.id != e.type.id &&
+              !(receiver.id == TypeId::Uuid && e.type.id == TypeId::Timeuuid) &&
               !(receiver.id == TypeId::Blob && receiver.custom_class.empty() && false)) {
-            return invalid(fmt::format("Type error: cannot assign result of function {} (type {}) "
-                                       "to {} (type {})",
-                                       v.name, type_name(e.type), name, type_name(receiver)));
+            return invalid(
+                fmt::format("Type error: cannot assign result of function {} (type {}) "
+                            "to {} (type {})",
+                            v.name, type_name(e.type), name, type_name(receiver)));
           }
           return e;
         } else if constexpr (std::is_same_v<T, cql::ListLiteral>) {
           std::vector<const cql::Term*> elems;
           for (const auto& t : v.elements) elems.push_back(&t);
           if (receiver.id == TypeId::List || receiver.id == TypeId::Set) {
-            return compile_literal_collection(elems,
-                                              receiver.id == TypeId::List ? Expr::Kind::List
-                                                                          : Expr::Kind::Set,
-                                              receiver, {element_type(receiver)}, name, cc);
+            return compile_literal_collection(
+                elems, receiver.id == TypeId::List ? Expr::Kind::List : Expr::Kind::Set, receiver,
+                {element_type(receiver)}, name, cc);
           }
           auto vec = protocol::vector_info(receiver);
           if (vec && *vec) {
             if (elems.size() != (*vec)->dimension) {
-              return invalid(fmt::format("Invalid vector literal for {} of type {}; expected {} "
-                                         "elements, but given {}",
-                                         name, type_name(receiver), (*vec)->dimension,
-                                         elems.size()));
+              return invalid(
+                  fmt::format("Invalid vector literal for {} of type {}; expected {} "
+                              "elements, but given {}",
+                              name, type_name(receiver), (*vec)->dimension, elems.size()));
             }
             return compile_literal_collection(elems, Expr::Kind::Vector, receiver,
                                               {(*vec)->element}, name, cc);
           }
-          return invalid(fmt::format("Invalid list literal for {} of type {}", name,
-                                     type_name(receiver)));
+          return invalid(
+              fmt::format("Invalid list literal for {} of type {}", name, type_name(receiver)));
         } else if constexpr (std::is_same_v<T, cql::SetLiteral>) {
           std::vector<const cql::Term*> elems;
           for (const auto& t : v.elements) elems.push_back(&t);
           if (receiver.id != TypeId::Set) {
-            return invalid(fmt::format("Invalid set literal for {} of type {}", name,
-                                       type_name(receiver)));
+            return invalid(
+                fmt::format("Invalid set literal for {} of type {}", name, type_name(receiver)));
           }
           return compile_literal_collection(elems, Expr::Kind::Set, receiver,
                                             {element_type(receiver)}, name, cc);
         } else if constexpr (std::is_same_v<T, cql::MapLiteral>) {
-          if (v.entries.empty() &&
-              (receiver.id == TypeId::Set || receiver.id == TypeId::List)) {
-            return compile_literal_collection({}, receiver.id == TypeId::Set ? Expr::Kind::Set
-                                                                             : Expr::Kind::List,
-                                              receiver, {element_type(receiver)}, name, cc);
+          if (v.entries.empty() && (receiver.id == TypeId::Set || receiver.id == TypeId::List)) {
+            return compile_literal_collection(
+                {}, receiver.id == TypeId::Set ? Expr::Kind::Set : Expr::Kind::List, receiver,
+                {element_type(receiver)}, name, cc);
           }
           if (receiver.id != TypeId::Map) {
-            return invalid(fmt::format("Invalid map literal for {} of type {}", name,
-                                       type_name(receiver)));
+            return invalid(
+                fmt::format("Invalid map literal for {} of type {}", name, type_name(receiver)));
           }
           std::vector<const cql::Term*> elems;
           for (const auto& en : v.entries) {
@@ -258,20 +261,20 @@ CqlResult<Expr> compile_term(const cql::Term& term, const DataType& receiver,
                                             {receiver.params[0], receiver.params[1]}, name, cc);
         } else if constexpr (std::is_same_v<T, cql::TupleLiteral>) {
           if (receiver.id != TypeId::Tuple) {
-            return invalid(fmt::format("Invalid tuple literal for {} of type {}", name,
-                                       type_name(receiver)));
+            return invalid(
+                fmt::format("Invalid tuple literal for {} of type {}", name, type_name(receiver)));
           }
           if (v.elements.size() > receiver.params.size()) {
-            return invalid(fmt::format("Invalid tuple literal for {}: too many elements. Type {} "
-                                       "expects {} but got {}",
-                                       name, type_name(receiver), receiver.params.size(),
-                                       v.elements.size()));
+            return invalid(
+                fmt::format("Invalid tuple literal for {}: too many elements. Type {} "
+                            "expects {} but got {}",
+                            name, type_name(receiver), receiver.params.size(), v.elements.size()));
           }
           std::vector<const cql::Term*> elems;
           for (const auto& t : v.elements) elems.push_back(&t);
-          std::vector<DataType> types(receiver.params.begin(),
-                                      receiver.params.begin() +
-                                          static_cast<std::ptrdiff_t>(elems.size()));
+          std::vector<DataType> types(
+              receiver.params.begin(),
+              receiver.params.begin() + static_cast<std::ptrdiff_t>(elems.size()));
           if (types.empty()) types.push_back(DataType{});
           return compile_literal_collection(elems, Expr::Kind::Tuple, receiver, types, name, cc);
         } else if constexpr (std::is_same_v<T, cql::UdtLiteral>) {
@@ -342,8 +345,9 @@ CqlResult<EvalValue> eval(const Expr& e, const ExecContext& ctx) {
       size_t count = parts.size();
       if (e.kind == Expr::Kind::Set) {
         const DataType et = element_type(e.type);
-        std::sort(parts.begin(), parts.end(),
-                  [&](const Bytes& a, const Bytes& b) { return protocol::compare_values(et, a, b) < 0; });
+        std::sort(parts.begin(), parts.end(), [&](const Bytes& a, const Bytes& b) {
+          return protocol::compare_values(et, a, b) < 0;
+        });
         parts.erase(std::unique(parts.begin(), parts.end(),
                                 [&](const Bytes& a, const Bytes& b) {
                                   return protocol::compare_values(et, a, b) == 0;

@@ -1,9 +1,9 @@
 // WHERE clauses: which restrictions locate partitions and rows (partition key, token range,
 // clustering prefix and slice) and which are filters evaluated per row; IF conditions.
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
@@ -88,7 +88,8 @@ CqlResult<std::vector<Bytes>> eval_values(const ValueList& list, const ExecConte
   if (list.list) {
     auto v = eval(*list.list, ctx);
     if (!v) return tl::unexpected(v.error());
-    if (v->kind == EvalValue::Kind::Unset) return invalid(fmt::format("Invalid unset value for column {}", what));
+    if (v->kind == EvalValue::Kind::Unset)
+      return invalid(fmt::format("Invalid unset value for column {}", what));
     if (!v->is_set()) return invalid(fmt::format("Invalid null value for column {}", what));
     auto parts = split_collection(v->bytes, false);
     if (!parts) return tl::unexpected(parts.error());
@@ -132,11 +133,13 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
   for (const auto& r : relations) {
     if (r.kind == cql::Relation::Kind::Token) {
       if (mode != WhereMode::Select) {
-        return invalid("The token function cannot be used in WHERE clauses for UPDATE and DELETE statements");
+        return invalid(
+            "The token function cannot be used in WHERE clauses for UPDATE and DELETE statements");
       }
       if (r.columns.size() != pk.size()) {
-        return invalid("The token() function must be applied to all partition key components "
-                       "or none of them");
+        return invalid(
+            "The token() function must be applied to all partition key components "
+            "or none of them");
       }
       for (size_t i = 0; i < pk.size(); ++i) {
         if (r.columns[i] != pk[i]->name) {
@@ -162,13 +165,15 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
         const ColumnSchema* c = schema.find_column(r.columns[i]);
         if (c == nullptr) return invalid(fmt::format("Undefined column name {}", r.columns[i]));
         if (c->kind != ColumnKind::Clustering) {
-          return invalid(fmt::format("Multi-column relations can only be applied to clustering "
-                                     "columns but was applied to: {}",
-                                     c->name));
+          return invalid(
+              fmt::format("Multi-column relations can only be applied to clustering "
+                          "columns but was applied to: {}",
+                          c->name));
         }
         if (c->position != i) {
-          return invalid("Clustering columns must appear in the PRIMARY KEY order in "
-                         "multi-column relations");
+          return invalid(
+              "Clustering columns must appear in the PRIMARY KEY order in "
+              "multi-column relations");
         }
         cols.push_back(c);
       }
@@ -212,9 +217,10 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
     const bool key_op = r.op == Operator::Eq || r.op == Operator::In;
     if (r.kind == cql::Relation::Kind::Column && c->kind == ColumnKind::PartitionKey && key_op) {
       if (pk_rel[c->position]) {
-        return invalid(fmt::format("{} cannot be restricted by more than one relation if it "
-                                   "includes an Equal",
-                                   c->name));
+        return invalid(
+            fmt::format("{} cannot be restricted by more than one relation if it "
+                        "includes an Equal",
+                        c->name));
       }
       auto vl = compile_value_list(r, c->type, c->name, cc);
       if (!vl) return tl::unexpected(vl.error());
@@ -231,8 +237,7 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
         auto e = compile_term(r.value, c->type, c->name, cc);
         if (!e) return tl::unexpected(e.error());
         BoundExpr b{std::move(*e), is_inclusive(r.op), false};
-        (is_lower(r.op) ? ck_range[c->position].start : ck_range[c->position].end) =
-            std::move(b);
+        (is_lower(r.op) ? ck_range[c->position].start : ck_range[c->position].end) = std::move(b);
       }
       continue;
     }
@@ -289,8 +294,8 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
   }
 
   // Partition key.
-  const size_t pk_restricted =
-      static_cast<size_t>(std::count_if(pk_rel.begin(), pk_rel.end(), [](auto& o) { return o.has_value(); }));
+  const size_t pk_restricted = static_cast<size_t>(
+      std::count_if(pk_rel.begin(), pk_rel.end(), [](auto& o) { return o.has_value(); }));
   bool needs_filtering = !w.filters.empty();
   if (pk_restricted == pk.size()) {
     w.has_partition = true;
@@ -309,8 +314,8 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
     if (!allow_filtering) {
       for (size_t i = 0; i < pk.size(); ++i) {
         if (!pk_rel[i]) {
-          return invalid(fmt::format("Partition key parts: {} must be restricted as other parts are",
-                                     pk[i]->name));
+          return invalid(fmt::format(
+              "Partition key parts: {} must be restricted as other parts are", pk[i]->name));
         }
       }
     }
@@ -329,7 +334,8 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
     }
     needs_filtering = true;
   } else if (mode != WhereMode::Select) {
-    return invalid(fmt::format("Some partition key parts are missing: {}", pk.empty() ? "" : pk[0]->name));
+    return invalid(
+        fmt::format("Some partition key parts are missing: {}", pk.empty() ? "" : pk[0]->name));
   }
 
   // Clustering: an = / IN prefix, then at most one range, then filters.
@@ -344,7 +350,8 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
     }
   }
   if (pos < ck.size() && (ck_range[pos].start || ck_range[pos].end) &&
-      !(multi_seen && pos != 0 && (ck_range[pos].start ? ck_range[pos].start->multi : ck_range[pos].end->multi))) {
+      !(multi_seen && pos != 0 &&
+        (ck_range[pos].start ? ck_range[pos].start->multi : ck_range[pos].end->multi))) {
     w.range_start = std::move(ck_range[pos].start);
     w.range_end = std::move(ck_range[pos].end);
     w.range_reversed = ck[pos]->order == ClusteringOrder::Desc;
@@ -359,9 +366,10 @@ CqlResult<WhereClause> analyze_where(const std::vector<cql::Relation>& relations
     const bool leftover = ck_eq[i].has_value() || ck_range[i].start || ck_range[i].end;
     if (!leftover) continue;
     if (mode != WhereMode::Select || !allow_filtering) {
-      return invalid(fmt::format("PRIMARY KEY column \"{}\" cannot be restricted as preceding "
-                                 "column \"{}\" is not restricted",
-                                 ck[i]->name, i > 0 ? ck[i - 1]->name : ck[i]->name));
+      return invalid(
+          fmt::format("PRIMARY KEY column \"{}\" cannot be restricted as preceding "
+                      "column \"{}\" is not restricted",
+                      ck[i]->name, i > 0 ? ck[i - 1]->name : ck[i]->name));
     }
     needs_filtering = true;
     if (ck_eq[i]) {
@@ -419,12 +427,14 @@ CqlResult<Filter> compile_condition(const cql::Condition& c, const TableSchema& 
   DataType value_type = col->type;
   if (c.element_key) {
     if (col->type.id == TypeId::Map) {
-      auto k = compile_term(*c.element_key, col->type.params[0], fmt::format("key({})", col->name), cc);
+      auto k =
+          compile_term(*c.element_key, col->type.params[0], fmt::format("key({})", col->name), cc);
       if (!k) return tl::unexpected(k.error());
       f.element_key = std::move(*k);
       value_type = col->type.params[1];
     } else if (col->type.id == TypeId::List) {
-      auto k = compile_term(*c.element_key, DataType::simple(TypeId::Int), fmt::format("idx({})", col->name), cc);
+      auto k = compile_term(*c.element_key, DataType::simple(TypeId::Int),
+                            fmt::format("idx({})", col->name), cc);
       if (!k) return tl::unexpected(k.error());
       f.element_key = std::move(*k);
       value_type = col->type.params[0];
@@ -432,7 +442,8 @@ CqlResult<Filter> compile_condition(const cql::Condition& c, const TableSchema& 
       return invalid(fmt::format("Invalid element access on non-collection column {}", col->name));
     }
   } else if (!c.field.empty()) {
-    if (col->type.id != TypeId::Udt) return invalid(fmt::format("Column {} is not a user type", col->name));
+    if (col->type.id != TypeId::Udt)
+      return invalid(fmt::format("Column {} is not a user type", col->name));
     auto it = std::find(col->type.field_names.begin(), col->type.field_names.end(), c.field);
     if (it == col->type.field_names.end()) {
       return invalid(fmt::format("Unknown field {} of user type {}", c.field, col->type.udt_name));
@@ -445,7 +456,8 @@ CqlResult<Filter> compile_condition(const cql::Condition& c, const TableSchema& 
   }
   if (c.op == Operator::In) {
     if (c.in_marker) {
-      auto e = compile_term(c.value, DataType::list_of(value_type), fmt::format("in({})", col->name), cc);
+      auto e = compile_term(c.value, DataType::list_of(value_type),
+                            fmt::format("in({})", col->name), cc);
       if (!e) return tl::unexpected(e.error());
       f.in.list = std::move(*e);
     } else {
@@ -505,14 +517,15 @@ CqlResult<std::vector<Clustering>> clustering_prefixes(const WhereClause& w,
   const auto ck = schema.clustering();
   std::vector<Clustering> out{Clustering{}};
   if (w.multi_eq) {
-    std::vector<const ColumnSchema*> cols(ck.begin(),
-                                          ck.begin() + static_cast<std::ptrdiff_t>(w.multi_eq_size));
+    std::vector<const ColumnSchema*> cols(
+        ck.begin(), ck.begin() + static_cast<std::ptrdiff_t>(w.multi_eq_size));
     auto tuples = eval_values(*w.multi_eq, ctx, "clustering tuple", tuple_type(cols));
     if (!tuples) return tl::unexpected(tuples.error());
     out.clear();
     for (const auto& t : *tuples) {
       auto comps = split_tuple(t);
-      if (comps.size() != w.multi_eq_size) return invalid("Invalid tuple value for clustering columns");
+      if (comps.size() != w.multi_eq_size)
+        return invalid("Invalid tuple value for clustering columns");
       out.push_back(std::move(comps));
     }
     return out;
@@ -536,9 +549,8 @@ CqlResult<std::vector<Clustering>> clustering_prefixes(const WhereClause& w,
   // IN lists select rows in clustering order, not in the order listed.
   if (out.size() > 1) {
     ClusteringComparator cmp(schema);
-    std::sort(out.begin(), out.end(), [&](const Clustering& a, const Clustering& b) {
-      return cmp.compare(a, b) < 0;
-    });
+    std::sort(out.begin(), out.end(),
+              [&](const Clustering& a, const Clustering& b) { return cmp.compare(a, b) < 0; });
   }
   return out;
 }
@@ -550,7 +562,8 @@ CqlResult<std::vector<ClusteringSlice>> clustering_slices(const WhereClause& w,
   if (!w.has_clustering_restriction()) return slices;
   auto prefixes = clustering_prefixes(w, schema, ctx);
   if (!prefixes) return tl::unexpected(prefixes.error());
-  auto bound_values = [&](const std::optional<BoundExpr>& b) -> CqlResult<std::optional<std::vector<Bytes>>> {
+  auto bound_values =
+      [&](const std::optional<BoundExpr>& b) -> CqlResult<std::optional<std::vector<Bytes>>> {
     if (!b) return std::optional<std::vector<Bytes>>{};
     auto v = eval(b->value, ctx);
     if (!v) return tl::unexpected(v.error());
@@ -609,7 +622,8 @@ CqlResult<std::vector<BoundFilter>> bind_filters(const std::vector<Filter>& filt
     if (f.element_key) {
       auto k = eval(*f.element_key, ctx);
       if (!k) return tl::unexpected(k.error());
-      if (!k->is_set()) return invalid(fmt::format("Invalid null value for {} element", f.column->name));
+      if (!k->is_set())
+        return invalid(fmt::format("Invalid null value for {} element", f.column->name));
       b.element_key = std::move(k->bytes);
     }
     out.push_back(std::move(b));
@@ -621,13 +635,20 @@ namespace {
 
 bool compare_op(Operator op, int c) {
   switch (op) {
-    case Operator::Eq: return c == 0;
-    case Operator::Ne: return c != 0;
-    case Operator::Lt: return c < 0;
-    case Operator::Le: return c <= 0;
-    case Operator::Gt: return c > 0;
-    case Operator::Ge: return c >= 0;
-    default: return false;
+    case Operator::Eq:
+      return c == 0;
+    case Operator::Ne:
+      return c != 0;
+    case Operator::Lt:
+      return c < 0;
+    case Operator::Le:
+      return c <= 0;
+    case Operator::Gt:
+      return c > 0;
+    case Operator::Ge:
+      return c >= 0;
+    default:
+      return false;
   }
 }
 
@@ -651,7 +672,8 @@ bool filter_matches(const BoundFilter& b, const std::optional<Bytes>& cell) {
           }
         } else if (b.element_key->size() == 4) {
           const auto idx = static_cast<int32_t>(load_be32(b.element_key->data()));
-          if (idx >= 0 && static_cast<size_t>(idx) < parts->size()) actual = (*parts)[static_cast<size_t>(idx)];
+          if (idx >= 0 && static_cast<size_t>(idx) < parts->size())
+            actual = (*parts)[static_cast<size_t>(idx)];
         }
       }
     }
@@ -673,8 +695,9 @@ bool filter_matches(const BoundFilter& b, const std::optional<Bytes>& cell) {
       const bool is_map = type.id == TypeId::Map;
       auto parts = split_collection(*actual, is_map);
       if (!parts) return false;
-      const DataType& et = is_map ? (f.op == Operator::ContainsKey ? type.params[0] : type.params[1])
-                                  : type.params[0];
+      const DataType& et = is_map
+                               ? (f.op == Operator::ContainsKey ? type.params[0] : type.params[1])
+                               : type.params[0];
       for (size_t i = 0; i < parts->size(); ++i) {
         if (is_map && (i % 2 == 0) != (f.op == Operator::ContainsKey)) continue;
         if (protocol::compare_values(et, (*parts)[i], *b.value) == 0) return true;

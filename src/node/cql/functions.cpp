@@ -1,8 +1,8 @@
 // Cassandra's native scalar functions (time and uuid functions, blob conversions).
 
-#include <fmt/format.h>
-
 #include <cctype>
+
+#include <fmt/format.h>
 
 #include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
@@ -18,7 +18,8 @@ DataType simple(TypeId id) { return DataType::simple(id); }
 
 Bytes be64(int64_t v) {
   Bytes out(8);
-  for (size_t i = 0; i < 8; ++i) out[7 - i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
+  for (size_t i = 0; i < 8; ++i)
+    out[7 - i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
   return out;
 }
 Bytes be32(uint32_t v) {

@@ -1,17 +1,17 @@
 #include "node/cql/json_value.hpp"
 
-#include <fmt/format.h>
-
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
-#include "protocol/value_compare.hpp"
-#include <algorithm>
 #include "protocol/value.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node {
 
@@ -23,8 +23,8 @@ namespace {
 struct Json {
   enum class Kind : uint8_t { Null, Bool, Number, String, Array, Object };
   Kind kind = Kind::Null;
-  std::string text;  // Number, String; Bool: "true"/"false"
-  std::vector<Json> items;                            // Array
+  std::string text;         // Number, String; Bool: "true"/"false"
+  std::vector<Json> items;  // Array
   // Object members as two parallel vectors: a pair<string, Json> of the still-incomplete Json
   // is rejected by clang's libstdc++ checks, a vector<Json> is fine.
   std::vector<std::string> member_keys;
@@ -45,8 +45,9 @@ class JsonParser {
 
  private:
   tl::unexpected<Error> error(std::string_view what) const {
-    return fail(Errc::Malformed,
-                fmt::format("Could not decode JSON string '{}': {} at character {}", s_, what, pos_));
+    return fail(
+        Errc::Malformed,
+        fmt::format("Could not decode JSON string '{}': {} at character {}", s_, what, pos_));
   }
   void skip_ws() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -64,21 +65,35 @@ class JsonParser {
       if (pos_ >= s_.size()) break;
       char e = s_[pos_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           if (pos_ + 4 > s_.size()) return error("bad \\u escape");
           unsigned cp = 0;
           for (int i = 0; i < 4; ++i) {
             const char h = s_[pos_++];
             cp <<= 4;
-            if (h >= '0' && h <= '9') cp |= static_cast<unsigned>(h - '0');
-            else if (h >= 'a' && h <= 'f') cp |= static_cast<unsigned>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') cp |= static_cast<unsigned>(h - 'A' + 10);
-            else return error("bad \\u escape");
+            if (h >= '0' && h <= '9')
+              cp |= static_cast<unsigned>(h - '0');
+            else if (h >= 'a' && h <= 'f')
+              cp |= static_cast<unsigned>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+              cp |= static_cast<unsigned>(h - 'A' + 10);
+            else
+              return error("bad \\u escape");
           }
           if (cp < 0x80) {
             out += static_cast<char>(cp);
@@ -92,7 +107,8 @@ class JsonParser {
           }
           break;
         }
-        default: out += e;
+        default:
+          out += e;
       }
     }
     return error("unterminated string");
@@ -121,8 +137,14 @@ class JsonParser {
         if (!item) return item;
         v.items.push_back(std::move(*item));
         skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
-        if (pos_ < s_.size() && s_[pos_] == ']') { ++pos_; break; }
+        if (pos_ < s_.size() && s_[pos_] == ',') {
+          ++pos_;
+          continue;
+        }
+        if (pos_ < s_.size() && s_[pos_] == ']') {
+          ++pos_;
+          break;
+        }
         return error("expected , or ]");
       }
     } else if (c == '{') {
@@ -146,8 +168,14 @@ class JsonParser {
         v.member_keys.push_back(std::move(*key));
         v.member_values.push_back(std::move(*item));
         skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
-        if (pos_ < s_.size() && s_[pos_] == '}') { ++pos_; break; }
+        if (pos_ < s_.size() && s_[pos_] == ',') {
+          ++pos_;
+          continue;
+        }
+        if (pos_ < s_.size() && s_[pos_] == '}') {
+          ++pos_;
+          break;
+        }
         return error("expected , or }");
       }
     } else if (s_.substr(pos_, 4) == "null") {
@@ -162,9 +190,9 @@ class JsonParser {
       v.text = "false";
     } else {
       const size_t start = pos_;
-      while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) ||
-                                  s_[pos_] == '-' || s_[pos_] == '+' || s_[pos_] == '.' ||
-                                  s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      while (pos_ < s_.size() &&
+             (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '-' ||
+              s_[pos_] == '+' || s_[pos_] == '.' || s_[pos_] == 'e' || s_[pos_] == 'E')) {
         ++pos_;
       }
       if (start == pos_) return error("unexpected character");
@@ -193,11 +221,14 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
     case TypeId::Set:
     case TypeId::Tuple: {
       if (j.kind != Json::Kind::Array) {
-        return fail(Errc::InvalidArgument, fmt::format("Expected a list for {}", protocol::format_cql_type(type)));
+        return fail(Errc::InvalidArgument,
+                    fmt::format("Expected a list for {}", protocol::format_cql_type(type)));
       }
       std::vector<Bytes> parts;
       for (size_t i = 0; i < j.items.size(); ++i) {
-        const DataType& et = type.id == TypeId::Tuple ? type.params.at(std::min(i, type.params.size() - 1)) : type.params.at(0);
+        const DataType& et = type.id == TypeId::Tuple
+                                 ? type.params.at(std::min(i, type.params.size() - 1))
+                                 : type.params.at(0);
         auto b = json_to_bytes(et, j.items[i]);
         if (!b) return b;
         parts.push_back(std::move(*b));
@@ -218,7 +249,8 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
     case TypeId::Map:
     case TypeId::Udt: {
       if (j.kind != Json::Kind::Object) {
-        return fail(Errc::InvalidArgument, fmt::format("Expected a map for {}", protocol::format_cql_type(type)));
+        return fail(Errc::InvalidArgument,
+                    fmt::format("Expected a map for {}", protocol::format_cql_type(type)));
       }
       if (type.id == TypeId::Udt) {
         std::vector<std::optional<Bytes>> fields(type.field_names.size());
@@ -227,7 +259,9 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
           const auto& v = j.member_values[member];
           auto it = std::find(type.field_names.begin(), type.field_names.end(), k);
           if (it == type.field_names.end()) {
-            return fail(Errc::InvalidArgument, fmt::format("Unknown field '{}' in value of user defined type {}", k, type.udt_name));
+            return fail(Errc::InvalidArgument,
+                        fmt::format("Unknown field '{}' in value of user defined type {}", k,
+                                    type.udt_name));
           }
           const size_t idx = static_cast<size_t>(it - type.field_names.begin());
           if (v.kind == Json::Kind::Null) continue;
@@ -238,7 +272,10 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
         Bytes out;
         ByteWriter w(out);
         for (auto& f : fields) {
-          if (f) w.write_bytes(ByteView(*f)); else w.write_bytes(std::nullopt);
+          if (f)
+            w.write_bytes(ByteView(*f));
+          else
+            w.write_bytes(std::nullopt);
         }
         return out;
       }
@@ -282,13 +319,15 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
       break;
   }
   if (j.kind == Json::Kind::Array || j.kind == Json::Kind::Object) {
-    return fail(Errc::InvalidArgument, fmt::format("Unable to make {} from a JSON collection", protocol::format_cql_type(type)));
+    return fail(Errc::InvalidArgument, fmt::format("Unable to make {} from a JSON collection",
+                                                   protocol::format_cql_type(type)));
   }
   switch (type.id) {
     case TypeId::Varchar:
     case TypeId::Ascii:
       if (j.kind != Json::Kind::String) {
-        return fail(Errc::InvalidArgument, fmt::format("Expected a string for {}", protocol::format_cql_type(type)));
+        return fail(Errc::InvalidArgument,
+                    fmt::format("Expected a string for {}", protocol::format_cql_type(type)));
       }
       return from_literal(type, cql::LiteralKind::String, j.text);
     case TypeId::Boolean:
@@ -305,7 +344,8 @@ Result<Bytes> json_to_bytes(const DataType& type, const Json& j) {
   }
   if (j.kind == Json::Kind::Number) {
     const bool is_float = j.text.find_first_of(".eE") != std::string::npos;
-    return from_literal(type, is_float ? cql::LiteralKind::Float : cql::LiteralKind::Integer, j.text);
+    return from_literal(type, is_float ? cql::LiteralKind::Float : cql::LiteralKind::Integer,
+                        j.text);
   }
   return from_literal(type, cql::LiteralKind::String, j.text);
 }
@@ -322,19 +362,27 @@ std::string value_json(const DataType& type, const protocol::Value& v) {
   using K = protocol::Value::Kind;
   if (v.is_null()) return "null";
   switch (v.kind()) {
-    case K::Boolean: return *v.get_if<bool>() ? "true" : "false";
-    case K::Int8: return std::to_string(*v.get_if<int8_t>());
-    case K::Int16: return std::to_string(*v.get_if<int16_t>());
-    case K::Int32: return std::to_string(*v.get_if<int32_t>());
+    case K::Boolean:
+      return *v.get_if<bool>() ? "true" : "false";
+    case K::Int8:
+      return std::to_string(*v.get_if<int8_t>());
+    case K::Int16:
+      return std::to_string(*v.get_if<int16_t>());
+    case K::Int32:
+      return std::to_string(*v.get_if<int32_t>());
     case K::Int64:
       if (type.id == TypeId::Bigint || type.id == TypeId::Counter) {
         return std::to_string(*v.get_if<int64_t>());
       }
       break;
-    case K::Float: return number_text(*v.get_if<float>());
-    case K::Double: return number_text(*v.get_if<double>());
-    case K::Varint: return v.get_if<protocol::Varint>()->to_string();
-    case K::Text: return json_quote(*v.get_if<std::string>());
+    case K::Float:
+      return number_text(*v.get_if<float>());
+    case K::Double:
+      return number_text(*v.get_if<double>());
+    case K::Varint:
+      return v.get_if<protocol::Varint>()->to_string();
+    case K::Text:
+      return json_quote(*v.get_if<std::string>());
     case K::Elements: {
       const auto& els = *v.get_if<protocol::Value::Elements>();
       if (type.id == TypeId::Udt) {
@@ -349,7 +397,9 @@ std::string value_json(const DataType& type, const protocol::Value& v) {
       std::string out = "[";
       for (size_t i = 0; i < els.size(); ++i) {
         if (i) out += ", ";
-        const DataType& et = type.id == TypeId::Tuple ? type.params.at(i) : (type.params.empty() ? type : type.params[0]);
+        const DataType& et = type.id == TypeId::Tuple
+                                 ? type.params.at(i)
+                                 : (type.params.empty() ? type : type.params[0]);
         out += value_json(et, els[i]);
       }
       return out + "]";
@@ -400,11 +450,21 @@ std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));

@@ -23,9 +23,9 @@ struct NodeIdentity {
   std::string rack = "rack1";
   std::string listen_address = "127.0.0.1";  // also broadcast and rpc address
   uint16_t native_port = 9042;
-  Uuid host_id{};                            // random per start unless set
-  std::vector<int64_t> tokens;               // empty: a single token chosen at start
-  std::string release_version = "4.0.11";    // what drivers see as the Cassandra version
+  Uuid host_id{};                          // random per start unless set
+  std::vector<int64_t> tokens;             // empty: a single token chosen at start
+  std::string release_version = "4.0.11";  // what drivers see as the Cassandra version
   std::string cql_version = "3.4.5";
   std::string partitioner = "org.apache.cassandra.dht.Murmur3Partitioner";
   // Other nodes of the same cluster (IP addresses, same datacenter, rack and native port) listed

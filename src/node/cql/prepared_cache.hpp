@@ -4,11 +4,11 @@
 // different statements only take shared locks.
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <functional>
 #include <unordered_map>
 
 #include "common/bytes.hpp"
@@ -43,8 +43,7 @@ class PreparedCache {
   };
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, std::shared_ptr<const PreparedStatement>, Hash,
-                       std::equal_to<>>
+    std::unordered_map<std::string, std::shared_ptr<const PreparedStatement>, Hash, std::equal_to<>>
         map;
   };
   static constexpr size_t kShards = 16;

@@ -1,9 +1,9 @@
 #include "node/cql/query_processor.hpp"
 
-#include <fmt/format.h>
-
 #include <mutex>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "common/md5.hpp"
 #include "common/timeuuid.hpp"
@@ -49,16 +49,19 @@ Bytes metadata_id_of(const exec::Plan& plan) {
 }
 
 bool is_schema_statement(const cql::Statement& s) {
-  return !(std::holds_alternative<cql::Select>(s.body) || std::holds_alternative<cql::Insert>(s.body) ||
-           std::holds_alternative<cql::Update>(s.body) || std::holds_alternative<cql::Delete>(s.body) ||
-           std::holds_alternative<cql::Batch>(s.body));
+  return !(
+      std::holds_alternative<cql::Select>(s.body) || std::holds_alternative<cql::Insert>(s.body) ||
+      std::holds_alternative<cql::Update>(s.body) || std::holds_alternative<cql::Delete>(s.body) ||
+      std::holds_alternative<cql::Batch>(s.body));
 }
 
 }  // namespace
 
 struct QueryProcessor::Impl {
   Impl(StorageEngine& e, NodeIdentity id, QueryProcessorOptions opts)
-      : engine(e), identity(complete_identity(std::move(id))), options(std::move(opts)),
+      : engine(e),
+        identity(complete_identity(std::move(id))),
+        options(std::move(opts)),
         system(e, identity) {
     services.engine = &engine;
     services.system = &system;
@@ -84,14 +87,14 @@ struct QueryProcessor::Impl {
 
   // Parses and compiles a statement in `keyspace`.
   CqlResult<std::shared_ptr<const exec::Plan>> compile(std::string_view query,
-                                                      const std::string& keyspace) {
+                                                       const std::string& keyspace) {
     auto parsed = parse_cql(query);
     if (!parsed) return exec::cql_error(ErrorCode::SyntaxError, parsed.error().message);
     return compile_statement(*parsed, keyspace);
   }
 
   CqlResult<std::shared_ptr<const exec::Plan>> compile_statement(const cql::Statement& st,
-                                                                const std::string& keyspace) {
+                                                                 const std::string& keyspace) {
     exec::CompileContext cc;
     cc.services = &services;
     cc.statement = &st;
@@ -212,7 +215,8 @@ struct QueryProcessor::Impl {
     ctx.result_metadata_id = metadata_id;
     auto result = plan.execute(ctx);
     if (!result) return to_error(std::move(result.error()));
-    if (auto* ks = std::get_if<protocol::SetKeyspaceResult>(&*result)) session.keyspace = ks->keyspace;
+    if (auto* ks = std::get_if<protocol::SetKeyspaceResult>(&*result))
+      session.keyspace = ks->keyspace;
     return protocol::ResultMessage{std::move(*result)};
   }
 
@@ -323,9 +327,10 @@ struct QueryProcessor::Impl {
       }
       const auto* mp = dynamic_cast<const exec::ModifyPlan*>(plan.get());
       if (mp == nullptr) {
-        return ErrorMessage{ErrorCode::Invalid,
-                            "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.",
-                            {}};
+        return ErrorMessage{
+            ErrorCode::Invalid,
+            "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.",
+            {}};
       }
       if (st.values.size() != plan->bind_specs.size()) {
         return ErrorMessage{ErrorCode::Invalid,

@@ -1,9 +1,9 @@
 // Schema statements (keyspaces, tables, types), TRUNCATE and USE.
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cctype>
+
+#include <fmt/format.h>
 
 #include "node/cql/executor.hpp"
 #include "protocol/cql_type.hpp"
@@ -23,14 +23,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-tl::unexpected<CqlError> already_exists(std::string keyspace, std::string table, std::string message) {
+tl::unexpected<CqlError> already_exists(std::string keyspace, std::string table,
+                                        std::string message) {
   CqlError e{ErrorCode::AlreadyExists, std::move(message), {}};
   e.detail = protocol::AlreadyExistsInfo{std::move(keyspace), std::move(table)};
   return tl::unexpected(std::move(e));
 }
 
 protocol::UdtResolver resolver_for(StorageEngine& engine, const std::string& keyspace) {
-  return [&engine, keyspace](std::string_view ks, std::string_view name) -> std::optional<DataType> {
+  return [&engine, keyspace](std::string_view ks,
+                             std::string_view name) -> std::optional<DataType> {
     auto t = engine.catalog().find_type(ks.empty() ? keyspace : std::string(ks), std::string(name));
     if (!t) return std::nullopt;
     DataType d;
@@ -62,8 +64,8 @@ CqlResult<ColumnDefinition> column_definition(StorageEngine& engine, const std::
   return def;
 }
 
-CqlResult<std::map<std::string, std::string>> replication_of(const std::vector<cql::Property>& props,
-                                                             bool required) {
+CqlResult<std::map<std::string, std::string>> replication_of(
+    const std::vector<cql::Property>& props, bool required) {
   std::map<std::string, std::string> out;
   bool found = false;
   for (const auto& p : props) {
@@ -83,11 +85,14 @@ CqlResult<std::map<std::string, std::string>> replication_of(const std::vector<c
       cls != "org.apache.cassandra.locator.NetworkTopologyStrategy" &&
       cls != "org.apache.cassandra.locator.LocalStrategy" &&
       cls != "org.apache.cassandra.locator.EverywhereStrategy") {
-    return cql_error(ErrorCode::ConfigError, fmt::format("Unable to find replication strategy class '{}'", it->second));
+    return cql_error(ErrorCode::ConfigError,
+                     fmt::format("Unable to find replication strategy class '{}'", it->second));
   }
   it->second = cls;
-  if (cls == "org.apache.cassandra.locator.SimpleStrategy" && out.count("replication_factor") == 0) {
-    return cql_error(ErrorCode::ConfigError, "SimpleStrategy requires a replication_factor strategy option.");
+  if (cls == "org.apache.cassandra.locator.SimpleStrategy" &&
+      out.count("replication_factor") == 0) {
+    return cql_error(ErrorCode::ConfigError,
+                     "SimpleStrategy requires a replication_factor strategy option.");
   }
   return out;
 }
@@ -115,10 +120,13 @@ class SchemaPlan : public Plan {
     return n.keyspace.empty() ? ctx.session_keyspace : n.keyspace;
   }
 
-  CqlResult<std::string> existing_keyspace(const cql::QualifiedName& n, const ExecContext& ctx) const {
+  CqlResult<std::string> existing_keyspace(const cql::QualifiedName& n,
+                                           const ExecContext& ctx) const {
     std::string ks = keyspace_of(n, ctx);
     if (ks.empty()) {
-      return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename");
+      return invalid(
+          "No keyspace has been specified. USE a keyspace, or explicitly specify "
+          "keyspace.tablename");
     }
     if (!services->engine->catalog().find_keyspace(ks)) {
       return invalid(fmt::format("Keyspace {} does not exist", ks));
@@ -143,7 +151,8 @@ class SchemaPlan : public Plan {
     if (!ok) return tl::unexpected(ok.error());
     if (services->engine->catalog().find_keyspace(s.keyspace)) {
       if (s.if_not_exists) return protocol::VoidResult{};
-      return already_exists(s.keyspace, "", fmt::format("Cannot add existing keyspace \"{}\"", s.keyspace));
+      return already_exists(s.keyspace, "",
+                            fmt::format("Cannot add existing keyspace \"{}\"", s.keyspace));
     }
     auto replication = replication_of(s.properties, true);
     if (!replication) return tl::unexpected(replication.error());
@@ -154,9 +163,11 @@ class SchemaPlan : public Plan {
     auto created = services->engine->create_keyspace(std::move(ks));
     if (!created) {
       if (s.if_not_exists) return protocol::VoidResult{};
-      return already_exists(s.keyspace, "", fmt::format("Cannot add existing keyspace \"{}\"", s.keyspace));
+      return already_exists(s.keyspace, "",
+                            fmt::format("Cannot add existing keyspace \"{}\"", s.keyspace));
     }
-    return changed(SchemaChange{SchemaChangeType::Created, SchemaChangeTarget::Keyspace, s.keyspace, {}, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Created, SchemaChangeTarget::Keyspace, s.keyspace, {}, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::AlterKeyspace& s, const ExecContext&) const {
@@ -175,7 +186,8 @@ class SchemaPlan : public Plan {
     }
     auto altered = services->engine->catalog().alter_keyspace(*ks);
     if (!altered) return server_error(altered.error());
-    return changed(SchemaChange{SchemaChangeType::Updated, SchemaChangeTarget::Keyspace, s.keyspace, {}, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Updated, SchemaChangeTarget::Keyspace, s.keyspace, {}, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::DropKeyspace& s, const ExecContext&) const {
@@ -190,7 +202,8 @@ class SchemaPlan : public Plan {
       if (s.if_exists) return protocol::VoidResult{};
       return invalid(fmt::format("Keyspace {} does not exist", s.keyspace));
     }
-    return changed(SchemaChange{SchemaChangeType::Dropped, SchemaChangeTarget::Keyspace, s.keyspace, {}, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Dropped, SchemaChangeTarget::Keyspace, s.keyspace, {}, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::CreateTable& s, const ExecContext& ctx) const {
@@ -200,9 +213,10 @@ class SchemaPlan : public Plan {
     if (!ok) return tl::unexpected(ok.error());
     if (services->engine->catalog().find_table(*ks, s.table.name)) {
       if (s.if_not_exists) return protocol::VoidResult{};
-      return already_exists(*ks, s.table.name,
-                            fmt::format("Cannot add already existing table \"{}\" to keyspace \"{}\"",
-                                        s.table.name, *ks));
+      return already_exists(
+          *ks, s.table.name,
+          fmt::format("Cannot add already existing table \"{}\" to keyspace \"{}\"", s.table.name,
+                      *ks));
     }
     if (s.partition_key.empty()) {
       return invalid("No PRIMARY KEY specifed for table (exactly one required)");
@@ -223,16 +237,20 @@ class SchemaPlan : public Plan {
     }
     auto key_def = [&](const std::string& name, ColumnKind kind) -> CqlResult<ColumnDefinition> {
       const cql::ColumnDecl* d = find_decl(name);
-      if (d == nullptr) return invalid(fmt::format("Unknown definition {} referenced in PRIMARY KEY", name));
+      if (d == nullptr)
+        return invalid(fmt::format("Unknown definition {} referenced in PRIMARY KEY", name));
       auto def = column_definition(*services->engine, *ks, *d);
       if (!def) return def;
       if (def->layout == CellLayout::MultiCell) {
-        return invalid(fmt::format("Invalid non-frozen collection type for PRIMARY KEY component {}", name));
+        return invalid(
+            fmt::format("Invalid non-frozen collection type for PRIMARY KEY component {}", name));
       }
       if (def->type.id == TypeId::Counter) {
-        return invalid(fmt::format("counter type is not supported for PRIMARY KEY column '{}'", name));
+        return invalid(
+            fmt::format("counter type is not supported for PRIMARY KEY column '{}'", name));
       }
-      if (d->is_static) return invalid(fmt::format("Static column {} cannot be part of the PRIMARY KEY", name));
+      if (d->is_static)
+        return invalid(fmt::format("Static column {} cannot be part of the PRIMARY KEY", name));
       def->kind = kind;
       return def;
     };
@@ -249,20 +267,31 @@ class SchemaPlan : public Plan {
     for (size_t i = 0; i < s.clustering_order.size(); ++i) {
       const auto& o = s.clustering_order[i];
       if (i >= s.clustering_key.size() || s.clustering_key[i] != o.column) {
-        const bool known = std::find(s.clustering_key.begin(), s.clustering_key.end(), o.column) != s.clustering_key.end();
-        if (!known) return invalid(fmt::format("Only clustering key columns can be defined in CLUSTERING ORDER directive: {} is not a clustering column", o.column));
-        return invalid("The order of columns in the CLUSTERING ORDER directive must match that of the clustering columns");
+        const bool known = std::find(s.clustering_key.begin(), s.clustering_key.end(), o.column) !=
+                           s.clustering_key.end();
+        if (!known)
+          return invalid(
+              fmt::format("Only clustering key columns can be defined in CLUSTERING ORDER "
+                          "directive: {} is not a clustering column",
+                          o.column));
+        return invalid(
+            "The order of columns in the CLUSTERING ORDER directive must match that of the "
+            "clustering columns");
       }
-      defs[s.partition_key.size() + i].order = o.descending ? ClusteringOrder::Desc : ClusteringOrder::Asc;
+      defs[s.partition_key.size() + i].order =
+          o.descending ? ClusteringOrder::Desc : ClusteringOrder::Asc;
     }
     for (const auto& d : s.columns) {
-      const bool is_key = std::find(s.partition_key.begin(), s.partition_key.end(), d.name) != s.partition_key.end() ||
-                          std::find(s.clustering_key.begin(), s.clustering_key.end(), d.name) != s.clustering_key.end();
+      const bool is_key = std::find(s.partition_key.begin(), s.partition_key.end(), d.name) !=
+                              s.partition_key.end() ||
+                          std::find(s.clustering_key.begin(), s.clustering_key.end(), d.name) !=
+                              s.clustering_key.end();
       if (is_key) continue;
       auto def = column_definition(*services->engine, *ks, d);
       if (!def) return tl::unexpected(def.error());
       if (def->kind == ColumnKind::Static && s.clustering_key.empty()) {
-        return invalid(fmt::format("Static column {} cannot be defined in a table without clustering columns", d.name));
+        return invalid(fmt::format(
+            "Static column {} cannot be defined in a table without clustering columns", d.name));
       }
       defs.push_back(std::move(*def));
     }
@@ -270,19 +299,24 @@ class SchemaPlan : public Plan {
     for (const auto& p : s.properties) {
       if (p.name == "default_time_to_live") {
         default_ttl = static_cast<int32_t>(std::strtol(p.value.text.c_str(), nullptr, 10));
-        if (default_ttl < 0) return cql_error(ErrorCode::ConfigError, "default_time_to_live must be greater than or equal to 0");
+        if (default_ttl < 0)
+          return cql_error(ErrorCode::ConfigError,
+                           "default_time_to_live must be greater than or equal to 0");
       }
     }
     auto created = services->engine->create_table(*ks, s.table.name, std::move(defs), default_ttl);
     if (!created) {
       if (services->engine->catalog().find_table(*ks, s.table.name)) {
         if (s.if_not_exists) return protocol::VoidResult{};
-        return already_exists(*ks, s.table.name,
-                              fmt::format("Cannot add already existing table \"{}\" to keyspace \"{}\"", s.table.name, *ks));
+        return already_exists(
+            *ks, s.table.name,
+            fmt::format("Cannot add already existing table \"{}\" to keyspace \"{}\"", s.table.name,
+                        *ks));
       }
       return invalid(created.error().message);
     }
-    return changed(SchemaChange{SchemaChangeType::Created, SchemaChangeTarget::Table, *ks, s.table.name, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Created, SchemaChangeTarget::Table, *ks, s.table.name, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::AlterTable& s, const ExecContext& ctx) const {
@@ -315,7 +349,8 @@ class SchemaPlan : public Plan {
             if (s.if_column_exists) continue;
             return invalid(fmt::format("Column {} was not found in table {}", name, s.table.name));
           }
-          if (c->is_primary_key()) return invalid(fmt::format("Cannot drop PRIMARY KEY column {}", name));
+          if (c->is_primary_key())
+            return invalid(fmt::format("Cannot drop PRIMARY KEY column {}", name));
           auto dropped = services->engine->drop_column(*ks, s.table.name, name);
           if (!dropped) return invalid(dropped.error().message);
         }
@@ -327,17 +362,22 @@ class SchemaPlan : public Plan {
       case cql::AlterTable::Kind::AlterType:
         return invalid("Altering column types is no longer supported");
     }
-    return changed(SchemaChange{SchemaChangeType::Updated, SchemaChangeTarget::Table, *ks, s.table.name, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Updated, SchemaChangeTarget::Table, *ks, s.table.name, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::DropTable& s, const ExecContext& ctx) const {
     const std::string ks = keyspace_of(s.table, ctx);
-    if (ks.empty()) return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename");
+    if (ks.empty())
+      return invalid(
+          "No keyspace has been specified. USE a keyspace, or explicitly specify "
+          "keyspace.tablename");
     auto ok = check_writable(ks);
     if (!ok) return tl::unexpected(ok.error());
     if (!services->engine->catalog().find_table(ks, s.table.name)) {
       if (s.if_exists) return protocol::VoidResult{};
-      if (!services->engine->catalog().find_keyspace(ks)) return invalid(fmt::format("Keyspace {} does not exist", ks));
+      if (!services->engine->catalog().find_keyspace(ks))
+        return invalid(fmt::format("Keyspace {} does not exist", ks));
       return invalid(fmt::format("Table '{}.{}' doesn't exist", ks, s.table.name));
     }
     auto dropped = services->engine->drop_table(ks, s.table.name);
@@ -345,7 +385,8 @@ class SchemaPlan : public Plan {
       if (s.if_exists) return protocol::VoidResult{};
       return invalid(dropped.error().message);
     }
-    return changed(SchemaChange{SchemaChangeType::Dropped, SchemaChangeTarget::Table, ks, s.table.name, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Dropped, SchemaChangeTarget::Table, ks, s.table.name, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::Truncate& s, const ExecContext& ctx) const {
@@ -364,7 +405,8 @@ class SchemaPlan : public Plan {
     if (!ok) return tl::unexpected(ok.error());
     if (services->engine->catalog().find_type(*ks, s.type.name)) {
       if (s.if_not_exists) return protocol::VoidResult{};
-      return already_exists(*ks, s.type.name, fmt::format("A user type with name '{}' already exists", s.type.name));
+      return already_exists(*ks, s.type.name,
+                            fmt::format("A user type with name '{}' already exists", s.type.name));
     }
     UserTypeSchema t{*ks, s.type.name, {}, {}};
     for (const auto& f : s.fields) {
@@ -378,7 +420,8 @@ class SchemaPlan : public Plan {
     }
     auto created = services->engine->catalog().create_type(std::move(t));
     if (!created) return invalid(created.error().message);
-    return changed(SchemaChange{SchemaChangeType::Created, SchemaChangeTarget::Type, *ks, s.type.name, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Created, SchemaChangeTarget::Type, *ks, s.type.name, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::AlterType&, const ExecContext&) const {
@@ -393,14 +436,17 @@ class SchemaPlan : public Plan {
     }
     for (const auto& t : services->engine->catalog().tables(ks)) {
       for (const auto& c : t->columns) {
-        if (protocol::format_cql_type(c.type).find(s.type.name) != std::string::npos && c.type.id == TypeId::Udt) {
-          return invalid(fmt::format("Cannot drop user type {}.{} as it is still used by table {}", ks, s.type.name, t->table));
+        if (protocol::format_cql_type(c.type).find(s.type.name) != std::string::npos &&
+            c.type.id == TypeId::Udt) {
+          return invalid(fmt::format("Cannot drop user type {}.{} as it is still used by table {}",
+                                     ks, s.type.name, t->table));
         }
       }
     }
     auto dropped = services->engine->catalog().drop_type(ks, s.type.name);
     if (!dropped) return invalid(dropped.error().message);
-    return changed(SchemaChange{SchemaChangeType::Dropped, SchemaChangeTarget::Type, ks, s.type.name, {}});
+    return changed(
+        SchemaChange{SchemaChangeType::Dropped, SchemaChangeTarget::Type, ks, s.type.name, {}});
   }
 
   CqlResult<protocol::ResultBody> run(const cql::Unsupported& s, const ExecContext&) const {
@@ -411,8 +457,7 @@ class SchemaPlan : public Plan {
 }  // namespace
 
 CqlResult<std::unique_ptr<Plan>> compile_schema_statement(const cql::Statement& s,
-                                                          CompileContext& cc,
-                                                          const std::string&) {
+                                                          CompileContext& cc, const std::string&) {
   auto plan = std::make_unique<SchemaPlan>();
   plan->statement = s;
   plan->services = cc.services;

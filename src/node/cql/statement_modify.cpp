@@ -1,10 +1,10 @@
 // INSERT, UPDATE, DELETE and BATCH: compiled into plans that build Mutations, applied directly or
 // through Table::compare_and_set for lightweight transactions.
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <map>
+
+#include <fmt/format.h>
 
 #include "node/cql/executor.hpp"
 #include "node/cql/json_value.hpp"
@@ -26,8 +26,9 @@ CqlResult<TableRef> resolve_table(Services& services, const cql::QualifiedName& 
                                   const std::string& session_keyspace) {
   const std::string& ks = name.keyspace.empty() ? session_keyspace : name.keyspace;
   if (ks.empty()) {
-    return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify "
-                   "keyspace.tablename");
+    return invalid(
+        "No keyspace has been specified. USE a keyspace, or explicitly specify "
+        "keyspace.tablename");
   }
   auto table = services.engine->table(ks, name.name);
   if (!table) {
@@ -50,7 +51,13 @@ CqlResult<void> apply_writes(std::vector<PendingWrite>& writes) {
 namespace {
 
 enum class OpKind : uint8_t {
-  Set, Add, Prepend, Subtract, SetElement, DeleteColumn, DeleteElement,
+  Set,
+  Add,
+  Prepend,
+  Subtract,
+  SetElement,
+  DeleteColumn,
+  DeleteElement,
 };
 
 struct OpPlan {
@@ -68,11 +75,16 @@ int64_t load_i64(ByteView b) {
 
 std::string op_text(const ColumnSchema& c, OpKind k) {
   switch (k) {
-    case OpKind::Add: return fmt::format("{0} = {0} + ?", c.name);
-    case OpKind::Subtract: return fmt::format("{0} = {0} - ?", c.name);
-    case OpKind::Prepend: return fmt::format("{0} = ? + {0}", c.name);
-    case OpKind::SetElement: return fmt::format("{}[?] = ?", c.name);
-    default: return fmt::format("{} = ?", c.name);
+    case OpKind::Add:
+      return fmt::format("{0} = {0} + ?", c.name);
+    case OpKind::Subtract:
+      return fmt::format("{0} = {0} - ?", c.name);
+    case OpKind::Prepend:
+      return fmt::format("{0} = ? + {0}", c.name);
+    case OpKind::SetElement:
+      return fmt::format("{}[?] = ?", c.name);
+    default:
+      return fmt::format("{} = ?", c.name);
   }
 }
 
@@ -87,7 +99,9 @@ CqlResult<OpPlan> compile_op(const ColumnSchema& c, OpKind kind, const cql::Term
   DataType receiver = t;
   if (kind == OpKind::Add || kind == OpKind::Subtract || kind == OpKind::Prepend) {
     if (c.is_counter()) {
-      if (kind == OpKind::Prepend) return invalid(fmt::format("Invalid operation ({}) for counter column {}", op_text(c, kind), c.name));
+      if (kind == OpKind::Prepend)
+        return invalid(
+            fmt::format("Invalid operation ({}) for counter column {}", op_text(c, kind), c.name));
     } else if (!collection) {
       return invalid(fmt::format("Invalid operation ({}) for non counter column {}",
                                  op_text(c, kind), c.name));
@@ -95,14 +109,16 @@ CqlResult<OpPlan> compile_op(const ColumnSchema& c, OpKind kind, const cql::Term
       return invalid(fmt::format("Invalid operation ({}) for frozen collection column {}",
                                  op_text(c, kind), c.name));
     } else if (kind == OpKind::Prepend && t.id != TypeId::List) {
-      return invalid(fmt::format("Invalid operation ({}) for non list column {}", op_text(c, kind), c.name));
+      return invalid(
+          fmt::format("Invalid operation ({}) for non list column {}", op_text(c, kind), c.name));
     } else if (kind == OpKind::Subtract && t.id == TypeId::Map) {
       receiver = DataType::set_of(t.params[0]);
     }
   } else if (kind == OpKind::Set && c.is_counter()) {
-    return invalid(fmt::format("Cannot set the value of counter column {} (counters can only be "
-                               "incremented/decremented, not set)",
-                               c.name));
+    return invalid(
+        fmt::format("Cannot set the value of counter column {} (counters can only be "
+                    "incremented/decremented, not set)",
+                    c.name));
   }
   if (kind == OpKind::SetElement || kind == OpKind::DeleteElement) {
     if (t.id != TypeId::Map && t.id != TypeId::List) {
@@ -162,7 +178,8 @@ CqlResult<void> add_op(RowWrite& row, const OpPlan& op, const ExecContext& ctx, 
     auto k = eval(*op.key, ctx);
     if (!k) return tl::unexpected(k.error());
     if (!k->is_set()) {
-      return invalid(fmt::format("Invalid {} value for {} element", k->kind == EvalValue::Kind::Unset ? "unset" : "null", c.name));
+      return invalid(fmt::format("Invalid {} value for {} element",
+                                 k->kind == EvalValue::Kind::Unset ? "unset" : "null", c.name));
     }
     key = std::move(*k);
   }
@@ -233,11 +250,9 @@ CqlResult<void> add_op(RowWrite& row, const OpPlan& op, const ExecContext& ctx, 
         auto keys = split_collection(v->bytes, false);
         for (auto& kk : *keys) elements.emplace_back(std::move(kk), Bytes{});
       }
-      row.ops.push_back(ColumnOp::collection(c.id, k, std::move(elements), ts,
-                                             k == ColumnOpKind::RemoveElements ||
-                                                     k == ColumnOpKind::RemoveValues
-                                                 ? 0
-                                                 : ttl));
+      row.ops.push_back(ColumnOp::collection(
+          c.id, k, std::move(elements), ts,
+          k == ColumnOpKind::RemoveElements || k == ColumnOpKind::RemoveValues ? 0 : ttl));
       return {};
     }
     case OpKind::SetElement: {
@@ -248,8 +263,9 @@ CqlResult<void> add_op(RowWrite& row, const OpPlan& op, const ExecContext& ctx, 
         } else {
           auto ok = validate_value(t.params[1], v->bytes, c.name);
           if (!ok) return ok;
-          row.ops.push_back(ColumnOp::collection(
-              c.id, ColumnOpKind::AddElements, {{std::move(key->bytes), std::move(v->bytes)}}, ts, ttl));
+          row.ops.push_back(ColumnOp::collection(c.id, ColumnOpKind::AddElements,
+                                                 {{std::move(key->bytes), std::move(v->bytes)}}, ts,
+                                                 ttl));
         }
       } else {
         if (key->bytes.size() != 4) return invalid("Invalid list index");
@@ -456,7 +472,8 @@ class WritePlan : public ModifyPlan {
         if (where.range_start || where.range_end) {
           auto slices = clustering_slices(where, schema, ctx);
           if (!slices) return tl::unexpected(slices.error());
-          for (auto& s : *slices) w.mutation.range_deletions.push_back(RangeDeletion{std::move(s), *ts});
+          for (auto& s : *slices)
+            w.mutation.range_deletions.push_back(RangeDeletion{std::move(s), *ts});
         } else {
           for (const auto& c : cks) {
             if (c.empty()) {
@@ -521,8 +538,8 @@ class WritePlan : public ModifyPlan {
   }
 
   CqlResult<protocol::ResultBody> execute(const ExecContext& ctx) const override {
-    const int64_t fallback = ctx.default_timestamp ? *ctx.default_timestamp
-                                                   : ctx.services->next_timestamp();
+    const int64_t fallback =
+        ctx.default_timestamp ? *ctx.default_timestamp : ctx.services->next_timestamp();
     if (has_conditions) {
       auto check = condition(ctx);
       if (!check) return tl::unexpected(check.error());
@@ -558,8 +575,8 @@ CqlResult<void> compile_using(const cql::UsingClause& u, WritePlan& plan, Compil
   return {};
 }
 
-CqlResult<void> compile_conditions(const std::vector<cql::Condition>& conditions,
-                                   WritePlan& plan, CompileContext& cc) {
+CqlResult<void> compile_conditions(const std::vector<cql::Condition>& conditions, WritePlan& plan,
+                                   CompileContext& cc) {
   const TableSchema& schema = *plan.ref.schema;
   for (const auto& c : conditions) {
     auto f = compile_condition(c, schema, cc);
@@ -647,7 +664,8 @@ CqlResult<std::unique_ptr<ModifyPlan>> compile_insert(const cql::Insert& s, Comp
     }
   }
   for (size_t i = 0; i < pk.size(); ++i) {
-    if (!pkv[i]) return invalid(fmt::format("Some partition key parts are missing: {}", pk[i]->name));
+    if (!pkv[i])
+      return invalid(fmt::format("Some partition key parts are missing: {}", pk[i]->name));
     p.pk_values.push_back(std::move(*pkv[i]));
   }
   for (size_t i = 0; i < ck.size(); ++i) {
@@ -671,17 +689,30 @@ CqlResult<std::unique_ptr<ModifyPlan>> compile_update(const cql::Update& s, Comp
     if (c->is_primary_key()) {
       return invalid(fmt::format("PRIMARY KEY part {} found in SET part", c->name));
     }
-    if (p.counter && !(a.kind == cql::Assignment::Kind::Add || a.kind == cql::Assignment::Kind::Subtract)) {
-      return invalid(fmt::format("Cannot set the value of counter column {} (counters can only be "
-                                 "incremented/decremented, not set)", c->name));
+    if (p.counter &&
+        !(a.kind == cql::Assignment::Kind::Add || a.kind == cql::Assignment::Kind::Subtract)) {
+      return invalid(
+          fmt::format("Cannot set the value of counter column {} (counters can only be "
+                      "incremented/decremented, not set)",
+                      c->name));
     }
     OpKind k = OpKind::Set;
     switch (a.kind) {
-      case cql::Assignment::Kind::Set: k = OpKind::Set; break;
-      case cql::Assignment::Kind::Add: k = OpKind::Add; break;
-      case cql::Assignment::Kind::Prepend: k = OpKind::Prepend; break;
-      case cql::Assignment::Kind::Subtract: k = OpKind::Subtract; break;
-      case cql::Assignment::Kind::SetElement: k = OpKind::SetElement; break;
+      case cql::Assignment::Kind::Set:
+        k = OpKind::Set;
+        break;
+      case cql::Assignment::Kind::Add:
+        k = OpKind::Add;
+        break;
+      case cql::Assignment::Kind::Prepend:
+        k = OpKind::Prepend;
+        break;
+      case cql::Assignment::Kind::Subtract:
+        k = OpKind::Subtract;
+        break;
+      case cql::Assignment::Kind::SetElement:
+        k = OpKind::SetElement;
+        break;
       case cql::Assignment::Kind::SetField:
         return invalid(fmt::format("Invalid operation ({}.{} = ?) for frozen UDT column {}",
                                    c->name, a.field, c->name));
@@ -693,9 +724,10 @@ CqlResult<std::unique_ptr<ModifyPlan>> compile_update(const cql::Update& s, Comp
   auto where = analyze_where(s.where, schema, WhereMode::Update, false, cc);
   if (!where) {
     // Static-only updates need no clustering.
-    const bool static_only = !p.ops.empty() && std::all_of(p.ops.begin(), p.ops.end(), [](const OpPlan& o) {
-      return o.column->kind == ColumnKind::Static;
-    });
+    const bool static_only =
+        !p.ops.empty() && std::all_of(p.ops.begin(), p.ops.end(), [](const OpPlan& o) {
+          return o.column->kind == ColumnKind::Static;
+        });
     if (!static_only) return tl::unexpected(where.error());
     where = analyze_where(s.where, schema, WhereMode::Delete, false, cc);
     if (!where) return tl::unexpected(where.error());
@@ -721,7 +753,8 @@ CqlResult<std::unique_ptr<ModifyPlan>> compile_delete(const cql::Delete& s, Comp
     const ColumnSchema* c = schema.find_column(t.column);
     if (c == nullptr) return invalid(fmt::format("Undefined column name {}", t.column));
     if (c->is_primary_key()) {
-      return invalid(fmt::format("Invalid identifier {} for deletion (should not be a PRIMARY KEY part)", c->name));
+      return invalid(fmt::format(
+          "Invalid identifier {} for deletion (should not be a PRIMARY KEY part)", c->name));
     }
     if (!t.field.empty()) {
       return invalid(fmt::format("Invalid deletion operation for frozen UDT column {}", c->name));
@@ -740,8 +773,9 @@ CqlResult<std::unique_ptr<ModifyPlan>> compile_delete(const cql::Delete& s, Comp
   p.if_exists = s.if_exists;
   p.has_conditions = s.if_exists || !s.conditions.empty();
   if (p.has_conditions && (p.where.range_start || p.where.range_end)) {
-    return invalid("DELETE statements must restrict all PRIMARY KEY columns with equality "
-                   "relations in order to use IF conditions");
+    return invalid(
+        "DELETE statements must restrict all PRIMARY KEY columns with equality "
+        "relations in order to use IF conditions");
   }
   ok = compile_conditions(s.conditions, p, cc);
   if (!ok) return tl::unexpected(ok.error());
@@ -826,12 +860,13 @@ CqlResult<protocol::ResultBody> execute_conditional(const ExecContext& ctx,
       for (const auto* c : schema.partition_key()) cols.push_back(c);
       for (const auto* c : schema.clustering()) cols.push_back(c);
       std::vector<const ColumnSchema*> values = schema.value_columns();
-      std::stable_sort(values.begin(), values.end(), [](const ColumnSchema* a, const ColumnSchema* b) {
-        if ((a->kind == ColumnKind::Static) != (b->kind == ColumnKind::Static)) {
-          return a->kind == ColumnKind::Static;
-        }
-        return a->name < b->name;
-      });
+      std::stable_sort(values.begin(), values.end(),
+                       [](const ColumnSchema* a, const ColumnSchema* b) {
+                         if ((a->kind == ColumnKind::Static) != (b->kind == ColumnKind::Static)) {
+                           return a->kind == ColumnKind::Static;
+                         }
+                         return a->name < b->name;
+                       });
       for (const auto* c : values) cols.push_back(c);
     }
     for (const auto* c : cols) {
@@ -922,7 +957,8 @@ CqlResult<protocol::ResultBody> BatchPlan::run_batch(const ExecContext& ctx,
     }
     Mutation& m = into->mutation;
     if (w.mutation.partition_deletion) {
-      m.partition_deletion = std::max(m.partition_deletion.value_or(INT64_MIN), *w.mutation.partition_deletion);
+      m.partition_deletion =
+          std::max(m.partition_deletion.value_or(INT64_MIN), *w.mutation.partition_deletion);
     }
     for (auto& r : w.mutation.range_deletions) m.range_deletions.push_back(std::move(r));
     for (auto& r : w.mutation.rows) m.rows.push_back(std::move(r));
@@ -939,7 +975,8 @@ CqlResult<std::unique_ptr<Plan>> compile_batch(const cql::Batch& s, CompileConte
   auto plan = std::make_unique<BatchPlan>();
   plan->type = s.type;
   if (s.using_clause.timestamp) {
-    auto e = compile_term(*s.using_clause.timestamp, DataType::simple(TypeId::Bigint), "[timestamp]", cc);
+    auto e = compile_term(*s.using_clause.timestamp, DataType::simple(TypeId::Bigint),
+                          "[timestamp]", cc);
     if (!e) return tl::unexpected(e.error());
     plan->timestamp = std::move(*e);
   }
@@ -966,7 +1003,8 @@ CqlResult<protocol::ResultBody> run_protocol_batch(const ExecContext& ctx,
                                                    const std::vector<const ModifyPlan*>& plans,
                                                    const std::vector<ExecContext>& per_statement,
                                                    protocol::BatchType type) {
-  const int64_t ts = ctx.default_timestamp ? *ctx.default_timestamp : ctx.services->next_timestamp();
+  const int64_t ts =
+      ctx.default_timestamp ? *ctx.default_timestamp : ctx.services->next_timestamp();
   const cql::Batch::Type t = type == protocol::BatchType::Counter    ? cql::Batch::Type::Counter
                              : type == protocol::BatchType::Unlogged ? cql::Batch::Type::Unlogged
                                                                      : cql::Batch::Type::Logged;

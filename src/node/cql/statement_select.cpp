@@ -1,10 +1,10 @@
 // SELECT: compiled into a plan of reads (partitions by key, token ranges or a full scan, with
 // clustering slices), per-row filters and selectors; results paged with a resumable state.
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
+
+#include <fmt/format.h>
 
 #include "node/cql/executor.hpp"
 #include "node/cql/json_value.hpp"
@@ -24,12 +24,26 @@ int64_t load_i64(ByteView b) {
 }
 Bytes be64(int64_t v) {
   Bytes out(8);
-  for (size_t i = 0; i < 8; ++i) out[7 - i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
+  for (size_t i = 0; i < 8; ++i)
+    out[7 - i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
   return out;
 }
 
 struct Sel {
-  enum class Kind : uint8_t { Column, Writetime, Ttl, Token, Call, Const, Count, Min, Max, Sum, Avg, Field };
+  enum class Kind : uint8_t {
+    Column,
+    Writetime,
+    Ttl,
+    Token,
+    Call,
+    Const,
+    Count,
+    Min,
+    Max,
+    Sum,
+    Avg,
+    Field
+  };
   Kind kind = Kind::Column;
   const ColumnSchema* column = nullptr;
   int value_index = -1;  // index in the read's columns for value columns
@@ -113,7 +127,8 @@ class SelectPlan : public Plan {
     auto v = eval(*e, ctx);
     if (!v) return tl::unexpected(v.error());
     if (v->kind == EvalValue::Kind::Unset) return 0u;
-    if (!v->is_set() || v->bytes.size() != 4) return invalid(fmt::format("Invalid null value of {}", what));
+    if (!v->is_set() || v->bytes.size() != 4)
+      return invalid(fmt::format("Invalid null value of {}", what));
     const auto n = static_cast<int32_t>(load_be32(v->bytes.data()));
     if (n <= 0) return invalid(fmt::format("{} must be strictly positive", what));
     return static_cast<uint32_t>(n);
@@ -121,14 +136,15 @@ class SelectPlan : public Plan {
 
   // Evaluates one selector on one row.
   CqlResult<std::optional<Bytes>> value_of(const Sel& s, const ResultRow& row,
-                                           const std::vector<Bytes>& pk_parts,
-                                           const ReadResult& rr, const ExecContext& ctx) const {
+                                           const std::vector<Bytes>& pk_parts, const ReadResult& rr,
+                                           const ExecContext& ctx) const {
     switch (s.kind) {
       case Sel::Kind::Column:
         if (s.value_index >= 0) {
           const ColumnValue& v = row.values[static_cast<size_t>(s.value_index)];
           if (v.is_null()) return std::optional<Bytes>{};
-          if (s.column->is_multi_cell()) return std::optional<Bytes>(collection_bytes(*s.column, v));
+          if (s.column->is_multi_cell())
+            return std::optional<Bytes>(collection_bytes(*s.column, v));
           return std::optional<Bytes>(v.cell->value);
         }
         return column_bytes(*s.column, row, pk_parts, rr);
@@ -225,16 +241,24 @@ class SelectPlan : public Plan {
     if (s.kind == Sel::Kind::Min || s.kind == Sel::Kind::Max) return a.best;
     const DataType& t = s.args[0].type;
     if (t.id == TypeId::Float || t.id == TypeId::Double) {
-      double r = s.kind == Sel::Kind::Avg ? (a.count ? a.dsum / static_cast<double>(a.count) : 0) : a.dsum;
+      double r =
+          s.kind == Sel::Kind::Avg ? (a.count ? a.dsum / static_cast<double>(a.count) : 0) : a.dsum;
       Bytes out;
       ByteWriter w(out);
-      if (t.id == TypeId::Float) w.write_float(static_cast<float>(r)); else w.write_double(r);
+      if (t.id == TypeId::Float)
+        w.write_float(static_cast<float>(r));
+      else
+        w.write_double(r);
       return out;
     }
     int64_t r = s.kind == Sel::Kind::Avg ? (a.count ? a.isum / a.count : 0) : a.isum;
-    const size_t n = t.id == TypeId::Int ? 4 : t.id == TypeId::Smallint ? 2 : t.id == TypeId::Tinyint ? 1 : 8;
+    const size_t n = t.id == TypeId::Int        ? 4
+                     : t.id == TypeId::Smallint ? 2
+                     : t.id == TypeId::Tinyint  ? 1
+                                                : 8;
     Bytes out(n);
-    for (size_t i = 0; i < n; ++i) out[n - 1 - i] = static_cast<uint8_t>(static_cast<uint64_t>(r) >> (8 * i));
+    for (size_t i = 0; i < n; ++i)
+      out[n - 1 - i] = static_cast<uint8_t>(static_cast<uint64_t>(r) >> (8 * i));
     return out;
   }
 
@@ -259,7 +283,8 @@ class SelectPlan : public Plan {
       if (where.token_start) {
         auto v = eval(where.token_start->value, ctx);
         if (!v) return tl::unexpected(v.error());
-        if (!v->is_set() || v->bytes.size() != 8) return invalid("Invalid null value for partition key token");
+        if (!v->is_set() || v->bytes.size() != 8)
+          return invalid("Invalid null value for partition key token");
         start = load_i64(v->bytes);
         if (where.token_start->inclusive) {
           if (start == INT64_MIN) {
@@ -273,7 +298,8 @@ class SelectPlan : public Plan {
       if (where.token_end) {
         auto v = eval(where.token_end->value, ctx);
         if (!v) return tl::unexpected(v.error());
-        if (!v->is_set() || v->bytes.size() != 8) return invalid("Invalid null value for partition key token");
+        if (!v->is_set() || v->bytes.size() != 8)
+          return invalid("Invalid null value for partition key token");
         end = load_i64(v->bytes);
         // The minimum token as an end bound means "to the end of the ring", as in Cassandra.
         end_is_min = end == INT64_MIN;
@@ -338,20 +364,24 @@ class SelectPlan : public Plan {
       if (!s) return tl::unexpected(s.error());
       state = std::move(*s);
     }
-    int64_t remaining = state.remaining >= 0 ? int64_t{state.remaining}
-                        : (*lim > 0 ? static_cast<int64_t>(*lim) : int64_t{-1});
+    int64_t remaining = state.remaining >= 0
+                            ? int64_t{state.remaining}
+                            : (*lim > 0 ? static_cast<int64_t>(*lim) : int64_t{-1});
     const bool paging = ctx.page_size > 0 && !aggregate;
     int64_t page_room = paging ? ctx.page_size : -1;
 
     protocol::RowsResult out;
     std::vector<Aggregate> aggs(aggregate ? selectors.size() : 0);
-    std::optional<std::vector<std::optional<Bytes>>> first_row_values;  // non-aggregate selectors in an aggregate query
+    std::optional<std::vector<std::optional<Bytes>>>
+        first_row_values;  // non-aggregate selectors in an aggregate query
     const size_t pk_count = ref.schema->partition_key().size();
     std::optional<SelectPagingState> next_state;
 
     for (size_t ri = state.read_index; ri < reads->size(); ++ri) {
       if (remaining == 0 || page_room == 0) {
-        if (page_room == 0 && remaining != 0) next_state = SelectPagingState{static_cast<uint32_t>(ri), static_cast<int32_t>(remaining), std::nullopt};
+        if (page_room == 0 && remaining != 0)
+          next_state = SelectPagingState{static_cast<uint32_t>(ri), static_cast<int32_t>(remaining),
+                                         std::nullopt};
         break;
       }
       ReadCommand cmd = (*reads)[ri];
@@ -420,9 +450,11 @@ class SelectPlan : public Plan {
               if (i) doc += ", ";
               const std::string& n = selectors[i].name;
               const bool plain = !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
-                return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+                return std::islower(static_cast<unsigned char>(c)) ||
+                       std::isdigit(static_cast<unsigned char>(c)) || c == '_';
               });
-              doc += json_quote(plain ? n : "\"" + n + "\"") + ": " + value_to_json(selectors[i].type, *x);
+              doc += json_quote(plain ? n : "\"" + n + "\"") + ": " +
+                     value_to_json(selectors[i].type, *x);
             }
             doc += "}";
             r.push_back(Bytes(doc.begin(), doc.end()));
@@ -443,14 +475,16 @@ class SelectPlan : public Plan {
           continue;
         }
         if (rr->paging_state && remaining != 0) {
-          next_state = SelectPagingState{static_cast<uint32_t>(ri), static_cast<int32_t>(remaining), rr->paging_state};
+          next_state = SelectPagingState{static_cast<uint32_t>(ri), static_cast<int32_t>(remaining),
+                                         rr->paging_state};
           page_room = 0;
         }
         break;
       }
       if (next_state) break;
       if (page_room == 0 && remaining != 0 && ri + 1 < reads->size()) {
-        next_state = SelectPagingState{static_cast<uint32_t>(ri + 1), static_cast<int32_t>(remaining), std::nullopt};
+        next_state = SelectPagingState{static_cast<uint32_t>(ri + 1),
+                                       static_cast<int32_t>(remaining), std::nullopt};
         break;
       }
     }
@@ -523,8 +557,9 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
                                        wt ? "writeTime" : "ttl"));
           }
           if ((*c)->is_multi_cell()) {
-            return invalid(fmt::format("Cannot use selection function {} on non-frozen collection {}",
-                                       wt ? "writeTime" : "ttl", (*c)->name));
+            return invalid(
+                fmt::format("Cannot use selection function {} on non-frozen collection {}",
+                            wt ? "writeTime" : "ttl", (*c)->name));
           }
           out.kind = wt ? Sel::Kind::Writetime : Sel::Kind::Ttl;
           out.column = *c;
@@ -551,16 +586,22 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
             return {};
           }
           if (name == "min" || name == "max" || name == "sum" || name == "avg") {
-            if (args.size() != 1) return invalid(fmt::format("Invalid number of arguments in call to function {}", name));
-            out.kind = name == "min" ? Sel::Kind::Min : name == "max" ? Sel::Kind::Max
-                       : name == "sum" ? Sel::Kind::Sum : Sel::Kind::Avg;
+            if (args.size() != 1)
+              return invalid(
+                  fmt::format("Invalid number of arguments in call to function {}", name));
+            out.kind = name == "min"   ? Sel::Kind::Min
+                       : name == "max" ? Sel::Kind::Max
+                       : name == "sum" ? Sel::Kind::Sum
+                                       : Sel::Kind::Avg;
             out.type = args[0].type;
             if ((out.kind == Sel::Kind::Sum || out.kind == Sel::Kind::Avg) &&
-                !(out.type.id == TypeId::Int || out.type.id == TypeId::Bigint || out.type.id == TypeId::Smallint ||
-                  out.type.id == TypeId::Tinyint || out.type.id == TypeId::Float || out.type.id == TypeId::Double ||
+                !(out.type.id == TypeId::Int || out.type.id == TypeId::Bigint ||
+                  out.type.id == TypeId::Smallint || out.type.id == TypeId::Tinyint ||
+                  out.type.id == TypeId::Float || out.type.id == TypeId::Double ||
                   out.type.id == TypeId::Counter)) {
-              return invalid(fmt::format("Invalid call to function {}: unsupported argument type {}", name,
-                                         protocol::format_cql_type(out.type)));
+              return invalid(
+                  fmt::format("Invalid call to function {}: unsupported argument type {}", name,
+                              protocol::format_cql_type(out.type)));
             }
             out.name = fmt::format("system.{}({})", name, arg_names);
             out.args = std::move(args);
@@ -571,9 +612,12 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
           if (!info) return invalid(fmt::format("Unknown function '{}'", v.name));
           if (info->function == Function::Token) {
             const auto pk = schema.partition_key();
-            if (args.size() != pk.size()) return invalid("Invalid number of arguments in call to function token");
+            if (args.size() != pk.size())
+              return invalid("Invalid number of arguments in call to function token");
             for (size_t i = 0; i < pk.size(); ++i) {
-              if (args[i].column != pk[i]) return invalid("The token function arguments must be the partition key columns in order");
+              if (args[i].column != pk[i])
+                return invalid(
+                    "The token function arguments must be the partition key columns in order");
             }
             out.kind = Sel::Kind::Token;
             out.type = DataType::simple(TypeId::Bigint);
@@ -581,8 +625,9 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
             return {};
           }
           if (args.size() != info->params.size()) {
-            return invalid(fmt::format("Invalid number of arguments in call to function {}: {} required but {} provided",
-                                       name, info->params.size(), args.size()));
+            return invalid(fmt::format(
+                "Invalid number of arguments in call to function {}: {} required but {} provided",
+                name, info->params.size(), args.size()));
           }
           out.kind = Sel::Kind::Call;
           out.function = info->function;
@@ -592,9 +637,14 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
         } else if constexpr (std::is_same_v<T, cql::FieldSelector>) {
           auto base = compile_selector(*v.base, plan, cc);
           if (!base) return tl::unexpected(base.error());
-          if (base->type.id != TypeId::Udt) return invalid(fmt::format("Invalid field selection: {} of type {} is not a user type", base->name, protocol::format_cql_type(base->type)));
-          auto it = std::find(base->type.field_names.begin(), base->type.field_names.end(), v.field);
-          if (it == base->type.field_names.end()) return invalid(fmt::format("{} of type {} has no field {}", base->name, base->type.udt_name, v.field));
+          if (base->type.id != TypeId::Udt)
+            return invalid(fmt::format("Invalid field selection: {} of type {} is not a user type",
+                                       base->name, protocol::format_cql_type(base->type)));
+          auto it =
+              std::find(base->type.field_names.begin(), base->type.field_names.end(), v.field);
+          if (it == base->type.field_names.end())
+            return invalid(fmt::format("{} of type {} has no field {}", base->name,
+                                       base->type.udt_name, v.field));
           out.kind = Sel::Kind::Field;
           out.field = static_cast<size_t>(it - base->type.field_names.begin());
           out.type = base->type.params[out.field];
@@ -604,11 +654,16 @@ CqlResult<Sel> compile_selector(const cql::Selector& sel, SelectPlan& plan, Comp
           const auto* lit = std::get_if<cql::Literal>(&v.term.value);
           DataType t = DataType::simple(TypeId::Varchar);
           if (lit != nullptr) {
-            if (lit->kind == cql::LiteralKind::Integer) t = DataType::simple(TypeId::Int);
-            else if (lit->kind == cql::LiteralKind::Float) t = DataType::simple(TypeId::Double);
-            else if (lit->kind == cql::LiteralKind::Boolean) t = DataType::simple(TypeId::Boolean);
-            else if (lit->kind == cql::LiteralKind::Uuid) t = DataType::simple(TypeId::Uuid);
-            else if (lit->kind == cql::LiteralKind::Blob) t = DataType::simple(TypeId::Blob);
+            if (lit->kind == cql::LiteralKind::Integer)
+              t = DataType::simple(TypeId::Int);
+            else if (lit->kind == cql::LiteralKind::Float)
+              t = DataType::simple(TypeId::Double);
+            else if (lit->kind == cql::LiteralKind::Boolean)
+              t = DataType::simple(TypeId::Boolean);
+            else if (lit->kind == cql::LiteralKind::Uuid)
+              t = DataType::simple(TypeId::Uuid);
+            else if (lit->kind == cql::LiteralKind::Blob)
+              t = DataType::simple(TypeId::Blob);
             out.name = lit->text;
           } else if (const auto* fc = std::get_if<cql::FunctionCall>(&v.term.value)) {
             auto info = find_function(fc->name);
@@ -668,12 +723,13 @@ CqlResult<std::unique_ptr<Plan>> compile_select(const cql::Select& s, CompileCon
       }
     }
     std::vector<const ColumnSchema*> values = schema.value_columns();
-    std::stable_sort(values.begin(), values.end(), [](const ColumnSchema* a, const ColumnSchema* b) {
-      if ((a->kind == ColumnKind::Static) != (b->kind == ColumnKind::Static)) {
-        return a->kind == ColumnKind::Static;
-      }
-      return a->name < b->name;
-    });
+    std::stable_sort(values.begin(), values.end(),
+                     [](const ColumnSchema* a, const ColumnSchema* b) {
+                       if ((a->kind == ColumnKind::Static) != (b->kind == ColumnKind::Static)) {
+                         return a->kind == ColumnKind::Static;
+                       }
+                       return a->name < b->name;
+                     });
     for (const auto* c : values) {
       if (s.distinct && c->kind != ColumnKind::Static) continue;
       Sel sel;
@@ -695,9 +751,10 @@ CqlResult<std::unique_ptr<Plan>> compile_select(const cql::Select& s, CompileCon
     for (const auto& sel : plan->selectors) {
       if (sel.column != nullptr && sel.column->kind != ColumnKind::PartitionKey &&
           sel.column->kind != ColumnKind::Static) {
-        return invalid(fmt::format("SELECT DISTINCT queries must only request partition key "
-                                   "columns and/or static columns (not {})",
-                                   sel.column->name));
+        return invalid(
+            fmt::format("SELECT DISTINCT queries must only request partition key "
+                        "columns and/or static columns (not {})",
+                        sel.column->name));
       }
     }
   }
@@ -717,7 +774,8 @@ CqlResult<std::unique_ptr<Plan>> compile_select(const cql::Select& s, CompileCon
 
   if (!s.order_by.empty()) {
     if (!plan->where.has_partition) {
-      return invalid("ORDER BY is only supported when the partition key is restricted by an EQ or an IN.");
+      return invalid(
+          "ORDER BY is only supported when the partition key is restricted by an EQ or an IN.");
     }
     const auto ck = schema.clustering();
     std::optional<bool> reversed;
@@ -726,10 +784,15 @@ CqlResult<std::unique_ptr<Plan>> compile_select(const cql::Select& s, CompileCon
       const ColumnSchema* c = schema.find_column(o.column);
       if (c == nullptr) return invalid(fmt::format("Undefined column name {}", o.column));
       if (c->kind != ColumnKind::Clustering) {
-        return invalid(fmt::format("Order by is currently only supported on the clustered columns of the PRIMARY KEY, got {}", c->name));
+        return invalid(
+            fmt::format("Order by is currently only supported on the clustered columns of the "
+                        "PRIMARY KEY, got {}",
+                        c->name));
       }
       if (c->position != i) {
-        return invalid("Order by currently only supports the ordering of columns following their declared order in the PRIMARY KEY");
+        return invalid(
+            "Order by currently only supports the ordering of columns following their declared "
+            "order in the PRIMARY KEY");
       }
       const bool rev = o.descending != (c->order == ClusteringOrder::Desc);
       if (reversed && *reversed != rev) return invalid("Unsupported order by relation");
@@ -743,7 +806,8 @@ CqlResult<std::unique_ptr<Plan>> compile_select(const cql::Select& s, CompileCon
     plan->limit = std::move(*e);
   }
   if (s.per_partition_limit) {
-    auto e = compile_term(*s.per_partition_limit, DataType::simple(TypeId::Int), "[per_partition_limit]", cc);
+    auto e = compile_term(*s.per_partition_limit, DataType::simple(TypeId::Int),
+                          "[per_partition_limit]", cc);
     if (!e) return tl::unexpected(e.error());
     plan->per_partition_limit = std::move(*e);
   }
@@ -753,7 +817,8 @@ CqlResult<std::unique_ptr<Plan>> compile_select(const cql::Select& s, CompileCon
   md.global_keyspace = schema.keyspace;
   md.global_table = schema.table;
   if (plan->json) {
-    md.columns.push_back(ColumnSpec{schema.keyspace, schema.table, "[json]", DataType::simple(TypeId::Varchar)});
+    md.columns.push_back(
+        ColumnSpec{schema.keyspace, schema.table, "[json]", DataType::simple(TypeId::Varchar)});
   } else {
     for (const auto& sel : plan->selectors) {
       md.columns.push_back(ColumnSpec{schema.keyspace, schema.table, sel.name, sel.type});

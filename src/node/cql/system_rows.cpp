@@ -31,8 +31,8 @@ Result<void> create_tables(StorageEngine& engine, const std::vector<TableSpec>& 
     for (const auto& c : spec.columns) {
       auto type = protocol::parse_cql_type(c.type);
       if (!type) return tl::unexpected(type.error());
-      defs.push_back(ColumnDefinition{c.name, *type, c.kind, ClusteringOrder::Asc,
-                                      CellLayout::Frozen});
+      defs.push_back(
+          ColumnDefinition{c.name, *type, c.kind, ClusteringOrder::Asc, CellLayout::Frozen});
     }
     auto created = engine.create_table(spec.keyspace, spec.table, std::move(defs));
     if (!created) return tl::unexpected(created.error());
@@ -60,7 +60,8 @@ Bytes uuid(const Uuid& u) { return Bytes(u.begin(), u.end()); }
 
 Bytes inet(const std::string& address) {
   std::array<uint8_t, 16> buf{};
-  if (inet_pton(AF_INET, address.c_str(), buf.data()) == 1) return Bytes(buf.begin(), buf.begin() + 4);
+  if (inet_pton(AF_INET, address.c_str(), buf.data()) == 1)
+    return Bytes(buf.begin(), buf.begin() + 4);
   if (inet_pton(AF_INET6, address.c_str(), buf.data()) == 1) return Bytes(buf.begin(), buf.end());
   return Bytes{127, 0, 0, 1};
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Building blocks of the system tables (system_tables.cpp for Cassandra 4.0's, system_tables_v22.cpp
-// for Cassandra 2.2's): table definitions as data, the [bytes] encodings of the values they hold,
-// and writing one row with a row marker. Internal to the node.
+// Building blocks of the system tables (system_tables.cpp for Cassandra 4.0's,
+// system_tables_v22.cpp for Cassandra 2.2's): table definitions as data, the [bytes] encodings of
+// the values they hold, and writing one row with a row marker. Internal to the node.
 
 #include <cstdint>
 #include <map>
@@ -53,7 +53,7 @@ Bytes int32(int32_t v);
 Bytes boolean(bool v);
 Bytes float64(double v);
 Bytes uuid(const Uuid& u);
-Bytes inet(const std::string& address);  // dotted IPv4 or IPv6 text
+Bytes inet(const std::string& address);                  // dotted IPv4 or IPv6 text
 Bytes text_list(const std::vector<std::string>& items);  // list<text> and set<text>
 Bytes text_map(const std::vector<std::pair<std::string, std::string>>& entries);
 

@@ -1,13 +1,13 @@
 #include "node/cql/system_tables.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "common/timeuuid.hpp"
 #include "node/cql/system_rows.hpp"
@@ -27,28 +27,16 @@ using namespace sysrows;  // value encoders, add_row, name_uuid
 // are listed alphabetically, the order Cassandra returns them for SELECT *.
 const std::vector<TableSpec>& table_specs() {
   static const std::vector<TableSpec> specs = {
-      {"system",
-       "local",
-       {{"key", "text", PK},
-        {"bootstrapped", "text"},
-        {"broadcast_address", "inet"},
-        {"broadcast_port", "int"},
-        {"cluster_name", "text"},
-        {"cql_version", "text"},
-        {"data_center", "text"},
-        {"gossip_generation", "int"},
-        {"host_id", "uuid"},
-        {"listen_address", "inet"},
-        {"listen_port", "int"},
-        {"native_protocol_version", "text"},
-        {"partitioner", "text"},
-        {"rack", "text"},
-        {"release_version", "text"},
-        {"rpc_address", "inet"},
-        {"rpc_port", "int"},
-        {"schema_version", "uuid"},
-        {"tokens", "set<text>"},
-        {"truncated_at", "map<uuid, blob>"}}},
+      {"system", "local", {{"key", "text", PK},           {"bootstrapped", "text"},
+                           {"broadcast_address", "inet"}, {"broadcast_port", "int"},
+                           {"cluster_name", "text"},      {"cql_version", "text"},
+                           {"data_center", "text"},       {"gossip_generation", "int"},
+                           {"host_id", "uuid"},           {"listen_address", "inet"},
+                           {"listen_port", "int"},        {"native_protocol_version", "text"},
+                           {"partitioner", "text"},       {"rack", "text"},
+                           {"release_version", "text"},   {"rpc_address", "inet"},
+                           {"rpc_port", "int"},           {"schema_version", "uuid"},
+                           {"tokens", "set<text>"},       {"truncated_at", "map<uuid, blob>"}}},
       {"system",
        "peers",
        {{"peer", "inet", PK},
@@ -201,10 +189,14 @@ const std::vector<TableSpec>& table_specs() {
 
 std::string kind_name(ColumnKind kind) {
   switch (kind) {
-    case ColumnKind::PartitionKey: return "partition_key";
-    case ColumnKind::Clustering: return "clustering";
-    case ColumnKind::Static: return "static";
-    case ColumnKind::Regular: break;
+    case ColumnKind::PartitionKey:
+      return "partition_key";
+    case ColumnKind::Clustering:
+      return "clustering";
+    case ColumnKind::Static:
+      return "static";
+    case ColumnKind::Regular:
+      break;
   }
   return "regular";
 }
@@ -383,13 +375,15 @@ Result<void> SystemTables::refresh_keyspace(const std::string& keyspace) {
   const std::string schema_ks(kSchema);
   const int64_t ts = next_timestamp();
   const auto ks = engine_.catalog().find_keyspace(keyspace);
-  const auto tables = ks ? engine_.catalog().tables(keyspace) : decltype(engine_.catalog().tables(keyspace)){};
+  const auto tables =
+      ks ? engine_.catalog().tables(keyspace) : decltype(engine_.catalog().tables(keyspace)){};
   const auto types = ks ? engine_.catalog().types(keyspace) : std::vector<UserTypeSchema>{};
 
   for (const char* name : {"keyspaces", "tables", "columns", "dropped_columns", "types",
                            "functions", "aggregates", "views", "indexes", "triggers"}) {
     auto table = engine_.table(schema_ks, name);
-    if (!table) return fail(Errc::InvalidArgument, fmt::format("system_schema.{} is missing", name));
+    if (!table)
+      return fail(Errc::InvalidArgument, fmt::format("system_schema.{} is missing", name));
     const auto schema = table->schema();
     Mutation m;
     m.partition_key = text(keyspace);
@@ -414,10 +408,10 @@ Result<void> SystemTables::refresh_keyspace(const std::string& keyspace) {
                  {"cdc", boolean(false)},
                  {"comment", text("")},
                  {"compaction",
-                  text_map({{"class",
-                             "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
-                            {"max_threshold", "32"},
-                            {"min_threshold", "4"}})},
+                  text_map(
+                      {{"class", "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
+                       {"max_threshold", "32"},
+                       {"min_threshold", "4"}})},
                  {"compression",
                   text_map({{"chunk_length_in_kb", "16"},
                             {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}})},

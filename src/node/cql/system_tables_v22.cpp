@@ -2,8 +2,6 @@
 // system.peers with 2.2's columns, system.size_estimates, and the schema in system.schema_* with
 // the values LegacySchemaTables writes (marshal class names, JSON options, component indexes).
 // There is no system_schema keyspace and no system.peers_v2: selecting from them fails as on 2.2.
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -11,6 +9,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "node/cql/json_value.hpp"
 #include "node/cql/system_rows.hpp"
@@ -184,36 +184,56 @@ const std::vector<TableSpec>& table_specs_v22() {
   return specs;
 }
 
-constexpr const char* kSchemaTables[] = {"schema_keyspaces", "schema_columnfamilies",
-                                         "schema_columns",   "schema_triggers",
-                                         "schema_usertypes", "schema_functions",
-                                         "schema_aggregates"};
+constexpr const char* kSchemaTables[] = {
+    "schema_keyspaces", "schema_columnfamilies", "schema_columns",   "schema_triggers",
+    "schema_usertypes", "schema_functions",      "schema_aggregates"};
 
 std::string marshal(std::string_view name) { return fmt::format("{}{}", kMarshal, name); }
 
 std::string_view simple_marshal_name(TypeId id) {
   switch (id) {
-    case TypeId::Ascii: return "AsciiType";
-    case TypeId::Bigint: return "LongType";
-    case TypeId::Blob: return "BytesType";
-    case TypeId::Boolean: return "BooleanType";
-    case TypeId::Counter: return "CounterColumnType";
-    case TypeId::Decimal: return "DecimalType";
-    case TypeId::Double: return "DoubleType";
-    case TypeId::Float: return "FloatType";
-    case TypeId::Int: return "Int32Type";
-    case TypeId::Timestamp: return "TimestampType";
-    case TypeId::Uuid: return "UUIDType";
-    case TypeId::Varchar: return "UTF8Type";
-    case TypeId::Varint: return "IntegerType";
-    case TypeId::Timeuuid: return "TimeUUIDType";
-    case TypeId::Inet: return "InetAddressType";
-    case TypeId::Date: return "SimpleDateType";
-    case TypeId::Time: return "TimeType";
-    case TypeId::Smallint: return "ShortType";
-    case TypeId::Tinyint: return "ByteType";
-    case TypeId::Duration: return "DurationType";  // not in 2.2 (3.10+); named as later releases do
-    default: break;
+    case TypeId::Ascii:
+      return "AsciiType";
+    case TypeId::Bigint:
+      return "LongType";
+    case TypeId::Blob:
+      return "BytesType";
+    case TypeId::Boolean:
+      return "BooleanType";
+    case TypeId::Counter:
+      return "CounterColumnType";
+    case TypeId::Decimal:
+      return "DecimalType";
+    case TypeId::Double:
+      return "DoubleType";
+    case TypeId::Float:
+      return "FloatType";
+    case TypeId::Int:
+      return "Int32Type";
+    case TypeId::Timestamp:
+      return "TimestampType";
+    case TypeId::Uuid:
+      return "UUIDType";
+    case TypeId::Varchar:
+      return "UTF8Type";
+    case TypeId::Varint:
+      return "IntegerType";
+    case TypeId::Timeuuid:
+      return "TimeUUIDType";
+    case TypeId::Inet:
+      return "InetAddressType";
+    case TypeId::Date:
+      return "SimpleDateType";
+    case TypeId::Time:
+      return "TimeType";
+    case TypeId::Smallint:
+      return "ShortType";
+    case TypeId::Tinyint:
+      return "ByteType";
+    case TypeId::Duration:
+      return "DurationType";  // not in 2.2 (3.10+); named as later releases do
+    default:
+      break;
   }
   return "BytesType";
 }
@@ -303,10 +323,14 @@ std::string json_object(const std::vector<std::pair<std::string, std::string>>& 
 
 std::string legacy_kind(ColumnKind kind) {
   switch (kind) {
-    case ColumnKind::PartitionKey: return "partition_key";
-    case ColumnKind::Clustering: return "clustering_key";
-    case ColumnKind::Static: return "static";
-    case ColumnKind::Regular: break;
+    case ColumnKind::PartitionKey:
+      return "partition_key";
+    case ColumnKind::Clustering:
+      return "clustering_key";
+    case ColumnKind::Static:
+      return "static";
+    case ColumnKind::Regular:
+      break;
   }
   return "regular";
 }
@@ -332,9 +356,9 @@ std::string legacy_type_name(const DataType& type, bool frozen, bool reversed) {
 }
 
 std::string legacy_validator(const ColumnSchema& column) {
-  return legacy_type_name(column.type, !column.is_multi_cell(),
-                          column.kind == ColumnKind::Clustering &&
-                              column.order == ClusteringOrder::Desc);
+  return legacy_type_name(
+      column.type, !column.is_multi_cell(),
+      column.kind == ColumnKind::Clustering && column.order == ClusteringOrder::Desc);
 }
 
 std::string legacy_key_validator(const TableSchema& table) {
@@ -481,46 +505,46 @@ Result<void> SystemTables::refresh_keyspace_v22(const std::string& keyspace) {
               ts);
     } else if (ks && n == "schema_columnfamilies") {
       for (const auto& t : tables) {
-        add_row(*schema, m,
-                {{"keyspace_name", text(keyspace)},
-                 {"columnfamily_name", text(t->table)},
-                 {"bloom_filter_fp_chance", float64(0.01)},
-                 {"caching", text(R"({"keys":"ALL", "rows_per_partition":"NONE"})")},
-                 {"cf_id", uuid(name_uuid(keyspace, t->table))},
-                 {"comment", text("")},
-                 {"compaction_strategy_class",
-                  text("org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy")},
-                 {"compaction_strategy_options", text("{}")},
-                 {"comparator", text(legacy_comparator(*t))},
-                 {"compression_parameters",
-                  text(R"({"sstable_compression":"org.apache.cassandra.io.compress.LZ4Compressor"})")},
-                 {"default_time_to_live", int32(t->default_ttl)},
-                 {"default_validator",
-                  text(marshal(t->is_counter_table() ? "CounterColumnType" : "BytesType"))},
-                 {"gc_grace_seconds", int32(864000)},
-                 {"is_dense", boolean(false)},
-                 {"key_validator", text(legacy_key_validator(*t))},
-                 {"local_read_repair_chance", float64(0.1)},
-                 {"max_compaction_threshold", int32(32)},
-                 {"max_index_interval", int32(2048)},
-                 {"memtable_flush_period_in_ms", int32(0)},
-                 {"min_compaction_threshold", int32(4)},
-                 {"min_index_interval", int32(128)},
-                 {"read_repair_chance", float64(0.0)},
-                 {"speculative_retry", text("99.0PERCENTILE")},
-                 {"type", text("Standard")}},
-                ts);
+        add_row(
+            *schema, m,
+            {{"keyspace_name", text(keyspace)},
+             {"columnfamily_name", text(t->table)},
+             {"bloom_filter_fp_chance", float64(0.01)},
+             {"caching", text(R"({"keys":"ALL", "rows_per_partition":"NONE"})")},
+             {"cf_id", uuid(name_uuid(keyspace, t->table))},
+             {"comment", text("")},
+             {"compaction_strategy_class",
+              text("org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy")},
+             {"compaction_strategy_options", text("{}")},
+             {"comparator", text(legacy_comparator(*t))},
+             {"compression_parameters",
+              text(R"({"sstable_compression":"org.apache.cassandra.io.compress.LZ4Compressor"})")},
+             {"default_time_to_live", int32(t->default_ttl)},
+             {"default_validator",
+              text(marshal(t->is_counter_table() ? "CounterColumnType" : "BytesType"))},
+             {"gc_grace_seconds", int32(864000)},
+             {"is_dense", boolean(false)},
+             {"key_validator", text(legacy_key_validator(*t))},
+             {"local_read_repair_chance", float64(0.1)},
+             {"max_compaction_threshold", int32(32)},
+             {"max_index_interval", int32(2048)},
+             {"memtable_flush_period_in_ms", int32(0)},
+             {"min_compaction_threshold", int32(4)},
+             {"min_index_interval", int32(128)},
+             {"read_repair_chance", float64(0.0)},
+             {"speculative_retry", text("99.0PERCENTILE")},
+             {"type", text("Standard")}},
+            ts);
       }
     } else if (ks && n == "schema_columns") {
       for (const auto& t : tables) {
         for (const auto& c : t->columns) {
-          RowValues values = {{"keyspace_name", text(keyspace)},
-                              {"columnfamily_name", text(t->table)},
-                              {"column_name", text(c.name)},
-                              {"index_options", text("null")},  // json(null)
-                              {"type", text(legacy_kind(c.kind))},
-                              {"validator", text(legacy_validator(c))}};
-          if (auto index = component_index(*t, c)) values.emplace_back("component_index", int32(*index));
+          RowValues values = {
+              {"keyspace_name", text(keyspace)},   {"columnfamily_name", text(t->table)},
+              {"column_name", text(c.name)},       {"index_options", text("null")},  // json(null)
+              {"type", text(legacy_kind(c.kind))}, {"validator", text(legacy_validator(c))}};
+          if (auto index = component_index(*t, c))
+            values.emplace_back("component_index", int32(*index));
           add_row(*schema, m, values, ts);
         }
       }

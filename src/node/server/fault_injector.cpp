@@ -1,10 +1,10 @@
 #include "node/server/fault_injector.hpp"
 
-#include <fmt/format.h>
-
 #include <cctype>
 #include <charconv>
 #include <cmath>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace zdm::node {

@@ -1,11 +1,11 @@
 #include "node/server/node_admin_http.hpp"
 
-#include <fmt/format.h>
-
 #include <charconv>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace zdm::node {
 

@@ -13,10 +13,11 @@
 //   POST /prepared/clear      forget every prepared statement (a node that lost them)
 // A known path with another method gets 405, an unknown path 404.
 
-#include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
+
+#include <boost/asio/io_context.hpp>
 
 #include "admin/http_server.hpp"
 #include "common/result.hpp"

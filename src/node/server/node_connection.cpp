@@ -1,12 +1,12 @@
 #include "node/server/node_connection.hpp"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdlib>
+
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "protocol/cql_lexer.hpp"
 
@@ -66,10 +66,11 @@ std::string NodeServerShared::supported_versions_text() const {
 
 std::string NodeServerShared::unsupported_version_message(uint8_t requested) const {
   if (cassandra_version == CassandraVersion::V2_2) {
-    return fmt::format("Invalid or unsupported protocol version ({}); the lowest supported "
-                       "version is {} and the greatest is {}",
-                       requested, protocol::version_byte(versions.front()),
-                       protocol::version_byte(versions.back()));
+    return fmt::format(
+        "Invalid or unsupported protocol version ({}); the lowest supported "
+        "version is {} and the greatest is {}",
+        requested, protocol::version_byte(versions.front()),
+        protocol::version_byte(versions.back()));
   }
   return fmt::format("Invalid or unsupported protocol version ({}); supported versions are ({})",
                      requested, supported_versions_text());

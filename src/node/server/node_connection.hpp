@@ -25,15 +25,15 @@ class NodeConnection;
 struct NodeServerShared {
   QueryProcessor* processor = nullptr;
   FaultInjector* faults = nullptr;
-  const Authenticator* authenticator = nullptr;     // nullptr: no authentication (AllowAll)
+  const Authenticator* authenticator = nullptr;  // nullptr: no authentication (AllowAll)
   AuthenticatorKind authenticator_kind = AuthenticatorKind::Password;
   std::vector<protocol::ProtocolVersion> versions;  // accepted, ascending
   bool v5_beta = false;  // v5 needs the USE_BETA flag (as Cassandra before v5 was final)
   protocol::SupportedMessage supported;
   std::string cql_version;
   CassandraVersion cassandra_version = CassandraVersion::V4_0;  // wording of version errors
-  std::atomic<uint64_t> connections{0};  // open now
-  std::atomic<uint64_t> accepted{0};     // ever
+  std::atomic<uint64_t> connections{0};                         // open now
+  std::atomic<uint64_t> accepted{0};                            // ever
 
   bool accepts(protocol::ProtocolVersion v) const;
   protocol::ProtocolVersion max_version() const { return versions.back(); }

@@ -1,12 +1,12 @@
 #include "node/server/node_server.hpp"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-#include <boost/asio/post.hpp>
 #include <future>
 #include <optional>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace zdm::node {
 

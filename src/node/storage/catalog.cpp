@@ -1,9 +1,9 @@
 #include "node/storage/catalog.hpp"
 
-#include <fmt/format.h>
-
 #include <mutex>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "common/timeuuid.hpp"
 
@@ -189,8 +189,8 @@ Result<std::shared_ptr<const TableSchema>> Catalog::create_table(
   // Key columns first so that value-column checks (statics need clustering) see them.
   for (const auto& c : columns) {
     if (!names.insert(c.name).second) {
-      return fail(Errc::InvalidArgument, fmt::format("table {}: duplicate column {}",
-                                                     qualified(keyspace, table), c.name));
+      return fail(Errc::InvalidArgument,
+                  fmt::format("table {}: duplicate column {}", qualified(keyspace, table), c.name));
     }
     if (c.kind == ColumnKind::PartitionKey) {
       append_column(*schema, c, partition_position++);
@@ -231,9 +231,8 @@ Result<std::shared_ptr<const TableSchema>> Catalog::add_column(const std::string
                 fmt::format("table {} does not exist", qualified(keyspace, table)));
   }
   if (column.kind != ColumnKind::Regular && column.kind != ColumnKind::Static) {
-    return fail(Errc::InvalidArgument,
-                fmt::format("table {}: cannot add primary key column {}",
-                            qualified(keyspace, table), column.name));
+    return fail(Errc::InvalidArgument, fmt::format("table {}: cannot add primary key column {}",
+                                                   qualified(keyspace, table), column.name));
   }
   if (it->second->find_column(column.name) != nullptr) {
     return fail(Errc::InvalidArgument, fmt::format("table {}: column {} already exists",
@@ -294,8 +293,7 @@ std::shared_ptr<const TableSchema> Catalog::find_table(const std::string& keyspa
   return it == tables_.end() ? nullptr : it->second;
 }
 
-std::vector<std::shared_ptr<const TableSchema>> Catalog::tables(
-    const std::string& keyspace) const {
+std::vector<std::shared_ptr<const TableSchema>> Catalog::tables(const std::string& keyspace) const {
   std::shared_lock lock(mu_);
   std::vector<std::shared_ptr<const TableSchema>> out;
   for (const auto& [key, schema] : tables_) {

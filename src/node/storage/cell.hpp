@@ -36,13 +36,11 @@ struct DeletionTime {
 // The row marker written by INSERT (not by UPDATE): keeps a row alive with every column null.
 struct LivenessInfo {
   int64_t timestamp = kNoTimestamp;
-  int32_t ttl = 0;                           // seconds; 0 = does not expire
+  int32_t ttl = 0;                             // seconds; 0 = does not expire
   int64_t local_expiration = kNoDeletionTime;  // seconds; when the marker expires
 
   bool is_empty() const { return timestamp == kNoTimestamp; }
-  bool is_live(int64_t now_seconds) const {
-    return !is_empty() && now_seconds < local_expiration;
-  }
+  bool is_live(int64_t now_seconds) const { return !is_empty() && now_seconds < local_expiration; }
   // Cassandra's LivenessInfo.supersedes: higher timestamp; at equal timestamps the expiring one,
   // then the later expiration.
   bool supersedes(const LivenessInfo& other) const {

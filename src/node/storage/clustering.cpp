@@ -19,8 +19,7 @@ int ClusteringComparator::compare_component(size_t i, ByteView a, ByteView b) co
   return orders_[i] == ClusteringOrder::Desc ? -c : c;
 }
 
-int ClusteringComparator::compare_prefix(const Clustering& a, const Clustering& b,
-                                         size_t n) const {
+int ClusteringComparator::compare_prefix(const Clustering& a, const Clustering& b, size_t n) const {
   for (size_t i = 0; i < n; ++i) {
     const int c = compare_component(i, a[i], b[i]);
     if (c != 0) return c;

@@ -38,8 +38,8 @@ struct ColumnOp {
   // Overwrite/AddElements: set (element, {}), map (key, value), list ({}, value).
   // RemoveElements: (element or key, {}). Append/Prepend/RemoveValues: ({}, value).
   std::vector<std::pair<Bytes, Bytes>> elements;
-  int32_t index = 0;   // SetIndex, RemoveIndex
-  int64_t delta = 0;   // CounterAdd
+  int32_t index = 0;  // SetIndex, RemoveIndex
+  int64_t delta = 0;  // CounterAdd
 
   static ColumnOp set(ColumnId column, Bytes value, int64_t timestamp, int32_t ttl = 0) {
     ColumnOp op;
@@ -86,9 +86,9 @@ struct RowMarker {
 // Writes to one row. Ops on static columns go to the partition's static row whatever the
 // clustering; a write with only static ops needs no clustering.
 struct RowWrite {
-  Clustering clustering;               // the full clustering key
-  std::optional<RowMarker> marker;     // INSERT writes one, UPDATE does not
-  std::optional<int64_t> deletion;     // DELETE of the whole row at this timestamp
+  Clustering clustering;            // the full clustering key
+  std::optional<RowMarker> marker;  // INSERT writes one, UPDATE does not
+  std::optional<int64_t> deletion;  // DELETE of the whole row at this timestamp
   std::vector<ColumnOp> ops;
 };
 

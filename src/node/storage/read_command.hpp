@@ -18,17 +18,17 @@ enum class ReadOrder : uint8_t { Forward, Reversed };  // Forward: clustering or
 
 struct ReadCommand {
   ReadKind kind = ReadKind::SinglePartition;
-  Bytes partition_key;                    // SinglePartition
-  int64_t start_token_exclusive = 0;      // TokenRange: token(pk) > start
-  int64_t end_token_inclusive = 0;        //             AND token(pk) <= end (no wrap-around)
+  Bytes partition_key;                // SinglePartition
+  int64_t start_token_exclusive = 0;  // TokenRange: token(pk) > start
+  int64_t end_token_inclusive = 0;    //             AND token(pk) <= end (no wrap-around)
   // Empty: every row. Otherwise the union of the slices (an IN list gives one per prefix).
   std::vector<ClusteringSlice> slices;
-  std::vector<ColumnId> columns;          // empty: every regular and static column
+  std::vector<ColumnId> columns;  // empty: every regular and static column
   ReadOrder order = ReadOrder::Forward;
-  uint32_t limit = 0;                     // 0: none
-  uint32_t per_partition_limit = 0;       // 0: none
-  uint32_t page_size = 0;                 // 0: no paging
-  std::optional<Bytes> paging_state;      // from a previous page's result
+  uint32_t limit = 0;                 // 0: none
+  uint32_t per_partition_limit = 0;   // 0: none
+  uint32_t page_size = 0;             // 0: no paging
+  std::optional<Bytes> paging_state;  // from a previous page's result
 
   static ReadCommand partition(Bytes key) {
     ReadCommand c;
@@ -66,7 +66,7 @@ struct ElementValue {
 };
 
 struct ColumnValue {
-  std::optional<CellValue> cell;      // simple and frozen columns
+  std::optional<CellValue> cell;       // simple and frozen columns
   std::vector<ElementValue> elements;  // multi-cell collections, in collection order
 
   bool is_null() const { return !cell.has_value() && elements.empty(); }

@@ -1,8 +1,8 @@
 #include "node/storage/storage_engine.hpp"
 
-#include <fmt/format.h>
-
 #include <mutex>
+
+#include <fmt/format.h>
 
 namespace zdm::node {
 
@@ -20,8 +20,7 @@ Result<void> StorageEngine::drop_keyspace(const std::string& name) {
   return {};
 }
 
-Result<std::shared_ptr<Table>> StorageEngine::create_table(std::string keyspace,
-                                                           std::string table,
+Result<std::shared_ptr<Table>> StorageEngine::create_table(std::string keyspace, std::string table,
                                                            std::vector<ColumnDefinition> columns,
                                                            int32_t default_ttl) {
   auto schema = catalog_.create_table(keyspace, table, std::move(columns), default_ttl);
@@ -59,8 +58,7 @@ Result<void> StorageEngine::drop_table(const std::string& keyspace, const std::s
 Result<void> StorageEngine::truncate(const std::string& keyspace, const std::string& table) {
   auto store = this->table(keyspace, table);
   if (!store) {
-    return fail(Errc::InvalidArgument,
-                fmt::format("table {}.{} does not exist", keyspace, table));
+    return fail(Errc::InvalidArgument, fmt::format("table {}.{} does not exist", keyspace, table));
   }
   store->truncate();
   return {};

@@ -62,7 +62,9 @@ Bytes collection_bytes(const ColumnSchema& column, const ColumnValue& value) {
   return out;
 }
 
-int Table::KeyLess::compare_bytes(ByteView a, ByteView b) { return protocol::compare_unsigned_bytes(a, b); }
+int Table::KeyLess::compare_bytes(ByteView a, ByteView b) {
+  return protocol::compare_unsigned_bytes(a, b);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Table basics

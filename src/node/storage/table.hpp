@@ -106,7 +106,7 @@ class Table {
   std::shared_ptr<const TableSchema> schema_;
   std::shared_ptr<const ClusteringComparator> comparator_;
   std::vector<const ColumnSchema*> value_columns_;  // into *schema_
-  std::vector<ColumnId> value_column_ids_;         // sorted
+  std::vector<ColumnId> value_column_ids_;          // sorted
   bool counter_table_ = false;
   PartitionMap partitions_;
   std::atomic<int64_t> append_ticks_{0};

@@ -2,13 +2,13 @@
 // Inside a Table (for table.cpp, table_write.cpp and table_read.cpp only): how a partition holds
 // its rows and cells in memory, and the liveness rules that writes and reads both apply.
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "node/storage/table.hpp"
 
@@ -42,16 +42,12 @@ struct Row {
     }
     return *it;
   }
-  bool empty() const {
-    return marker.is_empty() && deletion.is_live() && columns.empty();
-  }
+  bool empty() const { return marker.is_empty() && deletion.is_live() && columns.empty(); }
 };
 
 struct RowLess {
   const ClusteringComparator* cmp;
-  bool operator()(const Clustering& a, const Clustering& b) const {
-    return cmp->compare(a, b) < 0;
-  }
+  bool operator()(const Clustering& a, const Clustering& b) const { return cmp->compare(a, b) < 0; }
 };
 
 struct RangeTombstone {
@@ -96,8 +92,8 @@ inline DeletionTime row_deletion(const Table::Partition& p, const Clustering& ke
 }
 
 // Live list elements in order (indices for SetIndex/RemoveIndex).
-inline std::vector<const ElementCell*> live_elements(const ColumnData* data,
-                                                     DeletionTime deletion, int64_t now) {
+inline std::vector<const ElementCell*> live_elements(const ColumnData* data, DeletionTime deletion,
+                                                     int64_t now) {
   std::vector<const ElementCell*> out;
   if (data == nullptr) return out;
   deletion.merge(data->complex_deletion);

@@ -2,12 +2,12 @@
 // paging state in and out; and compare_and_set, which reads under the partition's lock before it
 // applies.
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "node/storage/table.hpp"
 #include "node/storage/table_partition.hpp"
@@ -94,12 +94,12 @@ struct ReadContext {
   const ClusteringComparator* cmp = nullptr;
   const ReadCommand* command = nullptr;
   std::vector<const ColumnSchema*> columns;
-  const std::vector<ColumnId>* live_ids = nullptr;  // sorted ids of the schema's value columns
+  const std::vector<ColumnId>* live_ids = nullptr;       // sorted ids of the schema's value columns
   const std::vector<ClusteringSlice>* slices = nullptr;  // sorted by start
   bool has_static = false;
   int64_t now = 0;
 
-  uint64_t page_room = kUnlimited;  // rows this page may still take
+  uint64_t page_room = kUnlimited;   // rows this page may still take
   uint64_t limit_room = kUnlimited;  // rows LIMIT may still take (across pages)
   ReadResult* result = nullptr;
   bool stopped = false;  // a page or limit filled up
@@ -121,8 +121,8 @@ ColumnValue column_value(const ReadContext& ctx, const ColumnSchema& col, const 
     d.merge(data->complex_deletion);
     for (const auto& e : data->elements) {
       if (cell_is_live(e.cell, d, ctx.now)) {
-        v.elements.push_back(ElementValue{e.path, e.cell.value, e.cell.timestamp,
-                                          ttl_remaining(e.cell, ctx.now)});
+        v.elements.push_back(
+            ElementValue{e.path, e.cell.value, e.cell.timestamp, ttl_remaining(e.cell, ctx.now)});
       }
     }
   } else if (cell_is_live(data->cell, deletion, ctx.now)) {

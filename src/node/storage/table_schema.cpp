@@ -25,9 +25,8 @@ std::vector<const ColumnSchema*> key_columns(const std::vector<ColumnSchema>& co
   for (const auto& c : columns) {
     if (c.kind == kind) out.push_back(&c);
   }
-  std::sort(out.begin(), out.end(), [](const ColumnSchema* a, const ColumnSchema* b) {
-    return a->position < b->position;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const ColumnSchema* a, const ColumnSchema* b) { return a->position < b->position; });
   return out;
 }
 }  // namespace
@@ -54,9 +53,8 @@ bool TableSchema::has_static_columns() const {
 }
 
 bool TableSchema::is_counter_table() const {
-  return std::any_of(columns.begin(), columns.end(), [](const ColumnSchema& c) {
-    return !c.is_primary_key() && c.is_counter();
-  });
+  return std::any_of(columns.begin(), columns.end(),
+                     [](const ColumnSchema& c) { return !c.is_primary_key() && c.is_counter(); });
 }
 
 }  // namespace zdm::node

@@ -2,11 +2,11 @@
 // partition and range tombstones, row deletions and markers, and every ColumnOp (cells,
 // collection elements, list indices, counters), purging what a deletion shadows.
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "node/storage/table.hpp"
 #include "node/storage/table_partition.hpp"
@@ -28,10 +28,9 @@ int compare_path(const ColumnSchema& column, ByteView a, ByteView b) {
 }
 
 void merge_element(const ColumnSchema& column, ColumnData& data, Bytes path, Cell cell) {
-  auto it = std::lower_bound(data.elements.begin(), data.elements.end(), path,
-                             [&](const ElementCell& e, const Bytes& p) {
-                               return compare_path(column, e.path, p) < 0;
-                             });
+  auto it = std::lower_bound(
+      data.elements.begin(), data.elements.end(), path,
+      [&](const ElementCell& e, const Bytes& p) { return compare_path(column, e.path, p) < 0; });
   if (it != data.elements.end() && compare_path(column, it->path, path) == 0) {
     reconcile_into(it->cell, std::move(cell));
   } else {
@@ -57,7 +56,8 @@ void purge_row(Row& row, const DeletionTime& deletion) {
   if (deletion.is_live()) return;
   if (!row.marker.is_empty() && deletion.deletes(row.marker.timestamp)) row.marker = {};
   // Strictly older only: purge_row is also called with the row's own deletion.
-  if (!row.deletion.is_live() && deletion.marked_for_delete_at > row.deletion.marked_for_delete_at) {
+  if (!row.deletion.is_live() &&
+      deletion.marked_for_delete_at > row.deletion.marked_for_delete_at) {
     row.deletion = {};
   }
   for (auto& col : row.columns) {
@@ -78,8 +78,8 @@ bool is_list(const ColumnSchema& c) { return c.type.id == TypeId::List; }
 
 Result<void> validate_op(const TableSchema& schema, const ColumnSchema& col, const ColumnOp& op) {
   auto bad = [&](std::string_view why) {
-    return fail(Errc::InvalidArgument, fmt::format("{}.{}: column {}: {}", schema.keyspace,
-                                                   schema.table, col.name, why));
+    return fail(Errc::InvalidArgument,
+                fmt::format("{}.{}: column {}: {}", schema.keyspace, schema.table, col.name, why));
   };
   if (op.ttl < 0) return bad("negative TTL");
   switch (op.kind) {
@@ -118,9 +118,8 @@ Result<void> Table::validate(const TableSchema& schema, const Mutation& m) const
     return fail(Errc::InvalidArgument, fmt::format("{}: partition key may not be empty", where));
   }
   if (m.partition_key.size() > 65535) {
-    return fail(Errc::InvalidArgument,
-                fmt::format("{}: partition key of {} bytes exceeds 65535", where,
-                            m.partition_key.size()));
+    return fail(Errc::InvalidArgument, fmt::format("{}: partition key of {} bytes exceeds 65535",
+                                                   where, m.partition_key.size()));
   }
   const size_t clustering_size = comparator_->size();
   for (const auto& rd : m.range_deletions) {
@@ -304,9 +303,9 @@ void Table::apply_locked(const TableSchema& schema, Partition& p, const Mutation
           break;
         case ColumnOpKind::AddElements:
           for (const auto& [key, value] : op.elements) {
-            merge_element(col, data, key,
-                          make_cell(col.type.id == TypeId::Set ? Bytes{} : value, op.timestamp,
-                                    op.ttl, now));
+            merge_element(
+                col, data, key,
+                make_cell(col.type.id == TypeId::Set ? Bytes{} : value, op.timestamp, op.ttl, now));
           }
           break;
         case ColumnOpKind::RemoveElements:

@@ -1,9 +1,6 @@
 #include "proxy/cluster/astra_metadata.hpp"
 
-#include <fmt/format.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
+#include <charconv>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -15,8 +12,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/cluster/secure_connect_bundle.hpp"
@@ -101,8 +101,8 @@ asio::awaitable<Result<AstraContactInfo>> run_fetch(std::shared_ptr<FetchState> 
                            detail, X509_verify_cert_error_string(verify));
     } else if (req.hostname == net::HostnameCheck::Verify &&
                detail.find("certificate verify failed") != std::string::npos) {
-      detail = fmt::format("{} (the service's certificate is not valid for '{}')", detail,
-                           req.host);
+      detail =
+          fmt::format("{} (the service's certificate is not valid for '{}')", detail, req.host);
     }
     co_return failed("the TLS handshake", std::move(detail));
   }
@@ -118,9 +118,10 @@ asio::awaitable<Result<AstraContactInfo>> run_fetch(std::shared_ptr<FetchState> 
     // TLS 1.3: a service that refuses our certificate may close before we have written.
     if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
         detail.find("alert") != std::string::npos) {
-      detail += " (the service closed the connection right after the TLS handshake, which "
-                "usually means it refused the bundle's client certificate: download the bundle "
-                "again)";
+      detail +=
+          " (the service closed the connection right after the TLS handshake, which "
+          "usually means it refused the bundle's client certificate: download the bundle "
+          "again)";
     }
     co_return failed("sending the request", std::move(detail));
   }
@@ -141,10 +142,10 @@ asio::awaitable<Result<AstraContactInfo>> run_fetch(std::shared_ptr<FetchState> 
   }
   auto response = parser.release();
   if (response.result_int() != 200) {
-    co_return fail(Errc::Io, fmt::format("Astra metadata service {} answered HTTP {} {}; check "
-                                         "the database status in the Astra console",
-                                         url, response.result_int(),
-                                         std::string(response.reason())));
+    co_return fail(Errc::Io,
+                   fmt::format("Astra metadata service {} answered HTTP {} {}; check "
+                               "the database status in the Astra console",
+                               url, response.result_int(), std::string(response.reason())));
   }
   auto info = parse_astra_metadata(response.body());
   if (!info) {
@@ -257,8 +258,8 @@ Result<void> prepare_astra_sni_stream(ssl::stream<tcp::socket>& stream, const st
   if (host_id.empty()) return fail(Errc::InvalidArgument, "Astra SNI: empty host id");
   if (SSL_set_tlsext_host_name(stream.native_handle(), host_id.c_str()) != 1) {
     ERR_clear_error();
-    return fail(Errc::InvalidArgument, fmt::format("Astra SNI: cannot set server name '{}'",
-                                                   host_id));
+    return fail(Errc::InvalidArgument,
+                fmt::format("Astra SNI: cannot set server name '{}'", host_id));
   }
   boost::system::error_code ec;
   if (hostname == net::HostnameCheck::Verify) {

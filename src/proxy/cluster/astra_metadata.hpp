@@ -13,11 +13,6 @@
 // Control plane: runs at startup and when a control connection reconnects. The fetch runs on the
 // caller's io_context; with one thread per io_context (the project's model) it needs no strand.
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -25,6 +20,12 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include "common/result.hpp"
 #include "net/tls.hpp"
@@ -49,7 +50,7 @@ Result<AstraContactInfo> parse_astra_metadata(std::string_view json);
 struct AstraMetadataRequest {
   std::string host;  // metadata service host (bundle config.json "host")
   uint16_t port = 0;
-  std::shared_ptr<boost::asio::ssl::context> tls;  // make_bundle_tls_context(bundle)
+  std::shared_ptr<boost::asio::ssl::context> tls;             // make_bundle_tls_context(bundle)
   std::chrono::milliseconds timeout = kAstraMetadataTimeout;  // whole exchange, connect included
   // The metadata service's certificate is checked against `host` (the drivers do the same).
   net::HostnameCheck hostname = net::HostnameCheck::Verify;

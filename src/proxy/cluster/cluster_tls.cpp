@@ -1,5 +1,12 @@
 #include "proxy/cluster/cluster_tls.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio/ssl/error.hpp>
 #include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -9,13 +16,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
-
-#include <boost/asio/ssl/error.hpp>
-#include <cerrno>
-#include <cstring>
-#include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "proxy/cluster/secure_connect_bundle.hpp"
 
@@ -81,8 +81,8 @@ ClusterPaths paths_of(const ProxyConfig& c, ClusterType cluster) {
     return {c.origin_tls_server_ca_path, c.origin_tls_client_cert_path,
             c.origin_tls_client_key_path, c.origin_secure_connect_bundle_path};
   }
-  return {c.target_tls_server_ca_path, c.target_tls_client_cert_path,
-          c.target_tls_client_key_path, c.target_secure_connect_bundle_path};
+  return {c.target_tls_server_ca_path, c.target_tls_client_cert_path, c.target_tls_client_key_path,
+          c.target_secure_connect_bundle_path};
 }
 
 std::string last_ssl_error() {
@@ -248,9 +248,10 @@ Result<std::shared_ptr<ssl::context>> make_proxy_tls_context(const ProxyConfig& 
   if (config.proxy_tls_ca_path.empty() && config.proxy_tls_cert_path.empty() &&
       config.proxy_tls_key_path.empty()) {
     if (config.proxy_tls_require_client_auth) {
-      return fail(Errc::InvalidArgument,
-                  "ZDM_PROXY_TLS_REQUIRE_CLIENT_AUTH is true but proxy TLS is not configured "
-                  "(set ZDM_PROXY_TLS_CA_PATH, ZDM_PROXY_TLS_CERT_PATH and ZDM_PROXY_TLS_KEY_PATH)");
+      return fail(
+          Errc::InvalidArgument,
+          "ZDM_PROXY_TLS_REQUIRE_CLIENT_AUTH is true but proxy TLS is not configured "
+          "(set ZDM_PROXY_TLS_CA_PATH, ZDM_PROXY_TLS_CERT_PATH and ZDM_PROXY_TLS_KEY_PATH)");
     }
     return std::shared_ptr<ssl::context>();
   }
@@ -292,15 +293,13 @@ Result<std::shared_ptr<ssl::context>> make_bundle_tls_context(const SecureConnec
   boost::system::error_code ec;
   ctx->add_certificate_authority(boost::asio::buffer(bundle.ca_pem), ec);
   if (ec) {
-    return fail(Errc::InvalidArgument,
-                fmt::format("{}: ca.crt is not a valid PEM certificate: {}", where,
-                            last_ssl_error()));
+    return fail(Errc::InvalidArgument, fmt::format("{}: ca.crt is not a valid PEM certificate: {}",
+                                                   where, last_ssl_error()));
   }
   ctx->use_certificate_chain(boost::asio::buffer(bundle.cert_pem), ec);
   if (ec) {
-    return fail(Errc::InvalidArgument,
-                fmt::format("{}: cert is not a valid PEM certificate: {}", where,
-                            last_ssl_error()));
+    return fail(Errc::InvalidArgument, fmt::format("{}: cert is not a valid PEM certificate: {}",
+                                                   where, last_ssl_error()));
   }
   // Parsed on its own first: OpenSSL reports a key that does not match the certificate the same
   // way as a key it cannot read.
@@ -340,9 +339,10 @@ std::string explain_client_tls_failure(ssl::stream<boost::asio::ip::tcp::socket>
            "signed by a CA in ZDM_PROXY_TLS_CA_PATH)";
   }
   if (has("certificate verify failed") && verify != X509_V_OK) {
-    return fmt::format("{}: the client's certificate was refused: {} (it must be current and "
-                       "signed by a CA in ZDM_PROXY_TLS_CA_PATH)",
-                       reason, X509_verify_cert_error_string(verify));
+    return fmt::format(
+        "{}: the client's certificate was refused: {} (it must be current and "
+        "signed by a CA in ZDM_PROXY_TLS_CA_PATH)",
+        reason, X509_verify_cert_error_string(verify));
   }
   if (has("alert")) {
     return reason +

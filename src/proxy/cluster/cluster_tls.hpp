@@ -14,15 +14,16 @@
 //
 // Control plane only: called at startup and on reconnects, never per request.
 
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/system/error_code.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "common/result.hpp"
 #include "net/tls.hpp"
@@ -58,8 +59,9 @@ struct UpstreamTls {
 
 // The TLS context for connections to `cluster` (Off: no context). `hostname` is Verify unless the
 // user turned verification off (ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION,
-// ZDM_TARGET_TLS_SKIP_HOSTNAME_VERIFICATION; make_cluster_connect_setup reads them). Clusters with a secure connect bundle are handled
-// by make_bundle_tls_context instead and give Off here. Errors name the setting and the file.
+// ZDM_TARGET_TLS_SKIP_HOSTNAME_VERIFICATION; make_cluster_connect_setup reads them). Clusters with
+// a secure connect bundle are handled by make_bundle_tls_context instead and give Off here. Errors
+// name the setting and the file.
 Result<ClusterTls> make_cluster_tls(const ProxyConfig& config, ClusterType cluster,
                                     net::HostnameCheck hostname = net::HostnameCheck::Verify);
 
@@ -84,9 +86,9 @@ Result<std::shared_ptr<boost::asio::ssl::context>> make_bundle_tls_context(
 
 // Every certificate in `pem` (one or more PEM blocks) must parse; fails when all are expired or
 // not yet valid at `now`, naming `what` and the dates. `what` is e.g. "CA file '/etc/ca.pem'".
-Result<void> check_certificates_valid(std::string_view pem, std::string_view what,
-                                      std::chrono::system_clock::time_point now =
-                                          std::chrono::system_clock::now());
+Result<void> check_certificates_valid(
+    std::string_view pem, std::string_view what,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 // The same for a file (unreadable file: an error naming it).
 Result<void> check_certificate_file_valid(const std::string& path, std::string_view what);
 

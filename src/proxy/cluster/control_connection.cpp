@@ -93,8 +93,8 @@ std::optional<protocol::ProtocolVersion> highest_listed_version(
           (*v == protocol::ProtocolVersion::DseV1 || *v == protocol::ProtocolVersion::DseV2)) {
         continue;
       }
-      const auto at = static_cast<size_t>(std::find(order.begin(), order.end(), *v) -
-                                          order.begin());
+      const auto at =
+          static_cast<size_t>(std::find(order.begin(), order.end(), *v) - order.begin());
       if (at < order.size() && (!best || at < *best)) best = at;
     }
   }
@@ -117,12 +117,11 @@ bool is_version_refusal(const client::ClientError& error) {
 }
 
 bool same_nodes(const std::vector<ClusterNode>& a, const std::vector<ClusterNode>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](const ClusterNode& x, const ClusterNode& y) {
-                      return x.address == y.address && x.port == y.port &&
-                             x.datacenter == y.datacenter && x.rack == y.rack &&
-                             x.host_id == y.host_id;
-                    });
+  return std::equal(
+      a.begin(), a.end(), b.begin(), b.end(), [](const ClusterNode& x, const ClusterNode& y) {
+        return x.address == y.address && x.port == y.port && x.datacenter == y.datacenter &&
+               x.rack == y.rack && x.host_id == y.host_id;
+      });
 }
 
 std::vector<ClusterNode> assign_hosts(std::vector<ClusterNode>& nodes, size_t index, size_t count) {
@@ -142,14 +141,14 @@ std::vector<ClusterNode> assign_hosts(std::vector<ClusterNode>& nodes, size_t in
 struct ControlConnection::State {
   explicit State(asio::io_context& io) : timer(io) {}
 
-  asio::steady_timer timer;                    // io thread only
-  std::shared_ptr<client::Connection> conn;    // io thread only
+  asio::steady_timer timer;                  // io thread only
+  std::shared_ptr<client::Connection> conn;  // io thread only
   std::atomic<bool> stopped{false};
   std::atomic<int> failures{0};
   mutable std::mutex mu;
-  std::shared_ptr<const ClusterView> view;     // guarded by mu
-  std::string addr = "NOT_CONNECTED";          // guarded by mu
-  std::string last_error;                      // guarded by mu
+  std::shared_ptr<const ClusterView> view;  // guarded by mu
+  std::string addr = "NOT_CONNECTED";       // guarded by mu
+  std::string last_error;                   // guarded by mu
   // Topology refresh wanted at this time (an event arrived); io thread only.
   std::optional<std::chrono::steady_clock::time_point> refresh_at;
   std::atomic<uint64_t> refreshes{0};
@@ -163,8 +162,8 @@ asio::awaitable<Result<protocol::RowsResult>> select_rows(client::Connection& co
   protocol::QueryMessage q;
   q.query = cql;
   q.parameters.consistency = protocol::Consistency::One;
-  auto answer = co_await conn.async_request(protocol::RequestBody(std::move(q)),
-                                            asio::use_awaitable);
+  auto answer =
+      co_await conn.async_request(protocol::RequestBody(std::move(q)), asio::use_awaitable);
   if (!answer) co_return fail(Errc::Io, fmt::format("{}: {}", cql, answer.error().to_string()));
   const auto* response = std::get_if<protocol::ResponseBody>(&answer->body);
   if (response) {
@@ -307,10 +306,11 @@ asio::awaitable<void> watch_connection(
         co_return;
       }
       if (same_nodes((*view)->nodes, snapshot->nodes)) continue;
-      spdlog::info("{} topology changed: {} -> {} node(s) in datacenter '{}', {} assigned to this "
-                   "proxy (sessions on removed nodes keep their connections until they fail)",
-                   name, snapshot->nodes.size(), (*view)->nodes.size(), (*view)->local.datacenter,
-                   (*view)->assigned.size());
+      spdlog::info(
+          "{} topology changed: {} -> {} node(s) in datacenter '{}', {} assigned to this "
+          "proxy (sessions on removed nodes keep their connections until they fail)",
+          name, snapshot->nodes.size(), (*view)->nodes.size(), (*view)->local.datacenter,
+          (*view)->assigned.size());
       snapshot = *view;
       {
         std::lock_guard lock(st->mu);
@@ -324,8 +324,8 @@ asio::awaitable<void> watch_connection(
     auto pong = co_await st->conn->async_request(protocol::RequestBody(protocol::OptionsMessage{}),
                                                  asio::use_awaitable);
     if (!pong) {
-      spdlog::warn("{} control connection heartbeat to {} failed: {}; failing over", name, snapshot->contact,
-                   pong.error().to_string());
+      spdlog::warn("{} control connection heartbeat to {} failed: {}; failing over", name,
+                   snapshot->contact, pong.error().to_string());
       co_return;
     }
   }
@@ -347,8 +347,8 @@ void ControlConnection::start(std::function<void(std::shared_ptr<const ClusterVi
                    try {
                      std::rethrow_exception(e);
                    } catch (const std::exception& ex) {
-                     spdlog::error("{} control connection stopped: {}",
-                                   cluster_type_name(cluster), ex.what());
+                     spdlog::error("{} control connection stopped: {}", cluster_type_name(cluster),
+                                   ex.what());
                    }
                  });
 }
@@ -433,7 +433,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
   co.password = opts.password;
   co.connect_timeout = opts.connect_timeout;
   co.request_timeout = std::chrono::milliseconds(10000);  // the reference's read timeout
-  co.heartbeat_interval = std::chrono::milliseconds(0);  // our loop below counts failures
+  co.heartbeat_interval = std::chrono::milliseconds(0);   // our loop below counts failures
   co.driver_name = "zdm-proxy";
   co.register_events = {"TOPOLOGY_CHANGE", "STATUS_CHANGE"};
   std::shared_ptr<asio::ssl::context> tls = opts.tls.context;
@@ -504,23 +504,23 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
           std::lock_guard lock(st->mu);
           st->addr = endpoint.to_string();
         }
-        client::EventCallback events = [weak = std::weak_ptr<ControlConnection::State>(st),
-                                        debounce = opts.topology_event_debounce](
-                                           const protocol::EventMessage& e) {
-          on_topology_event(weak, e, debounce);
-        };
+        client::EventCallback events =
+            [weak = std::weak_ptr<ControlConnection::State>(st),
+             debounce = opts.topology_event_debounce](const protocol::EventMessage& e) {
+              on_topology_event(weak, e, debounce);
+            };
         // Start at CONTROL_CONN_MAX_PROTOCOL_VERSION and step down on each refusal, so the
         // cluster settles on min(setting, what it speaks).
-        const auto versions = control_versions_from(
-            opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
+        const auto versions =
+            control_versions_from(opts.max_version.value_or(protocol::ProtocolVersion::DseV2));
         client::ClientResult<std::shared_ptr<client::Connection>> conn =
             client::client_fail(client::ClientErrc::Connect, "not tried", false);
         for (size_t vi = 0; vi < versions.size(); ++vi) {
           co.protocol_version = versions[vi];
           conn = co_await client::Connection::connect(endpoint, co, tls, events);
           if (conn || !is_version_refusal(conn.error()) || vi + 1 == versions.size()) break;
-          spdlog::debug("{} control connection to {}: protocol {} refused, trying {}", name,
-                        where, protocol::protocol_version_name(versions[vi]),
+          spdlog::debug("{} control connection to {}: protocol {} refused, trying {}", name, where,
+                        protocol::protocol_version_name(versions[vi]),
                         protocol::protocol_version_name(versions[vi + 1]));
         }
         if (conn) {
@@ -544,8 +544,7 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
           start_at = index + 1;
           break;
         }
-        spdlog::warn("{} control connection to {} failed: {}{}", name, where,
-                     view.error().message,
+        spdlog::warn("{} control connection to {} failed: {}{}", name, where, view.error().message,
                      tried + 1 < candidates.size() ? "; trying the next node" : "");
         if (st->conn) st->conn->close("discovery failed");
         st->conn.reset();
@@ -559,17 +558,19 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
         std::lock_guard lock(st->mu);
         st->last_error = view.error().message;
       }
-      spdlog::warn("{} control connection: no node answered ({} round(s) in a row; last: {}: {}); "
-                   "retrying in {} ms",
-                   name, st->failures.load(), where, view.error().message, backoff.count());
+      spdlog::warn(
+          "{} control connection: no node answered ({} round(s) in a row; last: {}: {}); "
+          "retrying in {} ms",
+          name, st->failures.load(), where, view.error().message, backoff.count());
       if (st->conn) st->conn->close("discovery failed");
       st->conn.reset();
       // As the reference: after a failed open, ask the metadata service again.
       if (opts.astra) need_metadata = true;
       co_await wait(backoff);
-      backoff = std::min(opts.retry_max, std::chrono::milliseconds(static_cast<int64_t>(
-                                             static_cast<double>(backoff.count()) *
-                                             std::max(1.0, opts.retry_factor))));
+      backoff =
+          std::min(opts.retry_max,
+                   std::chrono::milliseconds(static_cast<int64_t>(
+                       static_cast<double>(backoff.count()) * std::max(1.0, opts.retry_factor))));
       continue;
     }
     backoff = opts.retry_min;
@@ -588,10 +589,11 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
       st->view = snapshot;
       st->last_error.clear();
     }
-    spdlog::info("{} control connection to {} (protocol {}): {} node(s) in datacenter '{}', {} "
-                 "assigned to this proxy",
-                 name, snapshot->contact, protocol::protocol_version_name(snapshot->version),
-                 snapshot->nodes.size(), snapshot->local.datacenter, snapshot->assigned.size());
+    spdlog::info(
+        "{} control connection to {} (protocol {}): {} node(s) in datacenter '{}', {} "
+        "assigned to this proxy",
+        name, snapshot->contact, protocol::protocol_version_name(snapshot->version),
+        snapshot->nodes.size(), snapshot->local.datacenter, snapshot->assigned.size());
     if (on_view) on_view(snapshot);
     // Heartbeats and topology refreshes until one fails, then reconnect.
     co_await watch_connection(st, opts, contact, snapshot, on_view);

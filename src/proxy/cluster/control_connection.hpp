@@ -30,8 +30,8 @@
 #include "protocol/version.hpp"
 #include "proxy/cluster/astra_metadata.hpp"
 #include "proxy/cluster/cluster_tls.hpp"
-#include "proxy/proxy_config.hpp"
 #include "proxy/cluster/virtual_topology.hpp"
+#include "proxy/proxy_config.hpp"
 
 namespace zdm::proxy {
 

@@ -1,6 +1,5 @@
 #include "proxy/cluster/secure_connect_bundle.hpp"
 
-#include <fmt/format.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -8,8 +7,10 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace zdm::proxy {
 
@@ -129,9 +130,9 @@ Result<std::map<std::string, std::string>> read_zip_entries(ByteView zip) {
       return fail(Errc::Unsupported, fmt::format("zip entry '{}' is encrypted", name));
     }
     if (size > kMaxZipEntryBytes || packed_size > kMaxZipEntryBytes) {
-      return fail(Errc::TooLarge, fmt::format("zip entry '{}' is {} bytes (at most {} accepted)",
-                                              name, std::max(size, packed_size),
-                                              kMaxZipEntryBytes));
+      return fail(Errc::TooLarge,
+                  fmt::format("zip entry '{}' is {} bytes (at most {} accepted)", name,
+                              std::max(size, packed_size), kMaxZipEntryBytes));
     }
     // Sizes come from the central directory: the local header may defer them (flag bit 3).
     if (static_cast<uint64_t>(local_offset) + kLocalFileHeaderSize > dir_offset ||
@@ -266,11 +267,11 @@ Result<SecureConnectBundle> parse_secure_connect_bundle(ByteView zip, std::strin
   for (const auto& w : wanted) {
     const std::string* data = find_entry(*entries, w.name);
     if (data == nullptr) {
-      return with_source(Error{Errc::Malformed,
-                               fmt::format("the zip has no '{}' entry (a bundle holds "
-                                           "config.json, ca.crt, cert and key; download it "
-                                           "again from the Astra console)",
-                                           w.name)});
+      return with_source(
+          Error{Errc::Malformed, fmt::format("the zip has no '{}' entry (a bundle holds "
+                                             "config.json, ca.crt, cert and key; download it "
+                                             "again from the Astra console)",
+                                             w.name)});
     }
     *w.into = *data;
   }

@@ -1,12 +1,13 @@
 #include "proxy/cluster/virtual_topology.hpp"
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
 #include <limits>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "common/md5.hpp"
 #include "protocol/cql_lexer.hpp"

@@ -14,8 +14,9 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <tl/expected.hpp>
 #include <vector>
+
+#include <tl/expected.hpp>
 
 #include "common/bytes.hpp"
 #include "common/result.hpp"

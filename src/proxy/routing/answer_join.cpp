@@ -92,8 +92,8 @@ protocol::ErrorMessage make_timeout_error(TimeoutKind kind, uint16_t consistency
     info.consistency = cl;
     info.received = 0;
     info.block_for = 1;
-    info.write_type = kind == TimeoutKind::BatchWrite ? protocol::WriteType::Batch
-                                                      : protocol::WriteType::Simple;
+    info.write_type =
+        kind == TimeoutKind::BatchWrite ? protocol::WriteType::Batch : protocol::WriteType::Simple;
     error.detail = info;
   }
   return error;

@@ -17,13 +17,13 @@
 #include <optional>
 #include <string_view>
 
-#include "proxy/proxy_metrics.hpp"
 #include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "protocol/frame_header.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/peek.hpp"
 #include "proxy/proxy_config.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 namespace zdm::proxy {
 
@@ -39,8 +39,8 @@ struct JoinOutcome {
 JoinOutcome join_responses(bool origin_failed, bool target_failed, ClusterType primary,
                            JoinKind kind);
 
-using protocol::ResponsePeek;
 using protocol::peek_response;
+using protocol::ResponsePeek;
 
 // One cluster's answer, as far as joining needs it.
 struct AnswerFacts {
@@ -55,19 +55,19 @@ struct AnswerFacts {
 
 struct JoinInput {
   JoinKind kind = JoinKind::Other;
-  ClusterType primary = ClusterType::Origin;   // as when the request was sent
-  std::optional<AnswerFacts> origin, target;   // the answers of the clusters asked
-  ClusterType last = ClusterType::Origin;      // whose answer completed the request
-  bool functions_replaced = false;             // PREPARE with now()/uuid() replaced
+  ClusterType primary = ClusterType::Origin;  // as when the request was sent
+  std::optional<AnswerFacts> origin, target;  // the answers of the clusters asked
+  ClusterType last = ClusterType::Origin;     // whose answer completed the request
+  bool functions_replaced = false;            // PREPARE with now()/uuid() replaced
 };
 
 struct JoinResult {
   ClusterType pick = ClusterType::Origin;  // whose answer the client gets
   FailedOn failed_on = FailedOn::None;
-  bool record_prepared = false;         // both PREPARED: map origin's id to target's
-  bool hide_function_markers = false;   // answer origin's PREPARED minus the proxy's markers
+  bool record_prepared = false;            // both PREPARED: map origin's id to target's
+  bool hide_function_markers = false;      // answer origin's PREPARED minus the proxy's markers
   bool unprepared_with_origin_id = false;  // target lost the statement: UNPREPARED, origin's id
-  bool keep_function_values = false;    // one applied, the other answered UNPREPARED
+  bool keep_function_values = false;       // one applied, the other answered UNPREPARED
 };
 JoinResult join_answers(const JoinInput& input);
 

@@ -61,7 +61,7 @@
 namespace zdm::proxy {
 
 enum class ReplacedFunction : uint8_t { Now, Uuid };
-std::string_view replaced_function_name(ReplacedFunction f); // "now", "uuid"
+std::string_view replaced_function_name(ReplacedFunction f);  // "now", "uuid"
 
 // A random version-4 uuid from a per-thread xoshiro256** generator seeded from
 // the CSPRNG (zdm::random_uuid is a syscall-backed CSPRNG call per uuid: too
@@ -70,7 +70,7 @@ Uuid fast_random_uuid();
 
 // The value for one call site: TimeuuidGenerator::next() for now(),
 // fast_random_uuid() for uuid().
-Uuid generate_value(ReplacedFunction f, TimeuuidGenerator &timeuuids);
+Uuid generate_value(ReplacedFunction f, TimeuuidGenerator& timeuuids);
 
 // Whether statements of this kind get their calls replaced (INSERT, UPDATE,
 // DELETE, BATCH).
@@ -82,8 +82,7 @@ bool may_contain_replaced_call(std::string_view cql);
 
 // QUERY text with each call site replaced by a literal; nullopt when nothing
 // changes (not a write or no call site).
-std::optional<std::string> rewrite_query(std::string_view cql,
-                                         TimeuuidGenerator &timeuuids);
+std::optional<std::string> rewrite_query(std::string_view cql, TimeuuidGenerator& timeuuids);
 
 // Appended to every rewritten PREPARE text. Prepared ids are a hash of the text, so without it
 // the rewrite of "... VALUES (?, now())" would share its id (and cache entry) with a client's own
@@ -92,27 +91,23 @@ inline constexpr std::string_view kRewrittenTextTag = " /* zdm: functions replac
 
 // One bind marker the proxy inserted into a prepared statement.
 struct InsertedMarker {
-  uint16_t position =
-      0; // index among ALL bind markers of the rewritten statement
+  uint16_t position = 0;  // index among ALL bind markers of the rewritten statement
   ReplacedFunction function = ReplacedFunction::Now;
-  std::string name; // the marker's name when the statement uses named markers,
-                    // else empty
-  friend bool operator==(const InsertedMarker &,
-                         const InsertedMarker &) = default;
+  std::string name;  // the marker's name when the statement uses named markers,
+                     // else empty
+  friend bool operator==(const InsertedMarker&, const InsertedMarker&) = default;
 };
 
 // The result of rewriting a PREPARE: keep it with the prepared id (origin and
 // target).
 struct PrepareRewrite {
-  std::string query;                    // rewritten text, sent to both clusters
-  std::vector<InsertedMarker> inserted; // in text order, so positions increase
-  uint16_t total_markers = 0; // bind markers in `query`, inserted ones included
-  bool named = false;         // the statement uses named (:name) markers
+  std::string query;                     // rewritten text, sent to both clusters
+  std::vector<InsertedMarker> inserted;  // in text order, so positions increase
+  uint16_t total_markers = 0;            // bind markers in `query`, inserted ones included
+  bool named = false;                    // the statement uses named (:name) markers
 
   // Markers the client binds itself.
-  uint16_t client_markers() const {
-    return static_cast<uint16_t>(total_markers - inserted.size());
-  }
+  uint16_t client_markers() const { return static_cast<uint16_t>(total_markers - inserted.size()); }
 };
 
 // The rewrite of a PREPARE's text, kRewrittenTextTag appended; nullopt when
@@ -126,19 +121,16 @@ std::optional<PrepareRewrite> plan_prepare(std::string_view cql);
 // token, so it must not route by it). Fails (Errc::InvalidArgument, result
 // untouched) when the metadata has a different number of columns than the plan
 // has markers.
-Result<void> rewrite_prepared_result(protocol::PreparedResult &result,
-                                     const PrepareRewrite &plan);
+Result<void> rewrite_prepared_result(protocol::PreparedResult& result, const PrepareRewrite& plan);
 
 // The same on a RESULT frame body (decoded and re-encoded; a PREPARE response
 // is not hot). A body that is not a RESULT Prepared fails with
 // Errc::InvalidArgument.
-Result<Bytes>
-rewrite_prepared_response_body(const protocol::FrameHeader &header,
-                               ByteView body, const PrepareRewrite &plan);
+Result<Bytes> rewrite_prepared_response_body(const protocol::FrameHeader& header, ByteView body,
+                                             const PrepareRewrite& plan);
 
 // One fresh value per inserted marker, in plan order.
-std::vector<Uuid> generate_values(const PrepareRewrite &plan,
-                                  TimeuuidGenerator &timeuuids);
+std::vector<Uuid> generate_values(const PrepareRewrite& plan, TimeuuidGenerator& timeuuids);
 
 // An EXECUTE body with `values` (one per plan.inserted, from generate_values)
 // inserted: positional values at the plan positions, named values (flag 0x40)
@@ -146,22 +138,19 @@ std::vector<Uuid> generate_values(const PrepareRewrite &plan,
 // the client sends names, they come from `cluster_metadata` (the cluster's
 // unrewritten variables metadata) and the call fails without it. The values
 // flag is set when the client sent none. Everything else is copied unchanged.
-Result<Bytes> rewrite_execute_body(
-    const protocol::FrameHeader &header, ByteView body,
-    const PrepareRewrite &plan, std::span<const Uuid> values,
-    const protocol::PreparedMetadata *cluster_metadata = nullptr);
+Result<Bytes> rewrite_execute_body(const protocol::FrameHeader& header, ByteView body,
+                                   const PrepareRewrite& plan, std::span<const Uuid> values,
+                                   const protocol::PreparedMetadata* cluster_metadata = nullptr);
 
 // A QUERY body with its text rewritten (rewrite_query); nullopt when nothing
 // changes.
-Result<std::optional<Bytes>>
-rewrite_query_body(const protocol::FrameHeader &header, ByteView body,
-                   TimeuuidGenerator &timeuuids);
+Result<std::optional<Bytes>> rewrite_query_body(const protocol::FrameHeader& header, ByteView body,
+                                                TimeuuidGenerator& timeuuids);
 // The same for a statement the caller has classified already (its kind from
 // protocol::classify_statement; nullopt: classify here).
-Result<std::optional<Bytes>>
-rewrite_query_body(const protocol::FrameHeader &header, ByteView body,
-                   TimeuuidGenerator &timeuuids,
-                   std::optional<protocol::StatementKind> kind);
+Result<std::optional<Bytes>> rewrite_query_body(const protocol::FrameHeader& header, ByteView body,
+                                                TimeuuidGenerator& timeuuids,
+                                                std::optional<protocol::StatementKind> kind);
 
 // A PREPARE body with its text rewritten (plan_prepare) and the plan; nullopt
 // when nothing changes.
@@ -169,34 +158,30 @@ struct PrepareBodyRewrite {
   Bytes body;
   PrepareRewrite plan;
 };
-Result<std::optional<PrepareBodyRewrite>>
-rewrite_prepare_body(const protocol::FrameHeader &header, ByteView body);
+Result<std::optional<PrepareBodyRewrite>> rewrite_prepare_body(const protocol::FrameHeader& header,
+                                                               ByteView body);
 
 // The plan of a prepared statement by its id (as the client sent it), or
 // nullptr when the statement has none. The pointer must stay valid until the
 // rewrite returns.
-using PrepareRewriteLookupFn = const PrepareRewrite *(*)(void *context,
-                                                         ByteView prepared_id);
+using PrepareRewriteLookupFn = const PrepareRewrite* (*)(void* context, ByteView prepared_id);
 
 // A BATCH body with text children rewritten with literals and values inserted
 // into prepared children that have a plan; nullopt when nothing changes.
-Result<std::optional<Bytes>>
-rewrite_batch_body(const protocol::FrameHeader &header, ByteView body,
-                   TimeuuidGenerator &timeuuids, PrepareRewriteLookupFn lookup,
-                   void *context);
+Result<std::optional<Bytes>> rewrite_batch_body(const protocol::FrameHeader& header, ByteView body,
+                                                TimeuuidGenerator& timeuuids,
+                                                PrepareRewriteLookupFn lookup, void* context);
 
 // Convenience over a callable `const PrepareRewrite*(ByteView prepared_id)`.
 template <class F>
-Result<std::optional<Bytes>>
-rewrite_batch_body(const protocol::FrameHeader &header, ByteView body,
-                   TimeuuidGenerator &timeuuids, F &&lookup) {
+Result<std::optional<Bytes>> rewrite_batch_body(const protocol::FrameHeader& header, ByteView body,
+                                                TimeuuidGenerator& timeuuids, F&& lookup) {
   using Fn = std::remove_reference_t<F>;
-  auto thunk = [](void *ctx, ByteView id) -> const PrepareRewrite * {
-    return (*static_cast<Fn *>(ctx))(id);
+  auto thunk = [](void* ctx, ByteView id) -> const PrepareRewrite* {
+    return (*static_cast<Fn*>(ctx))(id);
   };
-  return rewrite_batch_body(
-      header, body, timeuuids, +thunk,
-      const_cast<void *>(static_cast<const void *>(std::addressof(lookup))));
+  return rewrite_batch_body(header, body, timeuuids, +thunk,
+                            const_cast<void*>(static_cast<const void*>(std::addressof(lookup))));
 }
 
-} // namespace zdm::proxy
+}  // namespace zdm::proxy

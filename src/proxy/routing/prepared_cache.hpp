@@ -23,9 +23,9 @@
 
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 #include "proxy/routing/forward_decision.hpp"
 #include "proxy/routing/function_rewriter.hpp"
-#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 

@@ -18,7 +18,7 @@ RequestPlan forward(ForwardDecision decision, uint16_t consistency, Opcode opcod
   p.decision = decision;
   p.consistency = consistency;
   p.join = opcode == Opcode::Prepare ? JoinKind::Prepare : JoinKind::Other;
-  p.timeout_kind = decision.is_read         ? TimeoutKind::Read
+  p.timeout_kind = decision.is_read          ? TimeoutKind::Read
                    : opcode == Opcode::Batch ? TimeoutKind::BatchWrite
                                              : TimeoutKind::Write;
   if (decision.target == ForwardTarget::None) p.kind = PlanKind::Drop;
@@ -56,7 +56,7 @@ bool replaces_functions(const SessionRouting& session, protocol::StatementKind k
 }  // namespace
 
 RequestPlan route_query(const protocol::QueryPeek& query, const SessionRouting& session,
-                       const RoutingTables& tables) {
+                        const RoutingTables& tables) {
   const std::string_view ks = query.params.keyspace ? *query.params.keyspace : session.keyspace;
   const ForwardDecision decision = decide_statement(query.query, ks, session.settings);
   if (decision.target == ForwardTarget::Proxy) {
@@ -102,15 +102,14 @@ RequestPlan route_prepare(const protocol::PreparePeek& prepare, const SessionRou
 }
 
 RequestPlan route_execute(const protocol::ExecutePeek& execute, const protocol::FrameHeader& header,
-                         ByteView body, const SessionRouting& session,
-                         const RoutingTables& tables) {
+                          ByteView body, const SessionRouting& session,
+                          const RoutingTables& tables) {
   if (auto local = tables.prepared->find_intercepted(execute.prepared_id)) {
     auto msg = protocol::decode_message(header, body);
     if (!tables.topology || !msg) {
       return answer_error(ErrorCode::ServerError, "cannot answer the system query");
     }
-    const auto& ex =
-        std::get<protocol::ExecuteMessage>(std::get<protocol::RequestBody>(msg->body));
+    const auto& ex = std::get<protocol::ExecuteMessage>(std::get<protocol::RequestBody>(msg->body));
     std::vector<protocol::BoundValue> values;
     if (ex.parameters.values) values = *ex.parameters.values;
     return answer(tables.topology->execute(local->select, values));
@@ -147,14 +146,15 @@ RequestPlan route_execute(const protocol::ExecutePeek& execute, const protocol::
 }
 
 RequestPlan route_batch(const protocol::BatchPeek& batch, const SessionRouting& session,
-                       const RoutingTables& tables) {
+                        const RoutingTables& tables) {
   RequestPlan p = forward(decide_request(Opcode::Batch, {}, session.keyspace, session.settings),
                           batch.consistency, Opcode::Batch);
   bool any_prepared = false;
   bool functions = false;  // a child may have now()/uuid() to replace
   for (const auto& child : batch.children) {
     if (child.kind != protocol::BatchChildPeek::Kind::Prepared) {
-      functions = functions || (session.replace_functions && may_contain_replaced_call(child.query));
+      functions =
+          functions || (session.replace_functions && may_contain_replaced_call(child.query));
       continue;
     }
     any_prepared = true;

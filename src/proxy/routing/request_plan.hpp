@@ -31,10 +31,10 @@
 #include "protocol/frame_header.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/peek.hpp"
-#include "proxy/routing/prepared_cache.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
 #include "proxy/routing/answer_join.hpp"
 #include "proxy/routing/forward_decision.hpp"
-#include "proxy/cluster/virtual_topology.hpp"
+#include "proxy/routing/prepared_cache.hpp"
 
 namespace zdm::proxy {
 
@@ -42,8 +42,8 @@ namespace zdm::proxy {
 struct SessionRouting {
   std::string_view keyspace;  // the session's keyspace (USE)
   protocol::ProtocolVersion version = protocol::ProtocolVersion::V4;
-  RoutingSettings settings;      // primary cluster, system-query cluster, auth primary
-  bool async_reads = false;      // DUAL_ASYNC_ON_SECONDARY
+  RoutingSettings settings;        // primary cluster, system-query cluster, auth primary
+  bool async_reads = false;        // DUAL_ASYNC_ON_SECONDARY
   bool replace_functions = false;  // ZDM_REPLACE_CQL_FUNCTIONS
 };
 
@@ -64,9 +64,9 @@ enum class PlanKind : uint8_t {
 // How a request's body changes on its way.
 enum class FunctionRewrite : uint8_t { None, Query, Prepare, Execute, Batch };
 enum class TargetBody : uint8_t {
-  Same,                // target gets what origin gets
-  ExecuteWithTargetId, // the EXECUTE's prepared id becomes target's
-  BatchWithTargetIds,  // every prepared child's id becomes target's
+  Same,                 // target gets what origin gets
+  ExecuteWithTargetId,  // the EXECUTE's prepared id becomes target's
+  BatchWithTargetIds,   // every prepared child's id becomes target's
 };
 
 struct RequestPlan {
@@ -105,13 +105,14 @@ struct RequestPlan {
 };
 
 RequestPlan route_query(const protocol::QueryPeek& query, const SessionRouting& session,
-                       const RoutingTables& tables);
+                        const RoutingTables& tables);
 RequestPlan route_prepare(const protocol::PreparePeek& prepare, const SessionRouting& session);
 // `header`/`body`: the EXECUTE itself (an intercepted statement's values are decoded from it).
 RequestPlan route_execute(const protocol::ExecutePeek& execute, const protocol::FrameHeader& header,
-                         ByteView body, const SessionRouting& session, const RoutingTables& tables);
+                          ByteView body, const SessionRouting& session,
+                          const RoutingTables& tables);
 RequestPlan route_batch(const protocol::BatchPeek& batch, const SessionRouting& session,
-                       const RoutingTables& tables);
+                        const RoutingTables& tables);
 // REGISTER and any other opcode forwarded as is.
 RequestPlan route_other(protocol::Opcode opcode, const SessionRouting& session);
 

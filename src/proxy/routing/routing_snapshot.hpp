@@ -1,8 +1,9 @@
 #pragma once
 // The settings that decide how requests are routed, as one immutable object: primary cluster,
 // read mode, system-query cluster, read comparison rate, function replacement, timeouts,
-// heartbeats, and the virtual topology that answers system.local/peers. Everything here may change while the proxy runs (a phase change); the rest of
-// ProxyConfig (addresses, credentials, TLS, limits) is fixed for the process's life.
+// heartbeats, and the virtual topology that answers system.local/peers. Everything here may change
+// while the proxy runs (a phase change); the rest of ProxyConfig (addresses, credentials, TLS,
+// limits) is fixed for the process's life.
 //
 // Publishing: RoutingPublisher holds the current snapshot and a generation number. A session
 // keeps a pointer to the snapshot it uses and, once per request, compares one atomic generation
@@ -16,9 +17,9 @@
 #include <memory>
 #include <mutex>
 
+#include "proxy/cluster/virtual_topology.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/routing/forward_decision.hpp"
-#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 

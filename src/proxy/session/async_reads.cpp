@@ -51,7 +51,8 @@ void AsyncReads::start(std::shared_ptr<UpstreamConnection> connection) {
 
 void AsyncReads::close() {
   if (conn_) {
-    if (auto* m = conn_->metrics(); m && m->inflight_requests) m->inflight_requests->dec(in_flight_);
+    if (auto* m = conn_->metrics(); m && m->inflight_requests)
+      m->inflight_requests->dec(in_flight_);
     in_flight_ = 0;
     conn_->detach();
     conn_.reset();
@@ -212,10 +213,14 @@ void AsyncReads::link(int16_t id) {
 
 void AsyncReads::unlink(int16_t id) {
   const auto i = static_cast<size_t>(id);
-  if (prev_[i] >= 0) next_[static_cast<size_t>(prev_[i])] = next_[i];
-  else if (head_ == id) head_ = next_[i];
-  if (next_[i] >= 0) prev_[static_cast<size_t>(next_[i])] = prev_[i];
-  else if (tail_ == id) tail_ = prev_[i];
+  if (prev_[i] >= 0)
+    next_[static_cast<size_t>(prev_[i])] = next_[i];
+  else if (head_ == id)
+    head_ = next_[i];
+  if (next_[i] >= 0)
+    prev_[static_cast<size_t>(next_[i])] = prev_[i];
+  else if (tail_ == id)
+    tail_ = prev_[i];
   prev_[i] = next_[i] = -1;
 }
 
@@ -261,7 +266,7 @@ void AsyncReads::on_handshake(const protocol::Frame& frame) {
   const bool v5 = protocol::uses_segments(options_.version);  // DSE_V2 has no segments
   if ((op == Opcode::Ready || op == Opcode::Authenticate) && v5 && state_ == State::StartupSent) {
     const auto c = options_.compression == protocol::Compression::Lz4 ? protocol::Compression::Lz4
-                                                                       : protocol::Compression::None;
+                                                                      : protocol::Compression::None;
     if (auto ok = conn_->enable_segments(c); !ok) {
       state_ = State::Failed;
       return;
@@ -308,7 +313,8 @@ void AsyncReads::on_handshake(const protocol::Frame& frame) {
 
 void AsyncReads::on_upstream_closed(UpstreamConnection&) {
   if (conn_) {
-    if (auto* m = conn_->metrics(); m && m->inflight_requests) m->inflight_requests->dec(in_flight_);
+    if (auto* m = conn_->metrics(); m && m->inflight_requests)
+      m->inflight_requests->dec(in_flight_);
   }
   in_flight_ = 0;
   head_ = tail_ = -1;

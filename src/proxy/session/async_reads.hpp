@@ -36,8 +36,8 @@ struct AsyncReadsOptions {
   int max_stream_ids = 2048;
   protocol::ProtocolVersion version = protocol::ProtocolVersion::V4;
   protocol::Compression compression = protocol::Compression::None;
-  Bytes startup_frame;  // the client's STARTUP frame, replayed
-  Bytes credentials;    // PLAIN token for the secondary cluster (empty: no auth expected)
+  Bytes startup_frame;   // the client's STARTUP frame, replayed
+  Bytes credentials;     // PLAIN token for the secondary cluster (empty: no auth expected)
   std::string keyspace;  // USE'd once the handshake is done (the client may have switched)
   std::chrono::milliseconds timeout{10000};  // per request (PROXY_REQUEST_TIMEOUT_MS)
   // UNPREPARED from the secondary: where the statement text is found (null: no re-prepare), and

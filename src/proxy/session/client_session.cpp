@@ -65,16 +65,15 @@ std::string served_versions_text(ProtocolVersion max, const ProxyConfig& config)
   std::string served;
   for (auto candidate : {ProtocolVersion::V3, ProtocolVersion::V4, ProtocolVersion::V5,
                          ProtocolVersion::DseV1, ProtocolVersion::DseV2}) {
-    const bool fits = is_dse(max) ? version_rank(candidate) <= version_rank(max)
-                                  : !is_dse(candidate) &&
-                                        version_rank(candidate) <= version_rank(max);
+    const bool fits = is_dse(max)
+                          ? version_rank(candidate) <= version_rank(max)
+                          : !is_dse(candidate) && version_rank(candidate) <= version_rank(max);
     if (!fits || config.is_blocked(candidate)) continue;
     if (!served.empty()) served += ", ";
-    served += is_dse(candidate)
-                  ? fmt::format("{}/dse-v{}", protocol::version_byte(candidate),
-                                candidate == ProtocolVersion::DseV1 ? 1 : 2)
-                  : fmt::format("{}/v{}", protocol::version_byte(candidate),
-                                protocol::version_byte(candidate));
+    served += is_dse(candidate) ? fmt::format("{}/dse-v{}", protocol::version_byte(candidate),
+                                              candidate == ProtocolVersion::DseV1 ? 1 : 2)
+                                : fmt::format("{}/v{}", protocol::version_byte(candidate),
+                                              protocol::version_byte(candidate));
   }
   return served;
 }
@@ -91,8 +90,8 @@ ProtocolVersion refusal_answer_version(int requested_rank, ProtocolVersion max,
   std::optional<ProtocolVersion> highest;
   for (auto candidate : {ProtocolVersion::V3, ProtocolVersion::V4, ProtocolVersion::V5,
                          ProtocolVersion::DseV1, ProtocolVersion::DseV2}) {
-    const bool fits = version_rank(candidate) <= version_rank(max) &&
-                      (is_dse(max) || !is_dse(candidate));
+    const bool fits =
+        version_rank(candidate) <= version_rank(max) && (is_dse(max) || !is_dse(candidate));
     if (!fits || config.is_blocked(candidate)) continue;
     highest = candidate;
     if (version_rank(candidate) < requested_rank) below = candidate;
@@ -118,8 +117,7 @@ protocol::Compression compression_from_name(std::string_view name) {
 // ---------------------------------------------------------------------------------------------
 // SessionContext
 
-SessionContext::SessionContext(ProxyConfig config, ProxyMetrics* metrics,
-                               PreparedCache* prepared)
+SessionContext::SessionContext(ProxyConfig config, ProxyMetrics* metrics, PreparedCache* prepared)
     : config_(std::move(config)),
       metrics_(metrics),
       prepared_(prepared),
@@ -199,8 +197,10 @@ protocol::SupportedMessage SessionContext::supported() const {
   auto o = view(ClusterType::Origin);
   auto t = view(ClusterType::Target);
   protocol::SupportedMessage out;
-  if (t) out = t->supported;
-  else if (o) out = o->supported;
+  if (t)
+    out = t->supported;
+  else if (o)
+    out = o->supported;
   if (o && t) {
     const auto a = split_compressions(o->supported);
     const auto b = split_compressions(t->supported);
@@ -340,9 +340,9 @@ void ClientSession::on_closed() {
   for (auto& s : slots_) {
     if (!s.in_use || !s.track_metrics) continue;
     if (auto* m = ctx_.metrics()) {
-      auto* g = !s.is_read ? m->inflight_writes
+      auto* g = !s.is_read                                              ? m->inflight_writes
                 : (s.pending & kTargetBit) && !(s.pending & kOriginBit) ? m->inflight_reads_target
-                                                                         : m->inflight_reads_origin;
+                                                                        : m->inflight_reads_origin;
       if (g) g->dec();
     }
     s.in_use = false;
@@ -384,13 +384,14 @@ bool ClientSession::on_first_bytes(ByteView prefix) {
   const auto v = refusal_answer_version(rank, max, config_);
   protocol::ErrorMessage e;
   e.code = ErrorCode::ProtocolError;
-  e.message = fmt::format("Invalid or unsupported protocol version ({}); supported versions are "
-                          "({})",
-                          raw, served_versions_text(max, config_));
+  e.message = fmt::format(
+      "Invalid or unsupported protocol version ({}); supported versions are "
+      "({})",
+      raw, served_versions_text(max, config_));
   version_ = v;
   spdlog::debug("client sent protocol version byte {}: closing", raw);
-  (void)send(protocol::make_response(v, protocol::StreamId{0},
-                                     protocol::ResponseBody(std::move(e))));
+  (void)send(
+      protocol::make_response(v, protocol::StreamId{0}, protocol::ResponseBody(std::move(e))));
   close_after_flush();
   return false;
 }
@@ -415,8 +416,9 @@ void ClientSession::reject_and_close(int16_t stream, std::string message) {
 void ClientSession::on_frame(const protocol::Frame& frame) {
   const auto& h = frame.header;
   if (h.direction != protocol::Direction::Request) {
-    return reject_and_close(h.stream.value, "Wrong protocol direction (expected a request frame, "
-                                            "got a response frame)");
+    return reject_and_close(h.stream.value,
+                            "Wrong protocol direction (expected a request frame, "
+                            "got a response frame)");
   }
   if (phase_ != Phase::AwaitStartup && h.version != version_) {
     return reject_and_close(
@@ -470,7 +472,8 @@ void ClientSession::answer_error(int16_t stream, ErrorCode code, std::string mes
 void ClientSession::answer_unprepared(int16_t stream, ByteView id) {
   protocol::ErrorMessage e;
   e.code = ErrorCode::Unprepared;
-  e.message = "Prepared query with ID " + to_hex(id) + " not found (either the query was not "
+  e.message = "Prepared query with ID " + to_hex(id) +
+              " not found (either the query was not "
               "prepared on this host (maybe the host has been restarted?) or you have prepared "
               "too many queries and it has been evicted from the internal cache)";
   e.detail = protocol::UnpreparedInfo{Bytes(id.begin(), id.end())};
@@ -493,18 +496,18 @@ void ClientSession::answer_locally(const protocol::Frame& frame,
 bool ClientSession::reject_unsupported_version(const protocol::Frame& frame) {
   const auto v = frame.header.version;
   const auto max = ctx_.max_version();
-  const bool ok = !config_.is_blocked(v) &&
-                  (is_dse(max) ? version_rank(v) <= version_rank(max)
-                               : !is_dse(v) && version_rank(v) <= version_rank(max));
+  const bool ok =
+      !config_.is_blocked(v) && (is_dse(max) ? version_rank(v) <= version_rank(max)
+                                             : !is_dse(v) && version_rank(v) <= version_rank(max));
   if (ok) return false;
   // Stream 0, as Cassandra and the reference proxy answer a version they refuse (gocql reads the
   // error only there); the Python and Java drivers send their first frame on stream 0 anyway.
   version_ = refusal_answer_version(version_rank(v), max, config_);
-  answer_error(0, ErrorCode::ProtocolError,
-               fmt::format("Invalid or unsupported protocol version ({}); supported versions "
-                           "are ({})",
-                           static_cast<int>(protocol::version_byte(v)),
-                           served_versions_text(max, config_)));
+  answer_error(
+      0, ErrorCode::ProtocolError,
+      fmt::format("Invalid or unsupported protocol version ({}); supported versions "
+                  "are ({})",
+                  static_cast<int>(protocol::version_byte(v)), served_versions_text(max, config_)));
   version_ = v;
   return true;
 }
@@ -575,14 +578,14 @@ void ClientSession::connect_leg(Leg& leg) {
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const ClusterType cluster = leg.cluster;
   ctx_.connect(
-      executor(), cluster, node, timeout,
-      [self, cluster, node](Result<net::Stream> stream) {
+      executor(), cluster, node, timeout, [self, cluster, node](Result<net::Stream> stream) {
         Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
         if (self->is_closed() || self->phase_ == Phase::Failed) {
           if (stream) stream->close();
           return;
         }
-        const auto role = cluster == ClusterType::Origin ? UpstreamRole::Origin : UpstreamRole::Target;
+        const auto role =
+            cluster == ClusterType::Origin ? UpstreamRole::Origin : UpstreamRole::Target;
         const auto* nm = self->ctx_.node_metrics(role, node.label());
         if (!stream) {
           if (nm && nm->failed_connections) nm->failed_connections->inc();
@@ -599,9 +602,10 @@ void ClientSession::connect_leg(Leg& leg) {
           self->connect_leg(l);
           return;
         }
-        const int ids = static_cast<int>(std::clamp<int64_t>(
-            self->config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
-        l.conn = std::make_shared<UpstreamConnection>(std::move(*stream), role, node.label(), ids, nm);
+        const int ids = static_cast<int>(
+            std::clamp<int64_t>(self->config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
+        l.conn =
+            std::make_shared<UpstreamConnection>(std::move(*stream), role, node.label(), ids, nm);
         l.conn->attach(self.get());
         self->on_leg_connected(l);
       });
@@ -659,9 +663,10 @@ void ClientSession::on_handshake_timeout() {
       leg->conn->detach();
       leg->conn.reset();
     }
-    spdlog::warn("{} node {} did not answer STARTUP in time (connection timeout); trying the "
-                 "next node if any",
-                 cluster_type_name(leg->cluster), node);
+    spdlog::warn(
+        "{} node {} did not answer STARTUP in time (connection timeout); trying the "
+        "next node if any",
+        cluster_type_name(leg->cluster), node);
     leg->last_error = fmt::format("node {} did not answer STARTUP in time", node);
     connect_leg(*leg);
     if (phase_ == Phase::Failed || is_closed()) return;
@@ -703,8 +708,7 @@ void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
       if (msg) {
         const auto* body = std::get_if<protocol::ResponseBody>(&msg->body);
         const auto* a = body ? std::get_if<protocol::AuthenticateMessage>(body) : nullptr;
-        leg.dse_authenticator =
-            a && a->authenticator.find("DseAuthenticator") != std::string::npos;
+        leg.dse_authenticator = a && a->authenticator.find("DseAuthenticator") != std::string::npos;
       }
     }
     if ((op == Opcode::Ready || op == Opcode::Authenticate) && protocol::uses_segments(version_)) {
@@ -712,10 +716,10 @@ void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
                                                                 : protocol::Compression::None;
       if (auto ok = leg.conn->enable_segments(c); !ok) return fail_session(ok.error().message);
     }
-    const bool origin_answered = origin_.state != LegState::StartupSent &&
-                                 origin_.state != LegState::Connecting;
-    const bool target_answered = target_.state != LegState::StartupSent &&
-                                 target_.state != LegState::Connecting;
+    const bool origin_answered =
+        origin_.state != LegState::StartupSent && origin_.state != LegState::Connecting;
+    const bool target_answered =
+        target_.state != LegState::StartupSent && target_.state != LegState::Connecting;
     if (origin_answered && target_answered) on_startup_answers();
     return;
   }
@@ -748,8 +752,8 @@ void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
         auto msg = protocol::decode_message(frame.header, frame.body);
         std::optional<ByteView> token;
         if (msg) {
-          const auto& c = std::get<protocol::AuthChallengeMessage>(
-              std::get<protocol::ResponseBody>(msg->body));
+          const auto& c =
+              std::get<protocol::AuthChallengeMessage>(std::get<protocol::ResponseBody>(msg->body));
           if (c.token) token = ByteView(*c.token);
         }
         send_plain_credentials(leg, token);
@@ -931,8 +935,8 @@ void ClientSession::start_async_leg() {
   AsyncReadsOptions o;
   o.max_in_flight = static_cast<int>(std::clamp<int64_t>(
       config_.async_connector_write_queue_size_frames, 1, kMaxProtocolStreamIds));
-  o.max_stream_ids = static_cast<int>(
-      std::clamp<int64_t>(config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
+  o.max_stream_ids =
+      static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
   o.version = version_;
   o.compression = compression_;
   o.startup_frame = startup_frame_;
@@ -949,39 +953,40 @@ void ClientSession::start_async_leg() {
   async_cluster_ = secondary;
   const auto timeout = std::chrono::milliseconds(config_.async_handshake_timeout_ms);
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
-  const int ids = static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1,
-                                                       kMaxProtocolStreamIds));
+  const int ids =
+      static_cast<int>(std::clamp<int64_t>(config_.proxy_max_stream_ids, 1, kMaxProtocolStreamIds));
   ctx_.connect(executor(), secondary, node, timeout,
-                 [self, node, ids, leg = async_.get()](Result<net::Stream> stream) {
-                   const auto* nm = self->ctx_.node_metrics(UpstreamRole::Async, node.label());
-                   // The leg may have been replaced meanwhile (a routing change).
-                   if (self->is_closed() || self->async_.get() != leg) {
-                     if (stream) stream->close();
-                     return;
-                   }
-                   if (!stream) {
-                     if (nm && nm->failed_connections) nm->failed_connections->inc();
-                     spdlog::debug("async connection to {} failed: {}", node.label(),
-                                   stream.error().message);
-                     return;
-                   }
-                   self->async_->start(std::make_shared<UpstreamConnection>(
-                       std::move(*stream), UpstreamRole::Async, node.label(), ids, nm));
-                 });
+               [self, node, ids, leg = async_.get()](Result<net::Stream> stream) {
+                 const auto* nm = self->ctx_.node_metrics(UpstreamRole::Async, node.label());
+                 // The leg may have been replaced meanwhile (a routing change).
+                 if (self->is_closed() || self->async_.get() != leg) {
+                   if (stream) stream->close();
+                   return;
+                 }
+                 if (!stream) {
+                   if (nm && nm->failed_connections) nm->failed_connections->inc();
+                   spdlog::debug("async connection to {} failed: {}", node.label(),
+                                 stream.error().message);
+                   return;
+                 }
+                 self->async_->start(std::make_shared<UpstreamConnection>(
+                     std::move(*stream), UpstreamRole::Async, node.label(), ids, nm));
+               });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-const Bytes* ClientSession::target_execute_frame(const protocol::Frame& frame,
-                                                 ByteView origin_id, ByteView target_id) {
+const Bytes* ClientSession::target_execute_frame(const protocol::Frame& frame, ByteView origin_id,
+                                                 ByteView target_id) {
   if (target_id.size() > 0xFFFF) return nullptr;
   if (compression_for_frames() != protocol::Compression::None) {
     // v3/v4 with compression: re-encode (and compress) through the codec.
     auto body = protocol::replace_prepared_id(frame.header, frame.body, target_id);
     if (!body) return nullptr;
     target_frame_.clear();
-    if (!protocol::encode_frame_into(frame.header, *body, compression_for_frames(), target_frame_)) {
+    if (!protocol::encode_frame_into(frame.header, *body, compression_for_frames(),
+                                     target_frame_)) {
       return nullptr;
     }
     return &target_frame_;
@@ -1198,7 +1203,8 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
 
   auto index = take_slot();
   if (!index) {
-    return answer_error(cs, ErrorCode::Overloaded, "too many requests in flight on this connection");
+    return answer_error(cs, ErrorCode::Overloaded,
+                        "too many requests in flight on this connection");
   }
   const ForwardDecision& decision = plan.decision;
   Slot& s = slots_[*index];
@@ -1210,7 +1216,8 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
   s.primary = routing_->primary_cluster;
   s.join = plan.join;
   s.timeout_kind = plan.timeout_kind;
-  if (!plan.prepared_id.empty()) s.prepared_id.assign(plan.prepared_id.begin(), plan.prepared_id.end());
+  if (!plan.prepared_id.empty())
+    s.prepared_id.assign(plan.prepared_id.begin(), plan.prepared_id.end());
   s.table = nullptr;
   if (decision.track_metrics && !decision.table.empty() && h.opcode != Opcode::Prepare) {
     s.table = table_counters(decision.keyspace.text, decision.keyspace.quoted, decision.table.text,
@@ -1227,8 +1234,7 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
     s.function_values.assign(function_values_.begin(), function_values_.end());
     s.function_body_hash = function_body_hash_;
   }
-  if (h.opcode == Opcode::Batch && rewritten_body &&
-      rewritten_body->size() <= kRetryBatchBodyMax) {
+  if (h.opcode == Opcode::Batch && rewritten_body && rewritten_body->size() <= kRetryBatchBodyMax) {
     s.function_batch_body.assign(rewritten_body->begin(), rewritten_body->end());
     s.function_body_hash = function_body_hash_;
   }
@@ -1236,7 +1242,7 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
 
   if (s.track_metrics) {
     if (auto* m = ctx_.metrics()) {
-      auto* g = !s.is_read ? m->inflight_writes
+      auto* g = !s.is_read                                 ? m->inflight_writes
                 : decision.target == ForwardTarget::Target ? m->inflight_reads_target
                                                            : m->inflight_reads_origin;
       if (g) g->inc();
@@ -1325,9 +1331,8 @@ void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* t
       if (!ticket.valid() && counters) counters->count(ComparisonResult::Skipped);
     }
   }
-  const bool ok = secondary_is_target && target_frame
-                      ? async_->send(*target_frame, true, ticket)
-                      : async_->send(frame.wire, true, ticket);
+  const bool ok = secondary_is_target && target_frame ? async_->send(*target_frame, true, ticket)
+                                                      : async_->send(frame.wire, true, ticket);
   if (!ok) {
     ctx_.async_dropped.fetch_add(1, std::memory_order_relaxed);
     if (ticket.valid()) async_->comparisons().abandon(ticket, ComparisonResult::Skipped);
@@ -1355,7 +1360,8 @@ void ClientSession::compare_primary_answer(Slot& slot, ClusterType from, const R
 // ---------------------------------------------------------------------------------------------
 // Upstream answers
 
-void ClientSession::on_upstream_frame(UpstreamConnection& connection, const protocol::Frame& frame) {
+void ClientSession::on_upstream_frame(UpstreamConnection& connection,
+                                      const protocol::Frame& frame) {
   const int16_t id = frame.header.stream.value;
   if (id < 0) return on_event(connection, frame);
   Leg& leg = leg_of(connection);
@@ -1468,7 +1474,8 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     const ByteView first = s.stored_body;
     record_prepared(s, from == ClusterType::Origin ? message : first,
                     from == ClusterType::Target ? message : first);
-    if (joined.hide_function_markers) prepared_for_client = from == ClusterType::Origin ? message : first;
+    if (joined.hide_function_markers)
+      prepared_for_client = from == ClusterType::Origin ? message : first;
   }
 
   // Keyspace changes (USE) are followed so unqualified names classify right.
@@ -1479,12 +1486,13 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
 
   if (auto* m = s.track_metrics ? ctx_.metrics() : nullptr) {
     auto* histogram = !s.is_read ? m->writes_duration
-                      : chosen_from == ClusterType::Target && !s.has_stored ? m->reads_target_duration
-                                                                            : m->reads_origin_duration;
+                      : chosen_from == ClusterType::Target && !s.has_stored
+                          ? m->reads_target_duration
+                          : m->reads_origin_duration;
     if (histogram) histogram->observe_duration(Clock::now() - s.start);
-    auto* g = !s.is_read ? m->inflight_writes
+    auto* g = !s.is_read                                       ? m->inflight_writes
               : (!s.has_stored && from == ClusterType::Target) ? m->inflight_reads_target
-                                                              : m->inflight_reads_origin;
+                                                               : m->inflight_reads_origin;
     if (g) g->dec();
   }
 
@@ -1497,7 +1505,8 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
     }
     if (!origin_id && !s.prepared_id.empty()) origin_id = s.prepared_id;
   }
-  if (joined.keep_function_values && (!s.function_values.empty() || !s.function_batch_body.empty())) {
+  if (joined.keep_function_values &&
+      (!s.function_values.empty() || !s.function_batch_body.empty())) {
     remember_function_values(s);
   }
   if (origin_id) {
@@ -1537,15 +1546,17 @@ void ClientSession::record_prepared(Slot& s, ByteView origin_message, ByteView t
     if (!msg) return std::nullopt;
     const auto* resp = std::get_if<protocol::ResponseBody>(&msg->body);
     const auto* result = resp ? std::get_if<protocol::ResultMessage>(resp) : nullptr;
-    const auto* prepared = result ? std::get_if<protocol::PreparedResult>(&result->result) : nullptr;
+    const auto* prepared =
+        result ? std::get_if<protocol::PreparedResult>(&result->result) : nullptr;
     if (!prepared) return std::nullopt;
     return *prepared;
   };
   auto o = decode_prepared(origin_message);
   auto t = decode_prepared(target_message);
   if (!o || !t) {
-    spdlog::warn("PREPARE answers could not be decoded; EXECUTEs of this statement will get "
-                 "UNPREPARED");
+    spdlog::warn(
+        "PREPARE answers could not be decoded; EXECUTEs of this statement will get "
+        "UNPREPARED");
     return;
   }
   PreparedEntry entry;
@@ -1587,14 +1598,15 @@ void ClientSession::on_upstream_closed(UpstreamConnection& connection) {
 }
 
 ClientSession::TableCounters* ClientSession::table_counters(std::string_view keyspace,
-                                                           bool keyspace_quoted,
-                                                           std::string_view table,
-                                                           bool table_quoted) {
+                                                            bool keyspace_quoted,
+                                                            std::string_view table,
+                                                            bool table_quoted) {
   auto* m = ctx_.metrics();
   if (!m || !m->table_requests) return nullptr;
   auto append = [this](std::string_view name, bool quoted) {
     for (char c : name) {
-      table_key_.push_back(quoted ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      table_key_.push_back(quoted ? c
+                                  : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     }
   };
   table_key_.clear();
@@ -1674,10 +1686,14 @@ std::optional<uint32_t> ClientSession::take_slot() {
   }
   s.prev = after;
   s.next = after >= 0 ? slots_[static_cast<size_t>(after)].next : head_;
-  if (s.prev >= 0) slots_[static_cast<size_t>(s.prev)].next = static_cast<int32_t>(index);
-  else head_ = static_cast<int32_t>(index);
-  if (s.next >= 0) slots_[static_cast<size_t>(s.next)].prev = static_cast<int32_t>(index);
-  else tail_ = static_cast<int32_t>(index);
+  if (s.prev >= 0)
+    slots_[static_cast<size_t>(s.prev)].next = static_cast<int32_t>(index);
+  else
+    head_ = static_cast<int32_t>(index);
+  if (s.next >= 0)
+    slots_[static_cast<size_t>(s.next)].prev = static_cast<int32_t>(index);
+  else
+    tail_ = static_cast<int32_t>(index);
   if (head_ == static_cast<int32_t>(index) && timer_armed_) deadline_timer_.cancel();
   arm_deadline_timer();
   return index;
@@ -1687,10 +1703,14 @@ void ClientSession::free_slot(uint32_t index) {
   Slot& s = slots_[index];
   if (!s.in_use) return;
   s.in_use = false;
-  if (s.prev >= 0) slots_[static_cast<size_t>(s.prev)].next = s.next;
-  else head_ = s.next;
-  if (s.next >= 0) slots_[static_cast<size_t>(s.next)].prev = s.prev;
-  else tail_ = s.prev;
+  if (s.prev >= 0)
+    slots_[static_cast<size_t>(s.prev)].next = s.next;
+  else
+    head_ = s.next;
+  if (s.next >= 0)
+    slots_[static_cast<size_t>(s.next)].prev = s.prev;
+  else
+    tail_ = s.prev;
   s.prev = s.next = -1;
   // Large answers kept for joining are not retained by idle slots.
   if (s.stored.capacity() > 64 * 1024) Bytes().swap(s.stored);
@@ -1701,15 +1721,14 @@ void ClientSession::arm_deadline_timer() {
   if (timer_armed_ || head_ < 0 || is_closed()) return;
   timer_armed_ = true;
   deadline_timer_.expires_at(slots_[static_cast<size_t>(head_)].deadline);
-  deadline_timer_.async_wait(
-      [self = std::static_pointer_cast<ClientSession>(shared_from_this())](
-          boost::system::error_code ec) {
-        self->timer_armed_ = false;
-        if (self->is_closed()) return;
-        // Cancelled because an earlier deadline became the head (take_slot): wait for that one.
-        if (ec) return self->arm_deadline_timer();
-        self->on_deadline_timer();
-      });
+  deadline_timer_.async_wait([self = std::static_pointer_cast<ClientSession>(shared_from_this())](
+                                 boost::system::error_code ec) {
+    self->timer_armed_ = false;
+    if (self->is_closed()) return;
+    // Cancelled because an earlier deadline became the head (take_slot): wait for that one.
+    if (ec) return self->arm_deadline_timer();
+    self->on_deadline_timer();
+  });
 }
 
 void ClientSession::on_deadline_timer() {
@@ -1725,10 +1744,10 @@ void ClientSession::on_deadline_timer() {
     if (!leg->conn) continue;
     const auto& ids = leg->conn->ids();
     if (ids.orphans() >= std::max(1, ids.capacity() * 3 / 4)) {
-      spdlog::warn("{} of {} stream ids of the {} connection to {} are held by timed-out "
-                   "requests; closing the client connection so that the driver reconnects",
-                   ids.orphans(), ids.capacity(), cluster_type_name(leg->cluster),
-                   leg->conn->node());
+      spdlog::warn(
+          "{} of {} stream ids of the {} connection to {} are held by timed-out "
+          "requests; closing the client connection so that the driver reconnects",
+          ids.orphans(), ids.capacity(), cluster_type_name(leg->cluster), leg->conn->node());
       return fail_session("too many timed-out requests");
     }
   }
@@ -1752,9 +1771,9 @@ void ClientSession::expire(uint32_t index) {
     }
   }
   if (auto* m = s.track_metrics ? ctx_.metrics() : nullptr) {
-    auto* g = !s.is_read ? m->inflight_writes
+    auto* g = !s.is_read                                              ? m->inflight_writes
               : (s.pending & kTargetBit) && !(s.pending & kOriginBit) ? m->inflight_reads_target
-                                                                       : m->inflight_reads_origin;
+                                                                      : m->inflight_reads_origin;
     if (g) g->dec();
   }
   s.pending = 0;
@@ -1776,8 +1795,8 @@ void ClientSession::expire(uint32_t index) {
 // (or EXECUTE/BATCH a statement prepared with one) come here; the rewrite happens once and the
 // same values reach both clusters.
 
-Result<std::optional<Bytes>> ClientSession::rewrite_query_functions(
-    const protocol::Frame& frame, protocol::StatementKind kind) {
+Result<std::optional<Bytes>> ClientSession::rewrite_query_functions(const protocol::Frame& frame,
+                                                                    protocol::StatementKind kind) {
   return rewrite_query_body(frame.header, frame.body, ctx_.timeuuids(), kind);
 }
 
@@ -1804,8 +1823,7 @@ Result<Bytes> ClientSession::rewrite_execute_functions(const protocol::Frame& fr
                               &entry.origin_variables);
 }
 
-Result<std::optional<Bytes>> ClientSession::rewrite_batch_functions(
-    const protocol::Frame& frame) {
+Result<std::optional<Bytes>> ClientSession::rewrite_batch_functions(const protocol::Frame& frame) {
   // A retry of a BATCH that one cluster already applied (the other answered UNPREPARED) gets the
   // body the first attempt was sent with: the same now()/uuid() values on both clusters.
   if (auto retry = take_retry(frame.body, 0)) {
@@ -1857,9 +1875,9 @@ void ClientSession::answer_prepared_for_client(const Slot& s, ByteView origin_me
 }
 
 std::optional<ClientSession::RetryValues> ClientSession::take_retry(ByteView client_body,
-                                                                     size_t values) {
-  function_body_hash_ = std::hash<std::string_view>{}(std::string_view(
-      reinterpret_cast<const char*>(client_body.data()), client_body.size()));
+                                                                    size_t values) {
+  function_body_hash_ = std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(client_body.data()), client_body.size()));
   for (auto it = retry_values_.begin(); it != retry_values_.end(); ++it) {
     const bool fits = values > 0 ? it->values.size() == values : !it->batch_body.empty();
     if (it->body_hash == function_body_hash_ && fits) {

@@ -24,21 +24,21 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "proxy/proxy_metrics.hpp"
 #include "common/timeuuid.hpp"
 #include "net/framed_connection.hpp"
 #include "protocol/compression.hpp"
-#include "proxy/session/async_reads.hpp"
 #include "proxy/cluster/control_connection.hpp"
+#include "proxy/cluster/virtual_topology.hpp"
+#include "proxy/proxy_config.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "proxy/routing/answer_join.hpp"
 #include "proxy/routing/forward_decision.hpp"
-#include "proxy/routing/request_plan.hpp"
-#include "proxy/routing/routing_snapshot.hpp"
 #include "proxy/routing/function_rewriter.hpp"
 #include "proxy/routing/prepared_cache.hpp"
-#include "proxy/proxy_config.hpp"
+#include "proxy/routing/request_plan.hpp"
+#include "proxy/routing/routing_snapshot.hpp"
+#include "proxy/session/async_reads.hpp"
 #include "proxy/session/upstream_connection.hpp"
-#include "proxy/cluster/virtual_topology.hpp"
 
 namespace zdm::proxy {
 
@@ -99,7 +99,7 @@ class SessionContext {
   protocol::ProtocolVersion max_version() const;
   protocol::SupportedMessage supported() const;
 
-  std::atomic<int64_t> sessions{0};          // open client sessions
+  std::atomic<int64_t> sessions{0};           // open client sessions
   std::atomic<uint64_t> rejected_clients{0};  // over PROXY_MAX_CLIENT_CONNECTIONS
   std::atomic<uint64_t> async_dropped{0};     // async reads not sent (queue full / not ready)
 
@@ -147,30 +147,37 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     uint64_t dual_requests = 0;
     uint64_t timeouts = 0;
     uint64_t late_responses = 0;
-    uint64_t local_answers = 0;  // OPTIONS, system.local/peers, UNPREPARED for unknown ids
+    uint64_t local_answers = 0;      // OPTIONS, system.local/peers, UNPREPARED for unknown ids
     uint64_t function_rewrites = 0;  // requests changed by ZDM_REPLACE_CQL_FUNCTIONS
-    uint64_t upstream_pauses = 0;  // client reads paused because an upstream queue was full
+    uint64_t upstream_pauses = 0;    // client reads paused because an upstream queue was full
   };
   const Stats& stats() const { return stats_; }
 
  private:
   enum class Phase : uint8_t { AwaitStartup, Connecting, Handshake, Ready, Failed };
-  enum class LegState : uint8_t { Idle, Connecting, StartupSent, AuthPrimary, AuthSecondary,
-                                  Ready, Failed };
+  enum class LegState : uint8_t {
+    Idle,
+    Connecting,
+    StartupSent,
+    AuthPrimary,
+    AuthSecondary,
+    Ready,
+    Failed
+  };
 
   struct Leg {
     ClusterType cluster = ClusterType::Origin;
     std::shared_ptr<UpstreamConnection> conn;
     LegState state = LegState::Idle;
-    size_t attempts = 0;                 // nodes tried
-    uint64_t tried = 0;                  // bit p: rotation position p (from first_node) tried
-    std::string last_error;              // why the last node tried failed
+    size_t attempts = 0;     // nodes tried
+    uint64_t tried = 0;      // bit p: rotation position p (from first_node) tried
+    std::string last_error;  // why the last node tried failed
     size_t first_node = 0;
-    Bytes held;                          // a handshake answer waiting for the other leg
+    Bytes held;  // a handshake answer waiting for the other leg
     protocol::Opcode held_opcode = protocol::Opcode::Ready;
     int auth_rounds = 0;
-    bool dse_authenticator = false;      // answered STARTUP with DseAuthenticator ("PLAIN" first)
-    std::chrono::steady_clock::time_point last_sent{};  // for idle heartbeats
+    bool dse_authenticator = false;  // answered STARTUP with DseAuthenticator ("PLAIN" first)
+    std::chrono::steady_clock::time_point last_sent{};         // for idle heartbeats
     std::chrono::steady_clock::time_point startup_deadline{};  // STARTUP sent, no answer yet
   };
 
@@ -201,16 +208,16 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     uint16_t consistency = 1;
     int16_t origin_id = -1;
     int16_t target_id = -1;
-    Bytes stored;        // the first answer of a dual request (as received)
-    Bytes stored_body;   // PREPARE: its message after the envelope (for the prepared cache)
+    Bytes stored;                // the first answer of a dual request (as received)
+    Bytes stored_body;           // PREPARE: its message after the envelope (for the prepared cache)
     Bytes target_unprepared_id;  // target answered UNPREPARED for this (target) id
     ClusterType stored_from = ClusterType::Origin;
     protocol::ErrorCode origin_error = protocol::ErrorCode::ServerError;  // when origin_failed
     protocol::ErrorCode target_error = protocol::ErrorCode::ServerError;  // when target_failed
-    Bytes prepared_id;   // EXECUTE: the origin id (UNPREPARED from target is rewritten to it)
-    std::string query;   // PREPARE: statement text and keyspace, for the prepared cache
+    Bytes prepared_id;  // EXECUTE: the origin id (UNPREPARED from target is rewritten to it)
+    std::string query;  // PREPARE: statement text and keyspace, for the prepared cache
     std::string keyspace;
-    StoredDecision decision;  // PREPARE: the statement's decision
+    StoredDecision decision;                          // PREPARE: the statement's decision
     std::shared_ptr<const PrepareRewrite> functions;  // PREPARE: now()/uuid() were replaced
     std::vector<Uuid> function_values;  // EXECUTE: the values generated for now()/uuid()
     Bytes function_batch_body;          // BATCH: the body sent with replaced now()/uuid()
@@ -291,8 +298,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   // afterwards). nullopt: nothing to replace. Errors are answered by answer_rewrite_error.
   Result<std::optional<Bytes>> rewrite_query_functions(const protocol::Frame& frame,
                                                        protocol::StatementKind kind);
-  Result<std::optional<PrepareBodyRewrite>> rewrite_prepare_functions(
-      const protocol::Frame& frame);
+  Result<std::optional<PrepareBodyRewrite>> rewrite_prepare_functions(const protocol::Frame& frame);
   Result<Bytes> rewrite_execute_functions(const protocol::Frame& frame, const PreparedEntry& entry);
   Result<std::optional<Bytes>> rewrite_batch_functions(const protocol::Frame& frame);
   // Answers a rewritten PREPARE with origin's PREPARED minus the proxy's markers (the client
@@ -345,7 +351,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   protocol::Compression compression_ = protocol::Compression::None;
   Leg origin_;
   Leg target_;
-  Bytes startup_frame_;       // the client's STARTUP, re-sent on failover and to the async leg
+  Bytes startup_frame_;           // the client's STARTUP, re-sent on failover and to the async leg
   int16_t handshake_stream_ = 0;  // client stream id of the STARTUP / AUTH_RESPONSE in progress
   Leg* auth_primary_ = nullptr;
   Leg* auth_secondary_ = nullptr;
@@ -369,7 +375,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
 
   std::unordered_map<std::string, std::unique_ptr<TableCounters>> tables_;
   std::string table_key_;  // reused lookup key: no allocation per request
-  Bytes target_frame_;      // reused EXECUTE-for-target frame: no allocation per request
+  Bytes target_frame_;     // reused EXECUTE-for-target frame: no allocation per request
 
   std::unique_ptr<AsyncReads> async_;
   ClusterType async_cluster_ = ClusterType::Target;  // where async_ sends its copies

@@ -91,11 +91,12 @@ std::string render_lead(const RowSample& s) {
   const bool printable = s.lead_kept > 0 && std::all_of(kept.begin(), kept.end(), [](uint8_t c) {
                            return c >= 0x20 && c < 0x7f && c != '\'';
                          });
-  std::string out = printable ? fmt::format("'{}'", std::string_view(
-                                                        reinterpret_cast<const char*>(kept.data()),
-                                                        kept.size()))
-                              : "0x" + to_hex(kept);
-  if (static_cast<int32_t>(s.lead_kept) < s.lead_size) out += fmt::format("... ({} bytes)", s.lead_size);
+  std::string out =
+      printable ? fmt::format("'{}'", std::string_view(reinterpret_cast<const char*>(kept.data()),
+                                                       kept.size()))
+                : "0x" + to_hex(kept);
+  if (static_cast<int32_t>(s.lead_kept) < s.lead_size)
+    out += fmt::format("... ({} bytes)", s.lead_size);
   return out;
 }
 
@@ -165,7 +166,8 @@ Result<void> RowsDigest::add_rows(protocol::ProtocolVersion version, ByteView me
   ByteReader r(message);
   auto kind = r.read_i32();
   if (!kind) return tl::unexpected(kind.error());
-  if (*kind != static_cast<int32_t>(protocol::ResultKind::Rows)) return tl::unexpected(malformed("not a ROWS result"));
+  if (*kind != static_cast<int32_t>(protocol::ResultKind::Rows))
+    return tl::unexpected(malformed("not a ROWS result"));
   auto flags = r.read_u32();
   if (!flags) return tl::unexpected(flags.error());
   auto columns = r.read_i32();
@@ -273,9 +275,10 @@ std::string describe_difference(const RowsDigest& primary, const RowsDigest& sec
       ++j;
     }
   }
-  std::string out = fmt::format("rows primary={} secondary={}", primary.row_count(),
-                                secondary.row_count());
-  if (only_p) out += fmt::format("; a row only on the primary has leading column {}", render_lead(*only_p));
+  std::string out =
+      fmt::format("rows primary={} secondary={}", primary.row_count(), secondary.row_count());
+  if (only_p)
+    out += fmt::format("; a row only on the primary has leading column {}", render_lead(*only_p));
   if (only_s) {
     out += fmt::format("; a row only on the secondary has leading column {}", render_lead(*only_s));
   }

@@ -1,11 +1,12 @@
 #include "proxy/session/upstream_connection.hpp"
 
+#include <optional>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <optional>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -170,9 +171,9 @@ struct ConnectAttempt : std::enable_shared_from_this<ConnectAttempt> {
         asio::ssl::stream_base::client, [self = shared_from_this()](boost::system::error_code ec) {
           if (self->finished) return;
           if (ec) {
-            const std::string why = explain_tls_handshake_failure(
-                *self->stream->tls(), ec, self->peer(), self->host, self->tls.hostname,
-                self->tls.cluster_name);
+            const std::string why =
+                explain_tls_handshake_failure(*self->stream->tls(), ec, self->peer(), self->host,
+                                              self->tls.hostname, self->tls.cluster_name);
             self->close_all();
             return self->finish(fail(Errc::Io, why));
           }

@@ -16,11 +16,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ssl/context.hpp>
 
-#include "proxy/proxy_metrics.hpp"
 #include "common/result.hpp"
 #include "net/framed_connection.hpp"
 #include "net/stream.hpp"
 #include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/proxy_metrics.hpp"
 #include "proxy/session/stream_id_map.hpp"
 
 namespace zdm::proxy {

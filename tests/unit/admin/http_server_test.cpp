@@ -1,7 +1,5 @@
 #include "admin/http_server.hpp"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -22,6 +20,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/system/error_code.hpp>
+#include <gtest/gtest.h>
 
 namespace zdm::admin {
 namespace {

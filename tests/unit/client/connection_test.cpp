@@ -27,11 +27,14 @@ using testing::MockServerConfig;
 // 20 s (a hang, not a timing check).
 void run_test(asio::io_context& io, std::function<asio::awaitable<void>()> body) {
   bool done = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    co_await body();
-    done = true;
-    io.stop();
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await body();
+        done = true;
+        io.stop();
+      },
+      asio::detached);
   io.run_for(std::chrono::seconds(20));
   ASSERT_TRUE(done) << "test coroutine did not finish";
 }
@@ -66,8 +69,7 @@ TEST(Connection, NegotiatesDownToTheServersVersion) {
     if (!conn) co_return;
     EXPECT_EQ((*conn)->version(), ProtocolVersion::V4);
     EXPECT_EQ(server.connections, 2);  // v5 refused, then v4
-    auto r = co_await (*conn)->async_request(query("INSERT x"),
-                                             asio::use_awaitable);
+    auto r = co_await (*conn)->async_request(query("INSERT x"), asio::use_awaitable);
     EXPECT_TRUE(r);
     (*conn)->close();
   });
@@ -226,15 +228,13 @@ TEST(Connection, TimedOutRequestKeepsItsStreamId) {
     auto conn = co_await Connection::connect(local(server.port()), o);
     EXPECT_TRUE(conn);
     if (!conn) co_return;
-    auto r = co_await (*conn)->async_request(query("never answer"),
-                                             asio::use_awaitable);
+    auto r = co_await (*conn)->async_request(query("never answer"), asio::use_awaitable);
     EXPECT_FALSE(r);
     if (!r) {
       EXPECT_EQ(r.error().kind, ClientErrc::Timeout);
     }
     EXPECT_EQ((*conn)->in_flight(), 1);  // the id is not reused while the server may answer
-    auto ok = co_await (*conn)->async_request(query("INSERT"),
-                                              asio::use_awaitable);
+    auto ok = co_await (*conn)->async_request(query("INSERT"), asio::use_awaitable);
     EXPECT_TRUE(ok);
     (*conn)->close();
     EXPECT_FALSE((*conn)->is_open());
@@ -249,18 +249,16 @@ TEST(Connection, PendingRequestsFailWhenTheConnectionCloses) {
     EXPECT_TRUE(conn);
     if (!conn) co_return;
     std::optional<ClientError> error;
-    (*conn)->send(query("never answer"),
-                  [&](ClientResult<protocol::Message> r) {
-                    if (!r) error = r.error();
-                  });
+    (*conn)->send(query("never answer"), [&](ClientResult<protocol::Message> r) {
+      if (!r) error = r.error();
+    });
     (*conn)->close();
     EXPECT_TRUE(error.has_value());
     if (error) {
       EXPECT_EQ(error->kind, ClientErrc::ConnectionClosed);
     }
     // After close, requests fail without being sent.
-    auto late = co_await (*conn)->async_request(query("x"),
-                                                asio::use_awaitable);
+    auto late = co_await (*conn)->async_request(query("x"), asio::use_awaitable);
     EXPECT_FALSE(late);
     if (!late) {
       EXPECT_FALSE(late.error().written);

@@ -16,7 +16,7 @@ TEST(LatencyHistogram, BucketsCoverEveryValueContiguously) {
         << "bucket " << i;
   }
   for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{257},
-                    uint64_t{1000}, uint64_t{123456789}, uint64_t{1} << 40, UINT64_MAX}) {
+                     uint64_t{1000}, uint64_t{123456789}, uint64_t{1} << 40, UINT64_MAX}) {
     size_t b = LatencyHistogram::bucket_index(v);
     EXPECT_LE(LatencyHistogram::bucket_lower(b), v);
     EXPECT_GE(LatencyHistogram::bucket_upper(b), v);

@@ -88,15 +88,15 @@ class MockCqlServer {
       for (const auto& t : config_.tokens) elems.push_back(protocol::Value::text(t));
       auto set_type = DataType::set_of(DataType::simple(TypeId::Varchar));
       (void)protocol::encode_value(set_type, protocol::Value::elements(elems), tokens, v);
-      return protocol::ResultMessage{rows_of(
-          {{"data_center", DataType::simple(TypeId::Varchar)},
-           {"rack", DataType::simple(TypeId::Varchar)},
-           {"tokens", set_type}},
-          {{text_bytes(config_.datacenter), text_bytes("r1"), tokens}})};
+      return protocol::ResultMessage{
+          rows_of({{"data_center", DataType::simple(TypeId::Varchar)},
+                   {"rack", DataType::simple(TypeId::Varchar)},
+                   {"tokens", set_type}},
+                  {{text_bytes(config_.datacenter), text_bytes("r1"), tokens}})};
     }
     if (q.find("system.peers_v2") != std::string::npos) {
-      return protocol::ErrorMessage{protocol::ErrorCode::Invalid, "unconfigured table peers_v2",
-                                    {}};
+      return protocol::ErrorMessage{
+          protocol::ErrorCode::Invalid, "unconfigured table peers_v2", {}};
     }
     if (q.find("system.peers") != std::string::npos) {
       return protocol::ResultMessage{rows_of({{"peer", DataType::simple(TypeId::Inet)}}, {})};
@@ -145,7 +145,8 @@ class MockCqlServer {
           auto reply = protocol::make_response(
               config_.max_version, stream,
               protocol::ErrorMessage{protocol::ErrorCode::ProtocolError,
-                                     "Invalid or unsupported protocol version (5)", {}});
+                                     "Invalid or unsupported protocol version (5)",
+                                     {}});
           auto bytes = protocol::encode_frame(reply);
           out.insert(out.end(), bytes.begin(), bytes.end());
           close_after = true;
@@ -161,8 +162,8 @@ class MockCqlServer {
             if (k == "COMPRESSION") compression = *protocol::compression_from_name(val);
           }
           if (!authenticated) {
-            response = protocol::AuthenticateMessage{
-                "org.apache.cassandra.auth.PasswordAuthenticator"};
+            response =
+                protocol::AuthenticateMessage{"org.apache.cassandra.auth.PasswordAuthenticator"};
           }
           switch_segments = protocol::uses_segments(v);
         } else if (auto* a = std::get_if<protocol::AuthResponseMessage>(body)) {

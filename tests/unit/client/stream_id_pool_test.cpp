@@ -33,9 +33,9 @@ TEST(StreamIdPool, ReusesReleasedIdsLastInFirstOut) {
 
 TEST(StreamIdPool, RejectsReleaseOfIdsNotTaken) {
   StreamIdPool pool(8);
-  EXPECT_FALSE(pool.release(3));   // never taken
-  EXPECT_FALSE(pool.release(-1));  // server-initiated ids are not ours
-  EXPECT_FALSE(pool.release(100)); // out of range
+  EXPECT_FALSE(pool.release(3));    // never taken
+  EXPECT_FALSE(pool.release(-1));   // server-initiated ids are not ours
+  EXPECT_FALSE(pool.release(100));  // out of range
   auto id = *pool.acquire();
   EXPECT_TRUE(pool.release(id));
   EXPECT_FALSE(pool.release(id));  // a duplicate response must not free it twice

@@ -45,8 +45,8 @@ TEST(ByteReader, RejectsNegativeValueLengthsOtherThanNullAndUnset) {
 }
 
 TEST(Vint, RoundTripsBoundaryValues) {
-  const int64_t values[] = {0, 1, -1, 63, -64, 64, 127, 128, 8191, 8192, -8193,
-                            INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
+  const int64_t values[] = {0,    1,    -1,    63,        -64,       64,        127,      128,
+                            8191, 8192, -8193, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
   for (int64_t v : values) {
     Bytes buf;
     ByteWriter w(buf);

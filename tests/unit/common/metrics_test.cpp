@@ -1,12 +1,12 @@
 #include "common/metrics.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/process_metrics.hpp"
 

@@ -1,10 +1,10 @@
 #include "common/murmur3.hpp"
 
-#include <gtest/gtest.h>
-
 #include <array>
 #include <cstdint>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace zdm {
 namespace {

@@ -1,10 +1,10 @@
 #include "common/timeuuid.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace zdm {
 namespace {

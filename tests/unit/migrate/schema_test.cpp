@@ -37,7 +37,8 @@ Table orders() {
 Schema schema_with(std::vector<Table> tables, std::string version = "4.0.11") {
   Schema s;
   s.release_version = std::move(version);
-  s.keyspaces.push_back(Keyspace{"shop", {{"class", "SimpleStrategy"}, {"replication_factor", "1"}}, true});
+  s.keyspaces.push_back(
+      Keyspace{"shop", {{"class", "SimpleStrategy"}, {"replication_factor", "1"}}, true});
   s.tables = std::move(tables);
   return s;
 }
@@ -61,7 +62,8 @@ TEST(Schema, ReportsMissingTableColumnTypeAndKeyPerTable) {
   other_type.columns[4] = column("fl", "list<int>", ColumnKind::Regular);  // not frozen
   p = compare_schemas({&o}, schema_with({other_type}));
   ASSERT_EQ(p.size(), 1u);
-  EXPECT_NE(p[0].message.find("frozen<list<int>> on origin but list<int> on target"), std::string::npos)
+  EXPECT_NE(p[0].message.find("frozen<list<int>> on origin but list<int> on target"),
+            std::string::npos)
       << p[0].message;
 
   Table other_order = orders();

@@ -41,7 +41,8 @@ class TableLayoutTest : public ::testing::Test {
   }
   // token, k, c, l, v, writetime(v), ttl(v)
   protocol::Row row(int64_t token, int32_t k, std::optional<int32_t> c) {
-    protocol::Row r{be(token, 8), be(k, 4), std::nullopt, std::nullopt, Bytes{'x'}, be(5, 8), be(0, 4)};
+    protocol::Row r{be(token, 8), be(k, 4), std::nullopt, std::nullopt,
+                    Bytes{'x'},   be(5, 8), be(0, 4)};
     if (c) r[2] = be(*c, 4);
     return r;
   }

@@ -67,8 +67,10 @@ TEST(TokenRange, SplitRangeNeverMakesEmptyRanges) {
 }
 
 TEST(TokenRange, PartitionerFromClassName) {
-  EXPECT_EQ(partitioner_from_class("org.apache.cassandra.dht.Murmur3Partitioner"), Partitioner::Murmur3);
-  EXPECT_EQ(partitioner_from_class("org.apache.cassandra.dht.RandomPartitioner"), Partitioner::Random);
+  EXPECT_EQ(partitioner_from_class("org.apache.cassandra.dht.Murmur3Partitioner"),
+            Partitioner::Murmur3);
+  EXPECT_EQ(partitioner_from_class("org.apache.cassandra.dht.RandomPartitioner"),
+            Partitioner::Random);
   EXPECT_FALSE(partitioner_from_class("org.apache.cassandra.dht.ByteOrderedPartitioner"));
 }
 

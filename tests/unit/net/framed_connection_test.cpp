@@ -2,19 +2,20 @@
 // writes, v5 segment switch, and clean closes on lost framing.
 #include "net/framed_connection.hpp"
 
-#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <atomic>
+#include <future>
+#include <thread>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <future>
-#include <thread>
+#include <gtest/gtest.h>
 
 #include "protocol/frame_codec.hpp"
 #include "protocol/messages.hpp"
@@ -233,8 +234,8 @@ TEST(FramedConnectionBackpressure, StopsReadingWhileAskedAndResumesOnRequest) {
   client.connect(acceptor.local_endpoint());
   timeval tv{10, 0};
   setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  auto server = std::make_shared<PausingConnection>(Stream(acceptor.accept()),
-                                                    ConnectionRole::Server);
+  auto server =
+      std::make_shared<PausingConnection>(Stream(acceptor.accept()), ConnectionRole::Server);
   server->pause = true;
   server->start();
   std::thread thread([&] { io.run(); });

@@ -1,11 +1,11 @@
 #include "net/listener.hpp"
 
-#include <gtest/gtest.h>
-
-#include <boost/asio/ip/tcp.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <set>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <gtest/gtest.h>
 
 namespace zdm::net {
 namespace {

@@ -2,16 +2,16 @@
 // test time with the openssl CLI into a temporary directory.
 #include "net/tls.hpp"
 
-#include <gtest/gtest.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <gtest/gtest.h>
 
 #include "net/stream.hpp"
 

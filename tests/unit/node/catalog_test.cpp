@@ -27,7 +27,8 @@ TEST(CatalogTest, SchemaVersionChangesOnEverySchemaChange) {
     version = now;
     return differs;
   };
-  ASSERT_TRUE(catalog.create_keyspace({"ks", {{"class", "SimpleStrategy"}, {"replication_factor", "1"}}, true}));
+  ASSERT_TRUE(catalog.create_keyspace(
+      {"ks", {{"class", "SimpleStrategy"}, {"replication_factor", "1"}}, true}));
   EXPECT_TRUE(changed());
   ASSERT_TRUE(catalog.create_type({"ks", "addr", {"street"}, {DataType::simple(TypeId::Varchar)}}));
   EXPECT_TRUE(changed());
@@ -59,8 +60,8 @@ TEST(CatalogTest, ReportsExistingAndMissingObjects) {
   EXPECT_FALSE(catalog.add_column("ks", "t", {"v", DataType::simple(TypeId::Int)}));
   EXPECT_FALSE(catalog.drop_column("ks", "t", "pk"));
   EXPECT_FALSE(catalog.drop_column("ks", "t", "missing"));
-  EXPECT_FALSE(catalog.add_column("ks", "t", {"k2", DataType::simple(TypeId::Int),
-                                              ColumnKind::Clustering}));
+  EXPECT_FALSE(
+      catalog.add_column("ks", "t", {"k2", DataType::simple(TypeId::Int), ColumnKind::Clustering}));
   EXPECT_EQ(catalog.find_table("ks", "missing"), nullptr);
 }
 
@@ -70,25 +71,28 @@ TEST(CatalogTest, ValidatesTableDefinitions) {
   // No partition key.
   EXPECT_FALSE(catalog.create_table("ks", "a", {{"v", DataType::simple(TypeId::Int)}}));
   // Duplicate names.
-  EXPECT_FALSE(catalog.create_table("ks", "b",
-                                    {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
-                                     {"pk", DataType::simple(TypeId::Int)}}));
+  EXPECT_FALSE(
+      catalog.create_table("ks", "b",
+                           {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
+                            {"pk", DataType::simple(TypeId::Int)}}));
   // Static without clustering.
-  EXPECT_FALSE(catalog.create_table("ks", "c",
-                                    {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
-                                     {"s", DataType::simple(TypeId::Int), ColumnKind::Static}}));
+  EXPECT_FALSE(
+      catalog.create_table("ks", "c",
+                           {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
+                            {"s", DataType::simple(TypeId::Int), ColumnKind::Static}}));
   // Multi-cell non-collection.
-  EXPECT_FALSE(catalog.create_table("ks", "d",
-                                    {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
-                                     {"x", DataType::simple(TypeId::Int), ColumnKind::Regular,
-                                      ClusteringOrder::Asc, CellLayout::MultiCell}}));
-  auto ok = catalog.create_table(
-      "ks", "e",
-      {{"a", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
-       {"b", DataType::simple(TypeId::Varchar), ColumnKind::PartitionKey},
-       {"c", DataType::simple(TypeId::Int), ColumnKind::Clustering},
-       {"tags", DataType::set_of(DataType::simple(TypeId::Varchar)), ColumnKind::Regular,
-        ClusteringOrder::Asc, CellLayout::MultiCell}});
+  EXPECT_FALSE(
+      catalog.create_table("ks", "d",
+                           {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
+                            {"x", DataType::simple(TypeId::Int), ColumnKind::Regular,
+                             ClusteringOrder::Asc, CellLayout::MultiCell}}));
+  auto ok =
+      catalog.create_table("ks", "e",
+                           {{"a", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
+                            {"b", DataType::simple(TypeId::Varchar), ColumnKind::PartitionKey},
+                            {"c", DataType::simple(TypeId::Int), ColumnKind::Clustering},
+                            {"tags", DataType::set_of(DataType::simple(TypeId::Varchar)),
+                             ColumnKind::Regular, ClusteringOrder::Asc, CellLayout::MultiCell}});
   ASSERT_TRUE(ok);
   const auto& schema = **ok;
   ASSERT_EQ(schema.partition_key().size(), 2u);
@@ -119,7 +123,8 @@ TEST(StorageEngineTest, TruncateAndDropRemoveData) {
   const ColumnId v = (*t)->schema()->find_column("v")->id;
   Mutation mu;
   mu.partition_key = i32(1);
-  mu.rows.push_back(RowWrite{{i32(1)}, std::nullopt, std::nullopt, {ColumnOp::set(v, txt("x"), 1)}});
+  mu.rows.push_back(
+      RowWrite{{i32(1)}, std::nullopt, std::nullopt, {ColumnOp::set(v, txt("x"), 1)}});
   ASSERT_TRUE((*t)->apply(mu));
   EXPECT_EQ((*t)->partition_count(), 1u);
   ASSERT_TRUE(engine.truncate("ks", "t"));
@@ -135,7 +140,9 @@ TEST(PartitionKeyTest, CompoundKeysUseCompositeEncoding) {
   const ByteView parts[] = {a, b};
   auto key = partition_key_bytes(parts);
   ASSERT_TRUE(key);
-  EXPECT_EQ(to_hex(*key), "00040000000100000178" "00");
+  EXPECT_EQ(to_hex(*key),
+            "00040000000100000178"
+            "00");
   const ByteView single[] = {a};
   EXPECT_EQ(*partition_key_bytes(single), a);
 }

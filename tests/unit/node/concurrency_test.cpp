@@ -1,9 +1,9 @@
 // Concurrent use of one table from many threads.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "node_test_util.hpp"
 
@@ -23,8 +23,11 @@ TEST_F(ConcurrencyTest, ConcurrentWritersLoseNoDistinctCells) {
         Mutation mu;
         mu.partition_key = i32(i % 10);
         std::vector<std::pair<Bytes, Bytes>> element{{i32(t), {}}};
-        mu.rows.push_back(RowWrite{{i32(i)}, std::nullopt, std::nullopt,
-                                   {ColumnOp::collection(st, ColumnOpKind::AddElements, element, 1)}});
+        mu.rows.push_back(
+            RowWrite{{i32(i)},
+                     std::nullopt,
+                     std::nullopt,
+                     {ColumnOp::collection(st, ColumnOpKind::AddElements, element, 1)}});
         ASSERT_TRUE(table->apply(mu));
         if (i % 7 == 0) {
           ASSERT_TRUE(table->read(ReadCommand::partition(i32(i % 10))));
@@ -37,7 +40,8 @@ TEST_F(ConcurrencyTest, ConcurrentWritersLoseNoDistinctCells) {
   scan.columns = {st};
   auto r = read(scan);
   ASSERT_EQ(r.rows.size(), static_cast<size_t>(kRowsPerThread));
-  for (const auto& row : r.rows) EXPECT_EQ(row.values[0].elements.size(), static_cast<size_t>(kThreads));
+  for (const auto& row : r.rows)
+    EXPECT_EQ(row.values[0].elements.size(), static_cast<size_t>(kThreads));
 }
 
 TEST_F(ConcurrencyTest, ConflictingWritersConvergeOnTheLwwWinner) {
@@ -52,8 +56,8 @@ TEST_F(ConcurrencyTest, ConflictingWritersConvergeOnTheLwwWinner) {
         const int64_t ts = (i + t) % 3;  // ties on timestamp happen often
         Mutation mu;
         mu.partition_key = i32(1);
-        mu.rows.push_back(RowWrite{{i32(i)}, std::nullopt, std::nullopt,
-                                   {ColumnOp::set(w, i32(t), ts)}});
+        mu.rows.push_back(
+            RowWrite{{i32(i)}, std::nullopt, std::nullopt, {ColumnOp::set(w, i32(t), ts)}});
         ASSERT_TRUE(table->apply(mu));
       }
     });

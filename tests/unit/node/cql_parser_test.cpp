@@ -3,9 +3,9 @@
 
 #include "node/cql/cql_parser.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace zdm::node::test {
 namespace {

@@ -6,11 +6,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <optional>
+#include <string>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <optional>
-#include <string>
 
 #include "protocol/frame_codec.hpp"
 #include "protocol/messages.hpp"

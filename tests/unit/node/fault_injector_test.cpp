@@ -1,7 +1,6 @@
 #include "node/server/fault_injector.hpp"
 
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 namespace zdm::node {

@@ -2,7 +2,10 @@
 // status codes, JSON bodies (errors included) and the effect on the FaultInjector.
 #include "node/server/node_admin_http.hpp"
 
-#include <gtest/gtest.h>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -10,11 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
-#include <memory>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <string>
-#include <thread>
 
 namespace zdm::node {
 namespace {

@@ -3,9 +3,8 @@
 // REGISTER, pipelining, fault injection and the admin HTTP endpoint.
 #include "node/server/node_server.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/asio/read.hpp>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "cql_test_client.hpp"

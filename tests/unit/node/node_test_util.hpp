@@ -29,9 +29,7 @@ inline Bytes i64(int64_t v) {
 }
 inline Bytes txt(std::string_view s) { return Bytes(s.begin(), s.end()); }
 inline std::string str(const Bytes& b) { return std::string(b.begin(), b.end()); }
-inline int32_t as_i32(const Bytes& b) {
-  return static_cast<int32_t>(load_be32(b.data()));
-}
+inline int32_t as_i32(const Bytes& b) { return static_cast<int32_t>(load_be32(b.data())); }
 
 // A clock the test moves by hand (microseconds since the epoch).
 struct ManualClock {

@@ -2,11 +2,11 @@
 
 #include "node/cql/query_processor.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "common/murmur3.hpp"
 #include "node/cql/system_tables.hpp"
@@ -31,7 +31,8 @@ struct QueryProcessorTest : ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(qp.install_system_tables());
-    qp.set_schema_change_listener([this](const protocol::SchemaChange& c) { changes.push_back(c); });
+    qp.set_schema_change_listener(
+        [this](const protocol::SchemaChange& c) { changes.push_back(c); });
   }
 
   protocol::ResponseBody query(const std::string& q, std::vector<BoundValue> values = {},
@@ -90,7 +91,8 @@ struct QueryProcessorTest : ::testing::Test {
   }
 
   void make_table() {
-    ok("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+    ok("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': "
+       "1}");
     ok("USE ks");
     ok("CREATE TABLE t (pk int, ck int, v text, n int, s text static, l list<int>, st set<text>, "
        "m map<text, int>, PRIMARY KEY (pk, ck))");
@@ -105,7 +107,8 @@ TEST_F(QueryProcessorTest, SystemLocalLooksLikeCassandra) {
   auto r = rows("SELECT * FROM system.local WHERE key='local'");
   ASSERT_EQ(r.rows.size(), 1u);
   std::map<std::string, std::optional<Bytes>> row;
-  for (size_t i = 0; i < r.metadata.columns.size(); ++i) row[r.metadata.columns[i].name] = r.rows[0][i];
+  for (size_t i = 0; i < r.metadata.columns.size(); ++i)
+    row[r.metadata.columns[i].name] = r.rows[0][i];
   EXPECT_EQ(cell_text(row["key"]), "local");
   EXPECT_EQ(cell_text(row["cluster_name"]), "zdm");
   EXPECT_EQ(cell_text(row["data_center"]), "dc1");
@@ -173,32 +176,41 @@ TEST_F(QueryProcessorTest, SchemaTablesFollowDdl) {
   EXPECT_EQ(by_name["ck"], (std::vector<std::string>{"clustering", "0", "asc", "int"}));
   EXPECT_EQ(by_name["s"], (std::vector<std::string>{"static", "-1", "none", "text"}));
   EXPECT_EQ(by_name["l"], (std::vector<std::string>{"regular", "-1", "none", "list<int>"}));
-  auto tables = rows("SELECT table_name, flags FROM system_schema.tables WHERE keyspace_name = 'ks'");
+  auto tables =
+      rows("SELECT table_name, flags FROM system_schema.tables WHERE keyspace_name = 'ks'");
   ASSERT_EQ(tables.rows.size(), 1u);
 
   ok("CREATE TABLE f (k int PRIMARY KEY, x frozen<list<int>>)");
-  auto fc = rows("SELECT type FROM system_schema.columns WHERE keyspace_name = 'ks' AND "
-                 "table_name = 'f' AND column_name = 'x'");
+  auto fc = rows(
+      "SELECT type FROM system_schema.columns WHERE keyspace_name = 'ks' AND "
+      "table_name = 'f' AND column_name = 'x'");
   ASSERT_EQ(fc.rows.size(), 1u);
   EXPECT_EQ(str(*fc.rows[0][0]), "frozen<list<int>>");
 
   ok("DROP TABLE f");
-  EXPECT_TRUE(rows("SELECT * FROM system_schema.columns WHERE keyspace_name = 'ks' AND table_name = 'f'")
-                  .rows.empty());
+  EXPECT_TRUE(
+      rows("SELECT * FROM system_schema.columns WHERE keyspace_name = 'ks' AND table_name = 'f'")
+          .rows.empty());
   ok("DROP KEYSPACE ks");
-  EXPECT_TRUE(rows("SELECT * FROM system_schema.keyspaces WHERE keyspace_name = 'ks'").rows.empty());
-  EXPECT_FALSE(rows("SELECT * FROM system_schema.keyspaces WHERE keyspace_name = 'system'").rows.empty());
+  EXPECT_TRUE(
+      rows("SELECT * FROM system_schema.keyspaces WHERE keyspace_name = 'ks'").rows.empty());
+  EXPECT_FALSE(
+      rows("SELECT * FROM system_schema.keyspaces WHERE keyspace_name = 'system'").rows.empty());
 }
 
 TEST_F(QueryProcessorTest, DdlErrorsAndSchemaChanges) {
-  auto r = ok("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+  auto r = ok(
+      "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
   ASSERT_TRUE(std::holds_alternative<protocol::SchemaChangeResult>(r.result));
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].keyspace, "ks");
-  auto e = error("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+  auto e = error(
+      "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
   EXPECT_EQ(e.code, ErrorCode::AlreadyExists);
-  ok("CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
-  EXPECT_EQ(error("CREATE TABLE nope.t (k int PRIMARY KEY)").message, "Keyspace nope does not exist");
+  ok("CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'SimpleStrategy', "
+     "'replication_factor': 1}");
+  EXPECT_EQ(error("CREATE TABLE nope.t (k int PRIMARY KEY)").message,
+            "Keyspace nope does not exist");
   ok("CREATE TABLE ks.t (k int PRIMARY KEY, v int)");
   auto te = error("CREATE TABLE ks.t (k int PRIMARY KEY)");
   EXPECT_EQ(te.code, ErrorCode::AlreadyExists);
@@ -266,7 +278,8 @@ TEST_F(QueryProcessorTest, InsertSelectUpdateDelete) {
 
   EXPECT_EQ(error("SELECT * FROM t WHERE v = 'x'").code, ErrorCode::Invalid);
   EXPECT_EQ(rows("SELECT * FROM t WHERE v = 'x' ALLOW FILTERING").rows.size(), 4u);
-  EXPECT_EQ(error("INSERT INTO t (pk, v) VALUES (1, 'x')").message, "Some clustering keys are missing: ck");
+  EXPECT_EQ(error("INSERT INTO t (pk, v) VALUES (1, 'x')").message,
+            "Some clustering keys are missing: ck");
   EXPECT_EQ(error("SELECT nope FROM t").message, "Undefined column name nope");
 }
 
@@ -481,7 +494,8 @@ TEST_F(QueryProcessorTest, JsonAndFunctions) {
   EXPECT_EQ(e.rows[0][0]->size(), 16u);
   EXPECT_EQ(e.rows[0][1]->size(), 8u);
   EXPECT_EQ(as_i32(*e.rows[0][2]), static_cast<int32_t>(0x80000000u + 18292u));
-  ok("INSERT INTO e (k, ts) VALUES (50554d6e-29bb-11e5-b345-feff819cdc9f, '2011-02-03 04:05:00+0000')");
+  ok("INSERT INTO e (k, ts) VALUES (50554d6e-29bb-11e5-b345-feff819cdc9f, '2011-02-03 "
+     "04:05:00+0000')");
   auto t = rows("SELECT ts FROM e WHERE k = 50554d6e-29bb-11e5-b345-feff819cdc9f");
   ASSERT_EQ(t.rows.size(), 1u);
   EXPECT_EQ(*t.rows[0][0], i64(1296705900000));

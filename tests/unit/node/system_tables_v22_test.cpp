@@ -2,13 +2,13 @@
 // versions of Cassandra 2.2.18, checked against the rows recorded from a real 2.2.18 node
 // (/work/shared/ref/cassandra-2.2-observed.md, quoted below).
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "cql_test_client.hpp"
 #include "node/cql/query_processor.hpp"
@@ -138,10 +138,10 @@ TEST_F(Cassandra22Test, SystemLocalHasExactly22ColumnsAndVersions) {
   EXPECT_EQ(text_of(local[0]["bootstrapped"]), "COMPLETED");
   EXPECT_EQ(text_list_of(local[0]["tokens"]).size(), 1u);
   ASSERT_TRUE(local[0]["schema_version"].has_value());
-  EXPECT_EQ(column_names("SELECT * FROM system.peers"),
-            (std::vector<std::string>{"peer", "data_center", "host_id", "preferred_ip", "rack",
-                                      "release_version", "rpc_address", "schema_version",
-                                      "tokens"}));
+  EXPECT_EQ(
+      column_names("SELECT * FROM system.peers"),
+      (std::vector<std::string>{"peer", "data_center", "host_id", "preferred_ip", "rack",
+                                "release_version", "rpc_address", "schema_version", "tokens"}));
   EXPECT_EQ(column_names("SELECT * FROM system.size_estimates"),
             (std::vector<std::string>{"keyspace_name", "table_name", "range_start", "range_end",
                                       "mean_partition_size", "partitions_count"}));
@@ -169,14 +169,32 @@ TEST_F(Cassandra22Test, SchemaTablesHave22Columns) {
             (std::vector<std::string>{"keyspace_name", "durable_writes", "strategy_class",
                                       "strategy_options"}));
   EXPECT_EQ(column_names("SELECT * FROM system.schema_columnfamilies"),
-            (std::vector<std::string>{
-                "keyspace_name", "columnfamily_name", "bloom_filter_fp_chance", "caching", "cf_id",
-                "comment", "compaction_strategy_class", "compaction_strategy_options", "comparator",
-                "compression_parameters", "default_time_to_live", "default_validator",
-                "dropped_columns", "gc_grace_seconds", "is_dense", "key_validator",
-                "local_read_repair_chance", "max_compaction_threshold", "max_index_interval",
-                "memtable_flush_period_in_ms", "min_compaction_threshold", "min_index_interval",
-                "read_repair_chance", "speculative_retry", "subcomparator", "type"}));
+            (std::vector<std::string>{"keyspace_name",
+                                      "columnfamily_name",
+                                      "bloom_filter_fp_chance",
+                                      "caching",
+                                      "cf_id",
+                                      "comment",
+                                      "compaction_strategy_class",
+                                      "compaction_strategy_options",
+                                      "comparator",
+                                      "compression_parameters",
+                                      "default_time_to_live",
+                                      "default_validator",
+                                      "dropped_columns",
+                                      "gc_grace_seconds",
+                                      "is_dense",
+                                      "key_validator",
+                                      "local_read_repair_chance",
+                                      "max_compaction_threshold",
+                                      "max_index_interval",
+                                      "memtable_flush_period_in_ms",
+                                      "min_compaction_threshold",
+                                      "min_index_interval",
+                                      "read_repair_chance",
+                                      "speculative_retry",
+                                      "subcomparator",
+                                      "type"}));
   EXPECT_EQ(column_names("SELECT * FROM system.schema_columns"),
             (std::vector<std::string>{"keyspace_name", "columnfamily_name", "column_name",
                                       "component_index", "index_name", "index_options",
@@ -323,8 +341,10 @@ TEST_F(Cassandra22Test, SchemaRowsFollowAlterAndDrop) {
                    "columnfamily_name = 'hits'")
                   .rows.empty());
   ok("DROP KEYSPACE shop");
-  EXPECT_TRUE(rows("SELECT * FROM system.schema_keyspaces WHERE keyspace_name = 'shop'").rows.empty());
-  EXPECT_TRUE(rows("SELECT * FROM system.schema_usertypes WHERE keyspace_name = 'shop'").rows.empty());
+  EXPECT_TRUE(
+      rows("SELECT * FROM system.schema_keyspaces WHERE keyspace_name = 'shop'").rows.empty());
+  EXPECT_TRUE(
+      rows("SELECT * FROM system.schema_usertypes WHERE keyspace_name = 'shop'").rows.empty());
 }
 
 TEST_F(Cassandra22Test, WritetimeAndTtlRefusedOnEveryCollection) {
@@ -343,8 +363,8 @@ TEST_F(Cassandra22Test, WritetimeAndTtlRefusedOnEveryCollection) {
   ok("UPDATE shop.hits SET n = n + 1 WHERE page = 'p'");
   for (const char* column : {"pair", "ship", "note", "total"}) {
     SCOPED_TRACE(column);
-    auto r = rows(std::string("SELECT writetime(") + column + "), ttl(" + column +
-                  ") FROM shop.orders");
+    auto r =
+        rows(std::string("SELECT writetime(") + column + "), ttl(" + column + ") FROM shop.orders");
     ASSERT_EQ(r.rows.size(), 1u);
     EXPECT_TRUE(r.rows[0][0].has_value());
   }
@@ -382,15 +402,24 @@ TEST(LegacyTypeNames, EveryTypeAsCassandra22WritesIt) {
   using protocol::DataType;
   auto s = [](TypeId id) { return DataType::simple(id); };
   const std::vector<std::pair<TypeId, std::string>> simple = {
-      {TypeId::Ascii, "AsciiType"},         {TypeId::Bigint, "LongType"},
-      {TypeId::Blob, "BytesType"},          {TypeId::Boolean, "BooleanType"},
-      {TypeId::Counter, "CounterColumnType"}, {TypeId::Decimal, "DecimalType"},
-      {TypeId::Double, "DoubleType"},       {TypeId::Float, "FloatType"},
-      {TypeId::Int, "Int32Type"},           {TypeId::Timestamp, "TimestampType"},
-      {TypeId::Uuid, "UUIDType"},           {TypeId::Varchar, "UTF8Type"},
-      {TypeId::Varint, "IntegerType"},      {TypeId::Timeuuid, "TimeUUIDType"},
-      {TypeId::Inet, "InetAddressType"},    {TypeId::Date, "SimpleDateType"},
-      {TypeId::Time, "TimeType"},           {TypeId::Smallint, "ShortType"},
+      {TypeId::Ascii, "AsciiType"},
+      {TypeId::Bigint, "LongType"},
+      {TypeId::Blob, "BytesType"},
+      {TypeId::Boolean, "BooleanType"},
+      {TypeId::Counter, "CounterColumnType"},
+      {TypeId::Decimal, "DecimalType"},
+      {TypeId::Double, "DoubleType"},
+      {TypeId::Float, "FloatType"},
+      {TypeId::Int, "Int32Type"},
+      {TypeId::Timestamp, "TimestampType"},
+      {TypeId::Uuid, "UUIDType"},
+      {TypeId::Varchar, "UTF8Type"},
+      {TypeId::Varint, "IntegerType"},
+      {TypeId::Timeuuid, "TimeUUIDType"},
+      {TypeId::Inet, "InetAddressType"},
+      {TypeId::Date, "SimpleDateType"},
+      {TypeId::Time, "TimeType"},
+      {TypeId::Smallint, "ShortType"},
       {TypeId::Tinyint, "ByteType"},
   };
   for (const auto& [id, name] : simple) EXPECT_EQ(legacy_type_name(s(id), true), M + name);
@@ -400,12 +429,10 @@ TEST(LegacyTypeNames, EveryTypeAsCassandra22WritesIt) {
             M + "FrozenType(" + M + "ListType(" + M + "Int32Type))");
   // A frozen collection inside a non-frozen one is marked; inside a frozen one it is implicit.
   const auto nested = DataType::map_of(s(TypeId::Varchar), list_int);
-  EXPECT_EQ(legacy_type_name(nested, false),
-            M + "MapType(" + M + "UTF8Type," + M + "FrozenType(" + M + "ListType(" + M +
-                "Int32Type)))");
-  EXPECT_EQ(legacy_type_name(nested, true),
-            M + "FrozenType(" + M + "MapType(" + M + "UTF8Type," + M + "ListType(" + M +
-                "Int32Type)))");
+  EXPECT_EQ(legacy_type_name(nested, false), M + "MapType(" + M + "UTF8Type," + M + "FrozenType(" +
+                                                 M + "ListType(" + M + "Int32Type)))");
+  EXPECT_EQ(legacy_type_name(nested, true), M + "FrozenType(" + M + "MapType(" + M + "UTF8Type," +
+                                                M + "ListType(" + M + "Int32Type)))");
   EXPECT_EQ(legacy_type_name(DataType::tuple_of({s(TypeId::Int), list_int}), true),
             M + "TupleType(" + M + "Int32Type," + M + "ListType(" + M + "Int32Type))");
   EXPECT_EQ(legacy_type_name(s(TypeId::Int), true, /*reversed=*/true),

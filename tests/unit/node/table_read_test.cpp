@@ -1,16 +1,16 @@
 // Reads of the node's storage: clustering order, slices, limits, token scans and paging.
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <map>
 #include <random>
 #include <set>
 
+#include <gtest/gtest.h>
+
 #include "common/murmur3.hpp"
 #include "common/timeuuid.hpp"
-#include "protocol/value_compare.hpp"
 #include "node_test_util.hpp"
+#include "protocol/value_compare.hpp"
 
 namespace zdm::node::test {
 namespace {
@@ -20,7 +20,8 @@ using ReadTest = TableFixture;
 
 std::vector<int32_t> cks(const ReadResult& r) {
   std::vector<int32_t> out;
-  for (const auto& row : r.rows) out.push_back(row.clustering.empty() ? -999 : as_i32(row.clustering[0]));
+  for (const auto& row : r.rows)
+    out.push_back(row.clustering.empty() ? -999 : as_i32(row.clustering[0]));
   return out;
 }
 
@@ -57,7 +58,8 @@ TEST_F(ReadTest, PerPartitionLimitAppliesToEachPartition) {
   auto r = read(scan);
   ASSERT_EQ(r.rows.size(), 10u);
   std::map<Bytes, std::vector<int32_t>> by_partition;
-  for (const auto& row : r.rows) by_partition[row.partition_key].push_back(as_i32(row.clustering[0]));
+  for (const auto& row : r.rows)
+    by_partition[row.partition_key].push_back(as_i32(row.clustering[0]));
   for (const auto& [pk, rows] : by_partition) EXPECT_EQ(rows, (std::vector<int32_t>{0, 1}));
   scan.limit = 3;
   EXPECT_EQ(read(scan).rows.size(), 3u);
@@ -92,14 +94,17 @@ std::vector<OrderCase> order_cases() {
       {DataType::simple(TypeId::Timestamp), {i64(-86400000), i64(0), i64(1700000000000)}},
       {DataType::simple(TypeId::Time), {i64(0), i64(1), i64(86399999999999)}},
       {DataType::simple(TypeId::Varint), {h("ff00"), h("80"), h("ff"), h("00"), h("0100")}},
-      {DataType::simple(TypeId::Decimal), {h("00000001f1"), h("0000000000"), h("0000000301"), h("fffffffe01")}},
+      {DataType::simple(TypeId::Decimal),
+       {h("00000001f1"), h("0000000000"), h("0000000301"), h("fffffffe01")}},
       {DataType::simple(TypeId::Float), {h("bf800000"), h("00000000"), h("3f800000")}},
-      {DataType::simple(TypeId::Double), {h("bff0000000000000"), h("0000000000000000"), h("4000000000000000")}},
+      {DataType::simple(TypeId::Double),
+       {h("bff0000000000000"), h("0000000000000000"), h("4000000000000000")}},
       {DataType::simple(TypeId::Boolean), {h("00"), h("01")}},
       {DataType::simple(TypeId::Varchar), {txt("A"), txt("a"), txt("ab"), txt("\xc3\xa9")}},
       {DataType::simple(TypeId::Ascii), {txt("0"), txt("Z"), txt("z")}},
       {DataType::simple(TypeId::Blob), {h("00"), h("0000"), h("ff")}},
-      {DataType::simple(TypeId::Inet), {h("00000000000000000000000000000001"), h("0a000001"), h("7f000001")}},
+      {DataType::simple(TypeId::Inet),
+       {h("00000000000000000000000000000001"), h("0a000001"), h("7f000001")}},
       {DataType::simple(TypeId::Date), {h("7fffffff"), h("80000000"), h("80004e20")}},
       {DataType::simple(TypeId::Uuid),
        {u(make_timeuuid(5, 0, 0)), u(make_timeuuid(int64_t{1} << 40, 0, 0)),
@@ -120,11 +125,10 @@ TEST(ClusteringOrderTest, RowsComeBackInTypeOrderAscAndDesc) {
     for (auto order : {ClusteringOrder::Asc, ClusteringOrder::Desc}) {
       SCOPED_TRACE(::testing::Message() << "type " << static_cast<int>(c.type.id) << " order "
                                         << static_cast<int>(order));
-      auto t = engine.create_table(
-          "ks", "t" + std::to_string(n++),
-          {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
-           {"ck", c.type, ColumnKind::Clustering, order},
-           {"v", DataType::simple(TypeId::Int)}});
+      auto t = engine.create_table("ks", "t" + std::to_string(n++),
+                                   {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
+                                    {"ck", c.type, ColumnKind::Clustering, order},
+                                    {"v", DataType::simple(TypeId::Int)}});
       ASSERT_TRUE(t);
       const ColumnId v = (*t)->schema()->find_column("v")->id;
       std::vector<Bytes> shuffled = c.ascending;
@@ -132,7 +136,8 @@ TEST(ClusteringOrderTest, RowsComeBackInTypeOrderAscAndDesc) {
       for (const auto& ck : shuffled) {
         Mutation mu;
         mu.partition_key = i32(1);
-        mu.rows.push_back(RowWrite{{ck}, RowMarker{1, 0}, std::nullopt, {ColumnOp::set(v, i32(1), 1)}});
+        mu.rows.push_back(
+            RowWrite{{ck}, RowMarker{1, 0}, std::nullopt, {ColumnOp::set(v, i32(1), 1)}});
         ASSERT_TRUE((*t)->apply(mu));
       }
       std::vector<Bytes> expected = c.ascending;
@@ -157,12 +162,11 @@ TEST(ClusteringOrderTest, RowsComeBackInTypeOrderAscAndDesc) {
 TEST(ClusteringOrderTest, CompoundKeysMixAscAndDesc) {
   StorageEngine engine;
   ASSERT_TRUE(engine.create_keyspace({"ks", {}, true}));
-  auto t = engine.create_table("ks", "t",
-                               {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
-                                {"a", DataType::simple(TypeId::Int), ColumnKind::Clustering,
-                                 ClusteringOrder::Asc},
-                                {"b", DataType::simple(TypeId::Varchar), ColumnKind::Clustering,
-                                 ClusteringOrder::Desc}});
+  auto t = engine.create_table(
+      "ks", "t",
+      {{"pk", DataType::simple(TypeId::Int), ColumnKind::PartitionKey},
+       {"a", DataType::simple(TypeId::Int), ColumnKind::Clustering, ClusteringOrder::Asc},
+       {"b", DataType::simple(TypeId::Varchar), ColumnKind::Clustering, ClusteringOrder::Desc}});
   ASSERT_TRUE(t);
   for (int a : {2, 1}) {
     for (const char* b : {"x", "z", "y"}) {
@@ -197,8 +201,13 @@ TEST_F(ReadTest, TokenRangesCoverEveryPartitionOnceInTokenOrder) {
   constexpr int kPartitions = 500;
   for (int pk = 0; pk < kPartitions; ++pk) update(pk, 0, {ColumnOp::set(w, i32(pk), 1)});
   // Split the ring into 7 uneven ranges (start exclusive, end inclusive).
-  const std::vector<int64_t> bounds = {INT64_MIN, -6'000'000'000'000'000'000, -1'000'000'000,
-                                       0, 17, 3'000'000'000'000'000'000, 8'000'000'000'000'000'000,
+  const std::vector<int64_t> bounds = {INT64_MIN,
+                                       -6'000'000'000'000'000'000,
+                                       -1'000'000'000,
+                                       0,
+                                       17,
+                                       3'000'000'000'000'000'000,
+                                       8'000'000'000'000'000'000,
                                        INT64_MAX};
   std::vector<int64_t> tokens;
   std::set<int32_t> seen;
@@ -287,7 +296,8 @@ TEST_F(ReadTest, RejectsMalformedPagingState) {
   auto r = table->read(cmd);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::Truncated);
-  cmd.paging_state = Bytes{0, 0, 0, 1, 0x01, 0x07, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  cmd.paging_state =
+      Bytes{0, 0, 0, 1, 0x01, 0x07, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   r = table->read(cmd);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::Malformed);

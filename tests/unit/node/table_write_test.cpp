@@ -1,10 +1,10 @@
 // Write semantics of the node's storage: last-write-wins, TTLs, row markers, tombstones,
 // collections, counters and compare-and-set.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "node/storage/storage_engine.hpp"
 #include "node_test_util.hpp"
@@ -226,7 +226,8 @@ TEST_F(CollectionTest, ListAppendAndPrependKeepOrder) {
 }
 
 TEST_F(CollectionTest, ListSetAndRemoveByIndexAndValue) {
-  update(1, 1, {ColumnOp::collection(l, ColumnOpKind::Append, values_of({"a", "b", "c", "b"}), 100)});
+  update(1, 1,
+         {ColumnOp::collection(l, ColumnOpKind::Append, values_of({"a", "b", "c", "b"}), 100)});
   ColumnOp set_index;
   set_index.column = l;
   set_index.kind = ColumnOpKind::SetIndex;
@@ -241,7 +242,9 @@ TEST_F(CollectionTest, ListSetAndRemoveByIndexAndValue) {
   set_index.index = 5;
   Mutation bad;
   bad.partition_key = i32(1);
-  bad.rows.push_back(RowWrite{{i32(1)}, std::nullopt, std::nullopt,
+  bad.rows.push_back(RowWrite{{i32(1)},
+                              std::nullopt,
+                              std::nullopt,
                               {ColumnOp::set(v, txt("not applied"), 200), set_index}});
   auto result = table->apply(bad);
   ASSERT_FALSE(result);
@@ -281,8 +284,9 @@ TEST_F(CollectionTest, SetAddRemoveAndOverwriteUseTombstones) {
 }
 
 TEST_F(CollectionTest, MapPutRemoveAndSerializedForm) {
-  update(1, 1, {ColumnOp::collection(m, ColumnOpKind::AddElements,
-                                     {{txt("b"), i32(2)}, {txt("a"), i32(1)}}, 100)});
+  update(1, 1,
+         {ColumnOp::collection(m, ColumnOpKind::AddElements,
+                               {{txt("b"), i32(2)}, {txt("a"), i32(1)}}, 100)});
   update(1, 1, {ColumnOp::collection(m, ColumnOpKind::AddElements, {{txt("a"), i32(10)}}, 101)});
   update(1, 1, {ColumnOp::collection(m, ColumnOpKind::RemoveElements, {{txt("b"), {}}}, 101)});
   ReadCommand cmd = ReadCommand::partition(i32(1));
@@ -309,7 +313,8 @@ TEST(CounterTable, DeltasSumAndDeletionWins) {
   auto add = [&](int64_t delta, int64_t ts) {
     Mutation mu;
     mu.partition_key = i32(1);
-    mu.rows.push_back(RowWrite{{}, std::nullopt, std::nullopt, {ColumnOp::counter_add(hits, delta, ts)}});
+    mu.rows.push_back(
+        RowWrite{{}, std::nullopt, std::nullopt, {ColumnOp::counter_add(hits, delta, ts)}});
     return (*t)->apply(mu);
   };
   ASSERT_TRUE(add(5, 10));
@@ -356,8 +361,8 @@ TEST_F(CasTest, InsertIfNotExistsAppliesOnceAndReturnsCurrentRow) {
   cond.slices.push_back(ClusteringSlice::equal({i32(1)}));
   Mutation first;
   first.partition_key = i32(1);
-  first.rows.push_back(RowWrite{{i32(1)}, RowMarker{100, 0}, std::nullopt,
-                                {ColumnOp::set(v, txt("first"), 100)}});
+  first.rows.push_back(
+      RowWrite{{i32(1)}, RowMarker{100, 0}, std::nullopt, {ColumnOp::set(v, txt("first"), 100)}});
   auto a = table->compare_and_set(cond, if_not_exists, first);
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->applied);
@@ -391,7 +396,9 @@ TEST_F(CasTest, ConditionalUpdateSeesValueUnderLock) {
         const int32_t seen = as_i32(current->value);
         Mutation inc;
         inc.partition_key = i32(1);
-        inc.rows.push_back(RowWrite{{i32(1)}, std::nullopt, std::nullopt,
+        inc.rows.push_back(RowWrite{{i32(1)},
+                                    std::nullopt,
+                                    std::nullopt,
                                     {ColumnOp::set(w, i32(seen + 1), ts.fetch_add(1))}});
         auto applied = table->compare_and_set(
             cond,

@@ -1,9 +1,9 @@
 #include "protocol/cql_lexer.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace zdm::protocol {
 namespace {

@@ -162,7 +162,8 @@ TEST(MarshalClass, FormatsAndParsesBackEveryShape) {
       DataType::simple(TypeId::Decimal),
       DataType::map_of(DataType::simple(TypeId::Varchar),
                        DataType::list_of(DataType::simple(TypeId::Int))),
-      DataType::tuple_of({DataType::simple(TypeId::Int), DataType::set_of(DataType::simple(TypeId::Inet))}),
+      DataType::tuple_of(
+          {DataType::simple(TypeId::Int), DataType::set_of(DataType::simple(TypeId::Inet))}),
       address_udt(),
       DataType::list_of(address_udt()),
       vector_type(DataType::simple(TypeId::Float), 3),
@@ -175,13 +176,14 @@ TEST(MarshalClass, FormatsAndParsesBackEveryShape) {
     ASSERT_TRUE(back) << name << ": " << back.error().to_string();
     EXPECT_EQ(*back, t) << name;
   }
-  EXPECT_EQ(format_marshal_class(DataType::map_of(DataType::simple(TypeId::Varchar),
-                                                  DataType::list_of(DataType::simple(TypeId::Int)))),
-            m("MapType(") + m("UTF8Type") + "," + m("FrozenType(") + m("ListType(") +
-                m("Int32Type") + ")))");
-  EXPECT_EQ(format_marshal_class(address_udt()),
-            m("UserType(ks,61646472657373,737472656574:") + m("UTF8Type") + ",7a6970:" +
-                m("Int32Type") + ")");
+  EXPECT_EQ(
+      format_marshal_class(DataType::map_of(DataType::simple(TypeId::Varchar),
+                                            DataType::list_of(DataType::simple(TypeId::Int)))),
+      m("MapType(") + m("UTF8Type") + "," + m("FrozenType(") + m("ListType(") + m("Int32Type") +
+          ")))");
+  EXPECT_EQ(format_marshal_class(address_udt()), m("UserType(ks,61646472657373,737472656574:") +
+                                                     m("UTF8Type") + ",7a6970:" + m("Int32Type") +
+                                                     ")");
 }
 
 TEST(MarshalClass, ParsesVectorsInCassandrasSpelling) {
@@ -202,11 +204,10 @@ TEST(MarshalClass, KeepsUnknownClassesAsCustom) {
 }
 
 TEST(MarshalClass, RejectsMalformedNames) {
-  for (std::string bad : {std::string(""), m("ListType("), m("ListType(Int32Type"),
-                          m("MapType(Int32Type)"), m("VectorType(FloatType)"),
-                          m("VectorType(FloatType , 0)"), m("VectorType(FloatType , -1)"),
-                          m("UserType(ks,zz,00:Int32Type)"), m("Int32Type) trailing"),
-                          m("Custom(unbalanced")}) {
+  for (std::string bad :
+       {std::string(""), m("ListType("), m("ListType(Int32Type"), m("MapType(Int32Type)"),
+        m("VectorType(FloatType)"), m("VectorType(FloatType , 0)"), m("VectorType(FloatType , -1)"),
+        m("UserType(ks,zz,00:Int32Type)"), m("Int32Type) trailing"), m("Custom(unbalanced")}) {
     EXPECT_FALSE(parse_marshal_class(bad)) << "accepted '" << bad << "'";
   }
 }

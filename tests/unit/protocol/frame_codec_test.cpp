@@ -9,8 +9,8 @@
 namespace zdm::protocol {
 namespace {
 
-FrameHeader header(ProtocolVersion v, Opcode op, int16_t stream,
-                   Direction d = Direction::Request, uint8_t flags = 0) {
+FrameHeader header(ProtocolVersion v, Opcode op, int16_t stream, Direction d = Direction::Request,
+                   uint8_t flags = 0) {
   return FrameHeader{v, d, flags, StreamId{stream}, op, 0};
 }
 
@@ -77,10 +77,12 @@ std::vector<Sample> samples(ProtocolVersion v) {
 
 TEST(EncodeFrame, WritesHeaderAndBodyUncompressed) {
   Bytes body = {0x00, 0x00, 0x00, 0x01};
-  auto wire = encode_frame(header(ProtocolVersion::V4, Opcode::Result, 0x0102,
-                                  Direction::Response), body);
+  auto wire =
+      encode_frame(header(ProtocolVersion::V4, Opcode::Result, 0x0102, Direction::Response), body);
   ASSERT_TRUE(wire);
-  EXPECT_EQ(to_hex(*wire), "840001020800000004" "00000001");
+  EXPECT_EQ(to_hex(*wire),
+            "840001020800000004"
+            "00000001");
 }
 
 TEST(EncodeFrame, CompressesOnlyFramesThatMayBeCompressed) {
@@ -127,7 +129,8 @@ TEST(FrameDecoder, RoundTripsFramesWithEachCompressionAndChunking) {
         if (round == 0) {
           for (size_t i = 1; i < wire.size(); ++i) cuts.push_back(i);  // byte by byte
         } else {
-          for (size_t at = rng() % 50; at < wire.size(); at += 1 + rng() % (static_cast<unsigned>(round) * 3000u)) {
+          for (size_t at = rng() % 50; at < wire.size();
+               at += 1 + rng() % (static_cast<unsigned>(round) * 3000u)) {
             if (at > 0) cuts.push_back(at);
           }
         }
@@ -178,9 +181,9 @@ TEST(FrameDecoder, WaitsOnTruncatedFrames) {
 TEST(FrameDecoder, RejectsOversizeBodyFromTheHeaderAlone) {
   FrameDecoder d(1000);
   Bytes head;
-  append_frame_header(FrameHeader{ProtocolVersion::V4, Direction::Request, 0, StreamId{1},
-                                  Opcode::Query, 1001},
-                      head);
+  append_frame_header(
+      FrameHeader{ProtocolVersion::V4, Direction::Request, 0, StreamId{1}, Opcode::Query, 1001},
+      head);
   auto e = first_error(d, head);
   EXPECT_EQ(e.code, Errc::TooLarge);
   // Stays failed.
@@ -224,9 +227,9 @@ TEST(FrameDecoder, RejectsCompressedFrameWithoutNegotiatedCompression) {
 }
 
 TEST(FrameDecoder, RejectsCorruptCompressedBody) {
-  Bytes wire = encode_frame(header(ProtocolVersion::V4, Opcode::Query, 1), text(500),
-                            Compression::Snappy)
-                   .value();
+  Bytes wire =
+      encode_frame(header(ProtocolVersion::V4, Opcode::Query, 1), text(500), Compression::Snappy)
+          .value();
   wire.back() ^= 0xFF;
   wire[wire.size() - 2] ^= 0xFF;
   wire.resize(wire.size() - 1);
@@ -240,9 +243,9 @@ TEST(FrameDecoder, RejectsCorruptCompressedBody) {
 // segments arrive in one read, so the decoder must hand the leftover bytes to the segment decoder.
 TEST(FrameDecoder, SwitchesToSegmentsAfterReadyWithBytesAlreadyBuffered) {
   for (auto c : {Compression::None, Compression::Lz4}) {
-    Bytes wire = encode_frame(header(ProtocolVersion::V5, Opcode::Ready, 0, Direction::Response),
-                              {})
-                     .value();
+    Bytes wire =
+        encode_frame(header(ProtocolVersion::V5, Opcode::Ready, 0, Direction::Response), {})
+            .value();
     FrameEncoder enc;
     ASSERT_TRUE(enc.enable_segments(c));
     auto frames = samples(ProtocolVersion::V5);
@@ -279,7 +282,8 @@ TEST(FrameDecoder, DecodesSegmentsUnderEveryChunking) {
       if (round == 0) {
         for (size_t i = 1; i < wire.size(); ++i) cuts.push_back(i);
       } else {
-        for (size_t at = 1 + rng() % 9; at < wire.size(); at += 1 + rng() % (static_cast<unsigned>(round) * 5000u)) {
+        for (size_t at = 1 + rng() % 9; at < wire.size();
+             at += 1 + rng() % (static_cast<unsigned>(round) * 5000u)) {
           cuts.push_back(at);
         }
       }

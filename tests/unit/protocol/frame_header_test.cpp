@@ -9,8 +9,9 @@ TEST(FrameHeader, RoundTripsEveryVersionAndDirection) {
   for (auto v : {ProtocolVersion::V3, ProtocolVersion::V4, ProtocolVersion::V5,
                  ProtocolVersion::DseV1, ProtocolVersion::DseV2}) {
     for (auto d : {Direction::Request, Direction::Response}) {
-      FrameHeader h{v, d, frame_flags::kTracing | frame_flags::kWarning, StreamId{-1234},
-                    Opcode::Execute, 70000};
+      FrameHeader h{
+          v,    d, frame_flags::kTracing | frame_flags::kWarning, StreamId{-1234}, Opcode::Execute,
+          70000};
       Bytes buf;
       append_frame_header(h, buf);
       ASSERT_EQ(buf.size(), kFrameHeaderSize);

@@ -3,10 +3,10 @@
 // tests and for the golden emitter (tests/golden/emit_messages.cpp). Cell values in rows are valid
 // encodings of their column types so that an independent decoder can parse them.
 
-#include <fmt/format.h>
-
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "protocol/messages.hpp"
 

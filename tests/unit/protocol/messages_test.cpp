@@ -1,8 +1,8 @@
 #include "protocol/messages.hpp"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "message_samples.hpp"
 

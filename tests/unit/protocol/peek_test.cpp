@@ -1,10 +1,10 @@
 #include "protocol/peek.hpp"
 
-#include <gtest/gtest.h>
-
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "protocol/message_codec.hpp"
 
@@ -626,8 +626,7 @@ TEST(PeekResponse, ReadsTheErrorCodeBehindWarningsAndTracing) {
   WriteTimeoutInfo info;
   info.consistency = Consistency::Quorum;
   e.detail = info;
-  auto m = make_response(ProtocolVersion::V4, StreamId{3},
-                                   ResponseBody(e));
+  auto m = make_response(ProtocolVersion::V4, StreamId{3}, ResponseBody(e));
   m.envelope.warnings = std::vector<std::string>{"careful"};
   m.envelope.tracing = true;
   m.envelope.tracing_id[0] = 1;
@@ -642,8 +641,7 @@ TEST(PeekResponse, ReadsTheErrorCodeBehindWarningsAndTracing) {
 TEST(PeekResponse, ReadsTheResultKind) {
   ResultMessage r;
   r.result = SetKeyspaceResult{"ks1"};
-  auto m = make_response(ProtocolVersion::V4, StreamId{1},
-                                   ResponseBody(r));
+  auto m = make_response(ProtocolVersion::V4, StreamId{1}, ResponseBody(r));
   FrameHeader h;
   Bytes body = response_body(m, h);
   auto peek = peek_response(h, body);

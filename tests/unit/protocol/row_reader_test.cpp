@@ -7,7 +7,9 @@ namespace {
 
 RowsMetadata metadata() {
   RowsMetadata m;
-  auto column = [](std::string name, DataType type) { return ColumnSpec{"ks", "t", std::move(name), std::move(type)}; };
+  auto column = [](std::string name, DataType type) {
+    return ColumnSpec{"ks", "t", std::move(name), std::move(type)};
+  };
   m.columns = {column("name", DataType::simple(TypeId::Varchar)),
                column("n", DataType::simple(TypeId::Bigint)),
                column("i", DataType::simple(TypeId::Int)),
@@ -25,12 +27,9 @@ TEST(RowReader, ReadsCellsByColumnNameAndEmptyForNullOrMissing) {
                            ProtocolVersion::V4));
   Uuid id{};
   id[15] = 9;
-  Row row{Bytes{'d', 'c', '1'},
-          Bytes{0, 0, 0, 0, 0, 0, 1, 0},
-          Bytes{0xff, 0xff, 0xff, 0xfe},
-          Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
-          Bytes(id.begin(), id.end()),
-          tokens};
+  Row row{Bytes{'d', 'c', '1'},          Bytes{0, 0, 0, 0, 0, 0, 1, 0},
+          Bytes{0xff, 0xff, 0xff, 0xfe}, Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+          Bytes(id.begin(), id.end()),   tokens};
   const auto meta = metadata();
   RowReader r(meta, row);
   EXPECT_EQ(r.text("name"), "dc1");

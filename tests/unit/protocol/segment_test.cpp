@@ -12,8 +12,8 @@ namespace {
 // A v5 request frame: 9-byte header and a body of `body_size` bytes, text-like (compressible) or
 // random (incompressible).
 Bytes make_frame(int16_t stream, size_t body_size, bool compressible = true, uint32_t seed = 1) {
-  FrameHeader h{ProtocolVersion::V5, Direction::Request, 0, StreamId{stream}, Opcode::Query,
-                static_cast<uint32_t>(body_size)};
+  FrameHeader h{ProtocolVersion::V5, Direction::Request, 0,
+                StreamId{stream},    Opcode::Query,      static_cast<uint32_t>(body_size)};
   Bytes out;
   append_frame_header(h, out);
   std::mt19937 rng(seed);
@@ -82,8 +82,8 @@ Parsed parse_all(ByteView wire, Compression c) {
 }
 
 std::vector<Bytes> sample_frames(bool compressible) {
-  return {make_frame(1, 0, compressible, 1), make_frame(2, 200, compressible, 2),
-          make_frame(3, 5000, compressible, 3), make_frame(4, 70000, compressible, 4),
+  return {make_frame(1, 0, compressible, 1),      make_frame(2, 200, compressible, 2),
+          make_frame(3, 5000, compressible, 3),   make_frame(4, 70000, compressible, 4),
           make_frame(5, 300000, compressible, 5), make_frame(6, 31, compressible, 6)};
 }
 

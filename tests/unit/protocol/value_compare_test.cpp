@@ -2,10 +2,10 @@
 
 #include "protocol/value_compare.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "common/timeuuid.hpp"
 
@@ -42,26 +42,37 @@ void expect_ascending(const DataType& type, const std::vector<Bytes>& values) {
   std::vector<Bytes> shuffled = values;
   std::mt19937 rng(42);
   std::shuffle(shuffled.begin(), shuffled.end(), rng);
-  std::sort(shuffled.begin(), shuffled.end(), [&](const Bytes& a, const Bytes& b) {
-    return compare_values(type, a, b) < 0;
-  });
+  std::sort(shuffled.begin(), shuffled.end(),
+            [&](const Bytes& a, const Bytes& b) { return compare_values(type, a, b) < 0; });
   EXPECT_EQ(shuffled, values);
 }
 
 TEST(CompareValues, SignedFixedWidthIntegers) {
-  expect_ascending(DataType::simple(TypeId::Tinyint), {{}, hex("80"), hex("ff"), hex("00"), hex("7f")});
+  expect_ascending(DataType::simple(TypeId::Tinyint),
+                   {{}, hex("80"), hex("ff"), hex("00"), hex("7f")});
   expect_ascending(DataType::simple(TypeId::Smallint),
                    {{}, hex("8000"), hex("ffff"), hex("0000"), hex("0100"), hex("7fff")});
-  expect_ascending(DataType::simple(TypeId::Int), {{}, i32(INT32_MIN), i32(-1), i32(0), i32(256), i32(INT32_MAX)});
+  expect_ascending(DataType::simple(TypeId::Int),
+                   {{}, i32(INT32_MIN), i32(-1), i32(0), i32(256), i32(INT32_MAX)});
   for (auto id : {TypeId::Bigint, TypeId::Counter, TypeId::Timestamp, TypeId::Time}) {
-    expect_ascending(DataType::simple(id), {{}, i64(INT64_MIN), i64(-1), i64(0), i64(1), i64(INT64_MAX)});
+    expect_ascending(DataType::simple(id),
+                     {{}, i64(INT64_MIN), i64(-1), i64(0), i64(1), i64(INT64_MAX)});
   }
 }
 
 TEST(CompareValues, VarintNumericallyIncludingNegativesAndRedundantBytes) {
-  expect_ascending(DataType::simple(TypeId::Varint),
-                   {{}, hex("ff7fffffffffffffff"), hex("8000"), hex("ff7f"), hex("80"), hex("ff"),
-                    hex("00"), hex("01"), hex("7f"), hex("0080"), hex("7fff"), hex("00ffffffffffffffff")});
+  expect_ascending(DataType::simple(TypeId::Varint), {{},
+                                                      hex("ff7fffffffffffffff"),
+                                                      hex("8000"),
+                                                      hex("ff7f"),
+                                                      hex("80"),
+                                                      hex("ff"),
+                                                      hex("00"),
+                                                      hex("01"),
+                                                      hex("7f"),
+                                                      hex("0080"),
+                                                      hex("7fff"),
+                                                      hex("00ffffffffffffffff")});
   // Redundant sign extension compares equal.
   EXPECT_EQ(compare_values(DataType::simple(TypeId::Varint), hex("0001"), hex("01")), 0);
   EXPECT_EQ(compare_values(DataType::simple(TypeId::Varint), hex("ffff"), hex("ff")), 0);
@@ -69,37 +80,57 @@ TEST(CompareValues, VarintNumericallyIncludingNegativesAndRedundantBytes) {
 
 TEST(CompareValues, DecimalNumericallyAcrossScales) {
   // [int scale][varint unscaled]: -1.5, -1, -0.05, 0, 0.001, 0.01, 1 (scale 0), 1.5, 100 (1E+2)
-  expect_ascending(DataType::simple(TypeId::Decimal),
-                   {{}, hex("00000001f1"), hex("00000000ff"), hex("00000002fb"), hex("0000000000"),
-                    hex("0000000301"), hex("0000000201"), hex("0000000001"), hex("000000010f"),
-                    hex("fffffffe01")});
+  expect_ascending(DataType::simple(TypeId::Decimal), {{},
+                                                       hex("00000001f1"),
+                                                       hex("00000000ff"),
+                                                       hex("00000002fb"),
+                                                       hex("0000000000"),
+                                                       hex("0000000301"),
+                                                       hex("0000000201"),
+                                                       hex("0000000001"),
+                                                       hex("000000010f"),
+                                                       hex("fffffffe01")});
   // 1.0 (10, scale 1) equals 1 (1, scale 0); 1E+2 equals 100.
-  EXPECT_EQ(compare_values(DataType::simple(TypeId::Decimal), hex("000000010a"), hex("0000000001")), 0);
-  EXPECT_EQ(compare_values(DataType::simple(TypeId::Decimal), hex("fffffffe01"), hex("0000000064")), 0);
+  EXPECT_EQ(compare_values(DataType::simple(TypeId::Decimal), hex("000000010a"), hex("0000000001")),
+            0);
+  EXPECT_EQ(compare_values(DataType::simple(TypeId::Decimal), hex("fffffffe01"), hex("0000000064")),
+            0);
   // Huge scale gaps decide without big multiplications.
-  EXPECT_LT(compare_values(DataType::simple(TypeId::Decimal), hex("7fffffff01"), hex("8000000001")), 0);
+  EXPECT_LT(compare_values(DataType::simple(TypeId::Decimal), hex("7fffffff01"), hex("8000000001")),
+            0);
 }
 
 TEST(CompareValues, FloatAndDoubleNumerically) {
-  expect_ascending(DataType::simple(TypeId::Float),
-                   {{}, hex("ff800000"), hex("bf800000"), hex("80000000"), hex("00000000"),
-                    hex("3f800000"), hex("7f800000"), hex("7fc00000")});
-  expect_ascending(DataType::simple(TypeId::Double),
-                   {{}, hex("fff0000000000000"), hex("bff0000000000000"), hex("8000000000000000"),
-                    hex("0000000000000000"), hex("3ff0000000000000"), hex("7ff8000000000000")});
+  expect_ascending(DataType::simple(TypeId::Float), {{},
+                                                     hex("ff800000"),
+                                                     hex("bf800000"),
+                                                     hex("80000000"),
+                                                     hex("00000000"),
+                                                     hex("3f800000"),
+                                                     hex("7f800000"),
+                                                     hex("7fc00000")});
+  expect_ascending(DataType::simple(TypeId::Double), {{},
+                                                      hex("fff0000000000000"),
+                                                      hex("bff0000000000000"),
+                                                      hex("8000000000000000"),
+                                                      hex("0000000000000000"),
+                                                      hex("3ff0000000000000"),
+                                                      hex("7ff8000000000000")});
 }
 
 TEST(CompareValues, BytewiseUnsignedTypesAndBoolean) {
   for (auto id : {TypeId::Varchar, TypeId::Ascii, TypeId::Blob, TypeId::Inet}) {
-    expect_ascending(DataType::simple(id), {{}, hex("00"), hex("0000"), hex("01"), hex("7f"), hex("80"), hex("ff")});
+    expect_ascending(DataType::simple(id),
+                     {{}, hex("00"), hex("0000"), hex("01"), hex("7f"), hex("80"), hex("ff")});
   }
   expect_ascending(DataType::simple(TypeId::Boolean), {{}, hex("00"), hex("01")});
 }
 
 TEST(CompareValues, DateIsUnsignedDaysAroundTheEpochCenter) {
   // 2^31 is 1970-01-01; smaller is before the epoch.
-  expect_ascending(DataType::simple(TypeId::Date),
-                   {{}, hex("00000000"), hex("7fffffff"), hex("80000000"), hex("80000001"), hex("ffffffff")});
+  expect_ascending(
+      DataType::simple(TypeId::Date),
+      {{}, hex("00000000"), hex("7fffffff"), hex("80000000"), hex("80000001"), hex("ffffffff")});
 }
 
 TEST(CompareValues, UuidOrdersByVersionThenTimeThenUnsignedBytes) {
@@ -119,7 +150,8 @@ TEST(CompareValues, UuidOrdersByVersionThenTimeThenUnsignedBytes) {
 TEST(CompareValues, TimeuuidByTimestampThenSignedRemainingBytes) {
   auto b = [](const Uuid& u) { return Bytes(u.begin(), u.end()); };
   expect_ascending(DataType::simple(TypeId::Timeuuid),
-                   {{}, b(make_timeuuid(0xFFFFFFFF, 0, 0x7F0000000000)),
+                   {{},
+                    b(make_timeuuid(0xFFFFFFFF, 0, 0x7F0000000000)),
                     // Same time: node bytes compare signed, so 0x80.. sorts before 0x7f...
                     b(make_timeuuid(int64_t{1} << 40, 0, 0x800000000000)),
                     b(make_timeuuid(int64_t{1} << 40, 0, 0x7F0000000000)),
@@ -138,7 +170,8 @@ Bytes concat(std::initializer_list<Bytes> parts) {
 }
 
 TEST(CompareValues, TuplesComponentWiseWithNullFirst) {
-  auto type = DataType::tuple_of({DataType::simple(TypeId::Int), DataType::simple(TypeId::Varchar)});
+  auto type =
+      DataType::tuple_of({DataType::simple(TypeId::Int), DataType::simple(TypeId::Varchar)});
   const Bytes null_field = i32(-1);
   expect_ascending(type, {{},
                           concat({null_field, field(txt("z"))}),

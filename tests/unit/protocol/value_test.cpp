@@ -31,7 +31,8 @@ Bytes hex(std::string_view h) {
 
 // Encodes in every version, expects `expected_hex` (when given), decodes back to an equal value
 // and re-encodes to the same bytes.
-void expect_round_trip(const DataType& type, const Value& value, std::string_view expected_hex = "-") {
+void expect_round_trip(const DataType& type, const Value& value,
+                       std::string_view expected_hex = "-") {
   for (ProtocolVersion v : kVersions) {
     SCOPED_TRACE(std::string(protocol_version_name(v)) + " " + format_cql_type(type) + " " +
                  to_cql_literal(value, type));
@@ -75,8 +76,16 @@ Varint vi(std::string_view s) {
 
 TEST(Varint, EncodesMinimalTwosComplementAsTheSpecExamples) {
   const std::pair<int64_t, std::string_view> cases[] = {
-      {0, "00"}, {1, "01"}, {127, "7f"}, {128, "0080"}, {129, "0081"},
-      {-1, "ff"}, {-128, "80"}, {-129, "ff7f"}, {255, "00ff"}, {-256, "ff00"},
+      {0, "00"},
+      {1, "01"},
+      {127, "7f"},
+      {128, "0080"},
+      {129, "0081"},
+      {-1, "ff"},
+      {-128, "80"},
+      {-129, "ff7f"},
+      {255, "00ff"},
+      {-256, "ff00"},
       {std::numeric_limits<int64_t>::max(), "7fffffffffffffff"},
       {std::numeric_limits<int64_t>::min(), "8000000000000000"},
   };
@@ -173,21 +182,20 @@ TEST(Value, RoundTripsDecimalsWithAnyScale) {
   EXPECT_EQ(to_cql_literal(Value::decimal({4, Varint::from_int64(-5)}), T(TypeId::Decimal)),
             "-0.0005");
   EXPECT_EQ(to_cql_literal(Value::decimal({-3, Varint::from_int64(7)}), T(TypeId::Decimal)), "7E3");
-  EXPECT_EQ(to_cql_literal(Value::decimal({1'000'000'000, Varint::from_int64(-5)}), T(TypeId::Decimal)),
-            "-5E-1000000000");
+  EXPECT_EQ(
+      to_cql_literal(Value::decimal({1'000'000'000, Varint::from_int64(-5)}), T(TypeId::Decimal)),
+      "-5E-1000000000");
   expect_decode_error(T(TypeId::Decimal), "00000002", Errc::Malformed, "scale");
 }
 
 TEST(Value, RoundTripsDurationsAndEnforcesOneSign) {
   expect_round_trip(T(TypeId::Duration), Value::duration({1, 2, 3}), "020406");
   expect_round_trip(T(TypeId::Duration), Value::duration({-1, 0, -3}), "010005");
-  expect_round_trip(T(TypeId::Duration),
-                    Value::duration({std::numeric_limits<int32_t>::min(),
-                                     std::numeric_limits<int32_t>::min(),
-                                     std::numeric_limits<int64_t>::min()}));
-  expect_round_trip(T(TypeId::Duration),
-                    Value::duration({std::numeric_limits<int32_t>::max(), 0,
-                                     std::numeric_limits<int64_t>::max()}));
+  expect_round_trip(T(TypeId::Duration), Value::duration({std::numeric_limits<int32_t>::min(),
+                                                          std::numeric_limits<int32_t>::min(),
+                                                          std::numeric_limits<int64_t>::min()}));
+  expect_round_trip(T(TypeId::Duration), Value::duration({std::numeric_limits<int32_t>::max(), 0,
+                                                          std::numeric_limits<int64_t>::max()}));
   EXPECT_EQ(to_cql_literal(Value::duration({1, 2, 3}), T(TypeId::Duration)), "1mo2d3ns");
   EXPECT_EQ(to_cql_literal(Value::duration({0, -2, 0}), T(TypeId::Duration)), "-2d");
   // months +1, days -1
@@ -197,8 +205,8 @@ TEST(Value, RoundTripsDurationsAndEnforcesOneSign) {
   // months = 2^32 does not fit 32 bits
   expect_decode_error(T(TypeId::Duration), "f2000000000000", Errc::Malformed, "32 bits");
   Bytes out;
-  EXPECT_FALSE(encode_value(T(TypeId::Duration), Value::duration({1, -1, 0}), out,
-                            ProtocolVersion::V5));
+  EXPECT_FALSE(
+      encode_value(T(TypeId::Duration), Value::duration({1, -1, 0}), out, ProtocolVersion::V5));
 }
 
 TEST(Value, RoundTripsUuidsInetsAndStrings) {
@@ -208,7 +216,8 @@ TEST(Value, RoundTripsUuidsInetsAndStrings) {
   expect_round_trip(T(TypeId::Timeuuid), Value::uuid(tu));
   expect_decode_error(T(TypeId::Timeuuid), "00112233445546778899aabbccddeeff", Errc::Malformed,
                       "version 4");
-  EXPECT_EQ(to_cql_literal(Value::uuid(u), T(TypeId::Uuid)), "00112233-4455-6677-8899-aabbccddeeff");
+  EXPECT_EQ(to_cql_literal(Value::uuid(u), T(TypeId::Uuid)),
+            "00112233-4455-6677-8899-aabbccddeeff");
 
   auto v4 = InetAddress::from_bytes(hex("7f000001"));
   auto v6 = InetAddress::from_bytes(hex("20010db8000000000000000000000001"));
@@ -232,9 +241,9 @@ TEST(Value, RoundTripsUuidsInetsAndStrings) {
 }
 
 TEST(Value, RepresentsEmptyBytesAsEmptyForNonStringTypes) {
-  for (std::string_view cql : {"int", "bigint", "boolean", "uuid", "timestamp", "decimal",
-                               "varint", "inet", "duration", "date", "time", "list<int>",
-                               "map<int, int>", "vector<float, 2>"}) {
+  for (std::string_view cql :
+       {"int", "bigint", "boolean", "uuid", "timestamp", "decimal", "varint", "inet", "duration",
+        "date", "time", "list<int>", "map<int, int>", "vector<float, 2>"}) {
     DataType t = parse(cql);
     auto v = decode_value(t, {}, ProtocolVersion::V4);
     ASSERT_TRUE(v) << cql;
@@ -249,23 +258,37 @@ TEST(Value, RepresentsEmptyBytesAsEmptyForNonStringTypes) {
 
 TEST(Value, RejectsWrongFixedSizes) {
   const std::pair<std::string_view, std::string_view> cases[] = {
-      {"int", "000001"}, {"int", "0000000001"}, {"bigint", "00"}, {"boolean", "0001"},
-      {"smallint", "01"}, {"tinyint", "0102"}, {"uuid", "0011"}, {"double", "3ff0"},
-      {"float", "3f"}, {"date", "000000"}, {"timestamp", "000000000000000000"}};
+      {"int", "000001"},
+      {"int", "0000000001"},
+      {"bigint", "00"},
+      {"boolean", "0001"},
+      {"smallint", "01"},
+      {"tinyint", "0102"},
+      {"uuid", "0011"},
+      {"double", "3ff0"},
+      {"float", "3f"},
+      {"date", "000000"},
+      {"timestamp", "000000000000000000"}};
   for (const auto& [cql, h] : cases) expect_decode_error(parse(cql), h, Errc::Malformed, "bytes");
 }
 
 TEST(Value, RoundTripsCollections) {
   DataType list = parse("list<int>");
   expect_round_trip(list, Value::elements({Value::int32(1), Value::int32(-1)}),
-                    "00000002" "0000000400000001" "00000004ffffffff");
+                    "00000002"
+                    "0000000400000001"
+                    "00000004ffffffff");
   expect_round_trip(list, Value::elements({}), "00000000");
   DataType set = parse("set<text>");
   expect_round_trip(set, Value::elements({Value::text("a"), Value::text("")}),
-                    "00000002" "0000000161" "00000000");
+                    "00000002"
+                    "0000000161"
+                    "00000000");
   DataType map = parse("map<text, int>");
   expect_round_trip(map, Value::entries({{Value::text("k"), Value::int32(7)}}),
-                    "00000001" "000000016b" "0000000400000007");
+                    "00000001"
+                    "000000016b"
+                    "0000000400000007");
   EXPECT_EQ(to_cql_literal(Value::entries({{Value::text("k"), Value::int32(7)}}), map), "{'k': 7}");
   EXPECT_EQ(to_cql_literal(Value::elements({Value::text("a")}), set), "{'a'}");
 }
@@ -283,13 +306,13 @@ TEST(Value, RoundTripsNestedFrozenCollections) {
 
 TEST(Value, RejectsMalformedCollections) {
   DataType list = parse("list<int>");
-  expect_decode_error(list, "000000020000000400000001", Errc::Truncated);          // 2nd missing
-  expect_decode_error(list, "7fffffff00000004", Errc::Truncated, "announces");     // huge count
+  expect_decode_error(list, "000000020000000400000001", Errc::Truncated);       // 2nd missing
+  expect_decode_error(list, "7fffffff00000004", Errc::Truncated, "announces");  // huge count
   expect_decode_error(list, "ffffffff", Errc::Malformed, "negative");
   expect_decode_error(list, "00000001ffffffff", Errc::Malformed, "null element");
   expect_decode_error(list, "000000010000000400000001ff", Errc::Malformed, "after");
   expect_decode_error(list, "00000001000000030000ff", Errc::Malformed, "element 0");
-  expect_decode_error(list, "000000010000000800000001", Errc::Truncated);          // length > rest
+  expect_decode_error(list, "000000010000000800000001", Errc::Truncated);  // length > rest
   DataType map = parse("map<int, int>");
   expect_decode_error(map, "000000010000000400000001", Errc::Truncated);
   expect_decode_error(map, "000000010000000400000001ffffffff", Errc::Malformed, "null value");
@@ -302,7 +325,9 @@ TEST(Value, RejectsMalformedCollections) {
 TEST(Value, RoundTripsTuplesWithNullsAndShortUdts) {
   DataType tuple = parse("tuple<int, text, frozen<list<int>>>");
   expect_round_trip(tuple, Value::elements({Value::int32(5), Value::null(), Value::elements({})}),
-                    "0000000400000005" "ffffffff" "0000000400000000");
+                    "0000000400000005"
+                    "ffffffff"
+                    "0000000400000000");
   EXPECT_EQ(to_cql_literal(Value::elements({Value::int32(5), Value::null()}), tuple),
             "(5, null, null)");
 
@@ -322,19 +347,18 @@ TEST(Value, RoundTripsTuplesWithNullsAndShortUdts) {
                       "after its 3 fields");
   expect_decode_error(udt, "00000004000000", Errc::Truncated);
   Bytes out;
-  EXPECT_FALSE(encode_value(udt, Value::elements({Value::int32(1), Value::int32(2), Value::text(""),
-                                                  Value::int32(4)}),
-                            out, ProtocolVersion::V4));
+  EXPECT_FALSE(encode_value(
+      udt, Value::elements({Value::int32(1), Value::int32(2), Value::text(""), Value::int32(4)}),
+      out, ProtocolVersion::V4));
 }
 
 TEST(Value, RoundTripsVectorsOfFixedAndVariableSizeElements) {
   DataType floats = parse("vector<float, 3>");
-  expect_round_trip(floats,
-                    Value::elements({Value::float32(1.0f), Value::float32(-2.5f),
-                                     Value::float32(0.0f)}),
-                    "3f800000c020000000000000");
-  EXPECT_EQ(to_cql_literal(Value::elements({Value::float32(1.0f), Value::float32(-2.5f),
-                                            Value::float32(0.0f)}),
+  expect_round_trip(
+      floats, Value::elements({Value::float32(1.0f), Value::float32(-2.5f), Value::float32(0.0f)}),
+      "3f800000c020000000000000");
+  EXPECT_EQ(to_cql_literal(Value::elements(
+                               {Value::float32(1.0f), Value::float32(-2.5f), Value::float32(0.0f)}),
                            floats),
             "[1.0, -2.5, 0.0]");
   DataType texts = parse("vector<text, 2>");
@@ -357,11 +381,11 @@ TEST(Value, RoundTripsVectorsOfFixedAndVariableSizeElements) {
   expect_decode_error(texts, "0261620000", Errc::Malformed, "after its last element");
   expect_decode_error(parse("vector<text, 1000>"), "00", Errc::Truncated, "1000 elements");
   Bytes out;
-  EXPECT_FALSE(encode_value(floats, Value::elements({Value::float32(1.0f)}), out,
-                            ProtocolVersion::V5));
-  EXPECT_FALSE(encode_value(floats, Value::elements({Value::float32(1.0f), Value::empty(),
-                                                     Value::float32(2.0f)}),
-                            out, ProtocolVersion::V5));
+  EXPECT_FALSE(
+      encode_value(floats, Value::elements({Value::float32(1.0f)}), out, ProtocolVersion::V5));
+  EXPECT_FALSE(encode_value(
+      floats, Value::elements({Value::float32(1.0f), Value::empty(), Value::float32(2.0f)}), out,
+      ProtocolVersion::V5));
 }
 
 TEST(Value, RejectsValuesThatDoNotFitTheType) {
@@ -412,13 +436,15 @@ TEST(Value, RandomNestedValuesRoundTrip) {
     size_t n = rng() % 5;
     for (size_t i = 0; i < n; ++i) {
       Value::Elements longs;
-      for (size_t k = rng() % 4; k > 0; --k) longs.push_back(Value::int64(static_cast<int64_t>(rng())));
+      for (size_t k = rng() % 4; k > 0; --k)
+        longs.push_back(Value::int64(static_cast<int64_t>(rng())));
       std::string s(rng() % 6, static_cast<char>('a' + rng() % 26));
       entries.emplace_back(
           Value::int32(static_cast<int32_t>(rng())),
           Value::elements({Value::text(s), Value::elements(std::move(longs)),
-                           (rng() % 3 == 0) ? Value::null()
-                                            : Value::varint(Varint::from_int64(static_cast<int64_t>(rng())))}));
+                           (rng() % 3 == 0)
+                               ? Value::null()
+                               : Value::varint(Varint::from_int64(static_cast<int64_t>(rng())))}));
     }
     expect_round_trip(t, Value::entries(std::move(entries)));
   }

@@ -1,7 +1,5 @@
 #include "admin/admin_endpoints.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <map>
 #include <optional>
@@ -16,9 +14,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
 
-#include "proxy/proxy_metrics.hpp"
 #include "common/process_metrics.hpp"
+#include "proxy/proxy_metrics.hpp"
 
 namespace zdm::admin {
 namespace {

@@ -90,19 +90,22 @@ TEST(JoinAnswers, AFailedPrepareRecordsNothing) {
 TEST(JoinAnswers, TargetUnpreparedBecomesUnpreparedWithOriginsId) {
   // Target lost the statement while origin ran it: the client must re-prepare (the PREPARE goes
   // to both), and the values origin applied are kept for that retry.
-  auto r = join_answers(dual(JoinKind::Other, ClusterType::Origin, ok(), error(ErrorCode::Unprepared)));
+  auto r =
+      join_answers(dual(JoinKind::Other, ClusterType::Origin, ok(), error(ErrorCode::Unprepared)));
   EXPECT_EQ(r.pick, ClusterType::Target);
   EXPECT_EQ(r.failed_on, FailedOn::Target);
   EXPECT_TRUE(r.unprepared_with_origin_id);
   EXPECT_TRUE(r.keep_function_values);
   // Another target error is passed through as it is.
-  auto other = join_answers(dual(JoinKind::Other, ClusterType::Origin, ok(), error(ErrorCode::WriteTimeout)));
+  auto other = join_answers(
+      dual(JoinKind::Other, ClusterType::Origin, ok(), error(ErrorCode::WriteTimeout)));
   EXPECT_FALSE(other.unprepared_with_origin_id);
   EXPECT_FALSE(other.keep_function_values);
 }
 
 TEST(JoinAnswers, OriginUnpreparedKeepsTheValuesTargetApplied) {
-  auto r = join_answers(dual(JoinKind::Other, ClusterType::Origin, error(ErrorCode::Unprepared), ok()));
+  auto r =
+      join_answers(dual(JoinKind::Other, ClusterType::Origin, error(ErrorCode::Unprepared), ok()));
   EXPECT_EQ(r.pick, ClusterType::Origin);
   EXPECT_FALSE(r.unprepared_with_origin_id);  // origin's UNPREPARED already names origin's id
   EXPECT_TRUE(r.keep_function_values);
@@ -153,10 +156,10 @@ TEST(KeyspaceSetBy, FollowsSetKeyspaceOnly) {
   protocol::ResultMessage done;
   done.result = protocol::VoidResult{};
   Bytes other;
-  EXPECT_FALSE(keyspace_set_by(peek_of(
-      protocol::make_response(protocol::ProtocolVersion::V4, protocol::StreamId{1},
-                              protocol::ResponseBody(done)),
-      other)));
+  EXPECT_FALSE(keyspace_set_by(
+      peek_of(protocol::make_response(protocol::ProtocolVersion::V4, protocol::StreamId{1},
+                                      protocol::ResponseBody(done)),
+              other)));
 }
 
 TEST(NodeErrorOf, MapsCodesToTheReferenceLabels) {
@@ -177,7 +180,8 @@ TEST(TimeoutError, CarriesTheRequestConsistencyAndRoundTrips) {
   EXPECT_EQ(std::get<protocol::WriteTimeoutInfo>(b.detail).write_type, protocol::WriteType::Batch);
   auto r = make_timeout_error(TimeoutKind::Read, 4, 5);
   EXPECT_EQ(r.code, ErrorCode::ReadTimeout);
-  EXPECT_EQ(std::get<protocol::ReadTimeoutInfo>(r.detail).consistency, protocol::Consistency::Quorum);
+  EXPECT_EQ(std::get<protocol::ReadTimeoutInfo>(r.detail).consistency,
+            protocol::Consistency::Quorum);
   // Encodable in every version the proxy serves.
   for (auto v : {protocol::ProtocolVersion::V3, protocol::ProtocolVersion::V4,
                  protocol::ProtocolVersion::V5}) {

@@ -4,8 +4,8 @@
 // deadline, and the SNI name sent to the SNI proxy.
 #include "proxy/cluster/astra_metadata.hpp"
 
-#include <gtest/gtest.h>
-#include <openssl/ssl.h>
+#include <cstdlib>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,8 +16,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <cstdlib>
-#include <optional>
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/cluster/secure_connect_bundle.hpp"
@@ -103,8 +103,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ServiceState> st,
                                   std::shared_ptr<tcp::acceptor> acceptor) {
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor->async_accept(
-        asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     if (st->behaviour == Behaviour::NeverHandshake) {
       st->held.push_back(std::make_shared<tcp::socket>(std::move(socket)));
@@ -138,8 +138,8 @@ class AstraMetadataTest : public ::testing::Test {
     state_->behaviour = behaviour;
     state_->status = status;
     state_->body = std::move(body);
-    auto acceptor = std::make_shared<tcp::acceptor>(
-        io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    auto acceptor =
+        std::make_shared<tcp::acceptor>(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const uint16_t port = acceptor->local_endpoint().port();
     asio::co_spawn(io_, accept_loop(state_, acceptor), asio::detached);
     acceptor_ = acceptor;
@@ -288,8 +288,7 @@ TEST_F(AstraMetadataTest, UntrustedServiceIsRefused) {
   auto out = fetch(std::move(*req));
   ASSERT_TRUE(out.has_value());
   ASSERT_FALSE(out->has_value());
-  EXPECT_NE(out->error().message.find("TLS handshake"), std::string::npos)
-      << out->error().message;
+  EXPECT_NE(out->error().message.find("TLS handshake"), std::string::npos) << out->error().message;
   EXPECT_NE(out->error().message.find("ca.crt"), std::string::npos);
 }
 
@@ -300,8 +299,7 @@ TEST_F(AstraMetadataTest, BadJsonIsReported) {
   auto out = fetch(*astra_metadata_request(b));
   ASSERT_TRUE(out.has_value());
   ASSERT_FALSE(out->has_value());
-  EXPECT_NE(out->error().message.find("not valid JSON"), std::string::npos)
-      << out->error().message;
+  EXPECT_NE(out->error().message.find("not valid JSON"), std::string::npos) << out->error().message;
   EXPECT_EQ(state_->last_target, "/metadata");
 }
 
@@ -341,8 +339,7 @@ TEST_F(AstraMetadataTest, ServiceThatNeverHandshakesTimesOut) {
   auto out = fetch(std::move(*req));
   ASSERT_TRUE(out.has_value());
   ASSERT_FALSE(out->has_value());
-  EXPECT_NE(out->error().message.find("TLS handshake"), std::string::npos)
-      << out->error().message;
+  EXPECT_NE(out->error().message.find("TLS handshake"), std::string::npos) << out->error().message;
   EXPECT_NE(out->error().message.find("did not answer within"), std::string::npos);
 }
 
@@ -388,9 +385,9 @@ TEST_F(AstraMetadataTest, SniStreamSendsHostIdAndVerifiesProxyName) {
     raw.connect(acceptor.local_endpoint());
     ssl::stream<tcp::socket> srv(acceptor.accept(), **server_ctx);
     ssl::stream<tcp::socket> cli(std::move(raw), **client_ctx);
-    EXPECT_TRUE(prepare_astra_sni_stream(cli, "4f2b7a5e-0000-4000-8000-000000000001",
-                                         proxy_name, check)
-                    .has_value());
+    EXPECT_TRUE(
+        prepare_astra_sni_stream(cli, "4f2b7a5e-0000-4000-8000-000000000001", proxy_name, check)
+            .has_value());
     bool client_ok = false;
     srv.async_handshake(ssl::stream_base::server, [&](boost::system::error_code ec) {
       if (ec) srv.lowest_layer().close();

@@ -4,14 +4,14 @@
 // Certificates are generated at test time (testdata/test_pki.hpp); handshakes run over loopback.
 #include "proxy/cluster/cluster_tls.hpp"
 
-#include <gtest/gtest.h>
-#include <openssl/ssl.h>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <optional>
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "proxy/cluster/secure_connect_bundle.hpp"
 #include "proxy/session/upstream_connection.hpp"
@@ -62,8 +62,7 @@ class ClusterTlsTest : public ::testing::Test {
   }
   static inline Pki* pki_ = nullptr;
 
-  static std::shared_ptr<ssl::context> server_ctx(bool require_client_cert,
-                                                  const std::string& cert,
+  static std::shared_ptr<ssl::context> server_ctx(bool require_client_cert, const std::string& cert,
                                                   const std::string& key) {
     net::ServerTlsOptions o;
     o.cert_file = cert;
@@ -116,8 +115,8 @@ Outcome handshake(const std::shared_ptr<ssl::context>& server, const ClusterTls&
   cli.async_handshake(ssl::stream_base::client, [&](boost::system::error_code ec) {
     out.client_ok = !ec;
     if (ec) {
-      out.explanation = explain_tls_handshake_failure(cli, ec, "127.0.0.1:9042", name,
-                                                      tls.hostname, "ORIGIN");
+      out.explanation =
+          explain_tls_handshake_failure(cli, ec, "127.0.0.1:9042", name, tls.hostname, "ORIGIN");
       cli.lowest_layer().close();
       return;
     }
@@ -197,8 +196,8 @@ TEST_F(ClusterTlsTest, UntrustedServerIsRefusedEvenWithVerificationOff) {
 TEST_F(ClusterTlsTest, ExpiredServerCertificateIsExplained) {
   auto tls = make_cluster_tls(origin_tls(pki_->ca_pem), ClusterType::Origin);
   ASSERT_TRUE(tls.has_value());
-  auto out = handshake(server_ctx(false, pki_->expired_server_pem, pki_->expired_server_key),
-                       *tls, "localhost");
+  auto out = handshake(server_ctx(false, pki_->expired_server_pem, pki_->expired_server_key), *tls,
+                       "localhost");
   EXPECT_FALSE(out.client_ok);
   EXPECT_NE(out.explanation.find("expired"), std::string::npos) << out.explanation;
 }
@@ -254,8 +253,7 @@ TEST_F(ClusterTlsTest, ErrorsNameTheSettingTheFileAndTheProblem) {
   {
     auto r = make_cluster_tls(origin_tls(pki_->junk), ClusterType::Origin);
     ASSERT_FALSE(r.has_value());
-    EXPECT_NE(r.error().message.find("no PEM certificate"), std::string::npos)
-        << r.error().message;
+    EXPECT_NE(r.error().message.find("no PEM certificate"), std::string::npos) << r.error().message;
   }
   {
     auto r = make_cluster_tls(origin_tls(pki_->expired_ca_pem), ClusterType::Origin);
@@ -278,8 +276,8 @@ TEST_F(ClusterTlsTest, ErrorsNameTheSettingTheFileAndTheProblem) {
         << r.error().message;
   }
   {
-    auto r = make_cluster_tls(origin_tls("", pki_->client_pem, pki_->client_key),
-                              ClusterType::Origin);
+    auto r =
+        make_cluster_tls(origin_tls("", pki_->client_pem, pki_->client_key), ClusterType::Origin);
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(r.error().message.find("needs the server CA"), std::string::npos);
   }
@@ -288,12 +286,12 @@ TEST_F(ClusterTlsTest, ErrorsNameTheSettingTheFileAndTheProblem) {
 TEST_F(ClusterTlsTest, CertificateValidityIsCheckedAgainstTheGivenTime) {
   const std::string pem = pki_->ca.pem();
   EXPECT_TRUE(check_certificates_valid(pem, "CA").has_value());
-  auto later = check_certificates_valid(pem, "CA", std::chrono::system_clock::now() +
-                                                       std::chrono::hours(24 * 30));
+  auto later = check_certificates_valid(
+      pem, "CA", std::chrono::system_clock::now() + std::chrono::hours(24 * 30));
   ASSERT_FALSE(later.has_value());
   EXPECT_NE(later.error().message.find("expired"), std::string::npos);
-  auto earlier = check_certificates_valid(pem, "CA", std::chrono::system_clock::now() -
-                                                         std::chrono::hours(24 * 30));
+  auto earlier = check_certificates_valid(
+      pem, "CA", std::chrono::system_clock::now() - std::chrono::hours(24 * 30));
   ASSERT_FALSE(earlier.has_value());
   EXPECT_NE(earlier.error().message.find("not valid before"), std::string::npos);
   // One current certificate among expired ones is enough (CA bundles accumulate old roots).
@@ -405,7 +403,6 @@ TEST_F(ClusterTlsTest, BundleContextIsBuiltFromPemInMemory) {
   EXPECT_NE(x.error().message.find("expired"), std::string::npos);
 }
 
-
 // connect_stream (the proxy's request connections) completes the handshake itself, so a failure
 // is explained; the stream it hands over has its handshake done, and FramedConnection's own
 // handshake call on it is a no-op.
@@ -462,8 +459,8 @@ TEST_F(ClusterTlsTest, ConnectStreamCompletesTheHandshakeOrExplainsWhyNot) {
   EXPECT_NE(bad.error.find("not signed by a trusted CA"), std::string::npos) << bad.error;
   EXPECT_NE(bad.error.find("ZDM_TARGET_TLS_SERVER_CA_PATH"), std::string::npos) << bad.error;
 
-  auto expired = connect_through(
-      server_ctx(false, pki_->expired_server_pem, pki_->expired_server_key), good);
+  auto expired =
+      connect_through(server_ctx(false, pki_->expired_server_pem, pki_->expired_server_key), good);
   EXPECT_FALSE(expired.ok);
   EXPECT_NE(expired.error.find("expired"), std::string::npos) << expired.error;
 }

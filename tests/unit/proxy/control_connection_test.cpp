@@ -66,8 +66,8 @@ class TopologyNode {
         protocol::TopologyChangeEvent e;
         e.address.address = Bytes{127, 0, 0, 9};
         e.address.port = 9042;
-        (void)send(protocol::make_response(version_, protocol::StreamId{-1},
-                                           protocol::EventMessage{e}));
+        (void)send(
+            protocol::make_response(version_, protocol::StreamId{-1}, protocol::EventMessage{e}));
       }
       flush();
     }
@@ -128,8 +128,8 @@ class TopologyNode {
       column("rack", TypeId::Varchar);
       column("host_id", TypeId::Uuid);
       for (uint8_t p : peers_) {
-        r.rows.push_back({Bytes{127, 0, 0, p}, Bytes{127, 0, 0, p}, text("dc1"), text("r1"),
-                          uuid(p)});
+        r.rows.push_back(
+            {Bytes{127, 0, 0, p}, Bytes{127, 0, 0, p}, text("dc1"), text("r1"), uuid(p)});
       }
     }
     r.metadata.column_count = static_cast<int32_t>(r.metadata.columns.size());

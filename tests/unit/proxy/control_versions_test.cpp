@@ -1,8 +1,8 @@
 // Protocol version selection of the control connections and of client sessions.
 #include <gtest/gtest.h>
 
-#include "proxy/session/client_session.hpp"
 #include "proxy/cluster/control_connection.hpp"
+#include "proxy/session/client_session.hpp"
 
 namespace zdm::proxy {
 namespace {
@@ -29,8 +29,9 @@ TEST(ControlVersions, RecognisesAVersionRefusalButNotOtherFailures) {
       "another --protocol-version)";
   EXPECT_TRUE(is_version_refusal(refused));
   client::ClientError beta = refused;
-  beta.message = "x: STARTUP with protocol v5 refused: PROTOCOL_ERROR Beta version of the protocol "
-                 "used (5/v5-beta), but USE_BETA flag is unset";
+  beta.message =
+      "x: STARTUP with protocol v5 refused: PROTOCOL_ERROR Beta version of the protocol "
+      "used (5/v5-beta), but USE_BETA flag is unset";
   EXPECT_TRUE(is_version_refusal(beta));
   client::ClientError auth;
   auth.kind = client::ClientErrc::Auth;
@@ -76,8 +77,8 @@ TEST(ControlVersions, SessionsUseDseVersionsOnlyWhenBothClustersSpeakThem) {
   // Origin lists v5 next to its DSE versions.
   auto listed = std::make_shared<ClusterView>(*view_at(ProtocolVersion::DseV2));
   listed->supported.options.emplace_back(
-      "PROTOCOL_VERSIONS", std::vector<std::string>{"3/v3", "4/v4", "5/v5", "65/dse-v1",
-                                                    "66/dse-v2"});
+      "PROTOCOL_VERSIONS",
+      std::vector<std::string>{"3/v3", "4/v4", "5/v5", "65/dse-v1", "66/dse-v2"});
   ctx.set_view(ClusterType::Origin, listed);
   EXPECT_EQ(ctx.max_version(), ProtocolVersion::V5);
 }

@@ -4,12 +4,12 @@
 
 #include "proxy/routing/forward_decision.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <memory>
 #include <new>
 #include <string>
+
+#include <gtest/gtest.h>
 
 // Counts heap allocations on this thread, so that a test can prove the routing decision does not
 // allocate. Replacing the global operators affects the whole test binary, which only counts.

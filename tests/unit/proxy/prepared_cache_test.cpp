@@ -1,11 +1,11 @@
 #include "proxy/routing/prepared_cache.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace zdm::proxy {
 namespace {

@@ -1,10 +1,10 @@
 #include "proxy/proxy_config.hpp"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace zdm::proxy {
 namespace {
@@ -286,8 +286,9 @@ TEST(ProxyConfig, HostnameVerificationIsOnUnlessSkippedPerCluster) {
 }
 
 TEST(ProxyConfig, TlsKeyWithoutCertificateNamesTheMissingSetting) {
-  const std::string m = yaml_error("origin_tls_server_ca_path: /ca.pem\n"
-                                   "origin_tls_client_key_path: /k.pem\n");
+  const std::string m = yaml_error(
+      "origin_tls_server_ca_path: /ca.pem\n"
+      "origin_tls_client_key_path: /k.pem\n");
   EXPECT_NE(m.find("ZDM_ORIGIN_TLS_CLIENT_CERT_PATH"), std::string::npos) << m;
   auto scb = load_config_from_yaml(
       "origin_contact_points: 10.0.0.1\ntarget_secure_connect_bundle_path: /b.zip\n"

@@ -1,11 +1,11 @@
 #include "proxy/proxy_metrics.hpp"
 
-#include <gtest/gtest.h>
-
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace zdm::proxy {
 namespace {

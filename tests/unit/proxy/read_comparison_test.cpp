@@ -23,8 +23,10 @@ Bytes text_cell(std::string_view s) { return Bytes(s.begin(), s.end()); }
 protocol::Row kv(int32_t k, std::optional<std::string_view> v) {
   protocol::Row row;
   row.push_back(int_cell(k));
-  if (v) row.push_back(text_cell(*v));
-  else row.push_back(std::nullopt);
+  if (v)
+    row.push_back(text_cell(*v));
+  else
+    row.push_back(std::nullopt);
   return row;
 }
 
@@ -55,9 +57,10 @@ Encoded rows_response(ProtocolVersion v, const std::vector<protocol::Row>& rows,
   r.metadata.columns = {{"ks", "kv", "k", DataType::simple(TypeId::Int)},
                         {"ks", "kv", "v", DataType::simple(TypeId::Varchar)}};
   if (o.with_collection) {
-    r.metadata.columns.push_back({"ks", "kv", "m",
-                                  DataType::map_of(DataType::simple(TypeId::Varchar),
-                                                   DataType::list_of(DataType::simple(TypeId::Int)))});
+    r.metadata.columns.push_back(
+        {"ks", "kv", "m",
+         DataType::map_of(DataType::simple(TypeId::Varchar),
+                          DataType::list_of(DataType::simple(TypeId::Int)))});
   }
   r.metadata.column_count = static_cast<int32_t>(r.metadata.columns.size());
   if (o.no_metadata) r.metadata.columns.clear();
@@ -87,8 +90,7 @@ RowsDigest digest_rows(ProtocolVersion v, const std::vector<protocol::Row>& rows
   return digest(v, rows_response(v, rows, o));
 }
 
-const ProtocolVersion kVersions[] = {ProtocolVersion::V3, ProtocolVersion::V4,
-                                     ProtocolVersion::V5};
+const ProtocolVersion kVersions[] = {ProtocolVersion::V3, ProtocolVersion::V4, ProtocolVersion::V5};
 
 TEST(RowsDigest, SameRowsInAnotherOrderMatch) {
   for (auto v : kVersions) {

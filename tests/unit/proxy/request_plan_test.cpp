@@ -2,10 +2,10 @@
 // state and routing snapshot (../shared/ref/reference-proxy-notes.md 1.5 and 1.7).
 #include "proxy/routing/request_plan.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "allocation_counter.hpp"
 #include "protocol/frame_codec.hpp"

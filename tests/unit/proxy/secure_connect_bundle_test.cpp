@@ -2,13 +2,13 @@
 // DataStax Python driver reads bundles with), stored and deflated, plus broken archives.
 #include "proxy/cluster/secure_connect_bundle.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <utility>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "testdata/test_pki.hpp"
 

@@ -1,10 +1,10 @@
 #include "proxy/cluster/virtual_topology.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <set>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "common/md5.hpp"
 #include "protocol/frame_header.hpp"

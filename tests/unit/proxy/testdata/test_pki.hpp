@@ -3,10 +3,6 @@
 // with the OpenSSL API (so validity can lie in the past, which the CLI of OpenSSL 3.0 cannot do),
 // written as PEM into a per-test temporary directory.
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +10,11 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 namespace zdm::proxy::testing {
 
@@ -49,8 +50,8 @@ struct CertSpec {
   std::string cn;
   std::vector<std::string> san;  // "DNS:localhost", "IP:127.0.0.1"
   bool is_ca = false;
-  long not_before_s = -3600;      // relative to now
-  long not_after_s = 2 * 86400;   // relative to now
+  long not_before_s = -3600;     // relative to now
+  long not_after_s = 2 * 86400;  // relative to now
 };
 
 inline void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
