@@ -24,6 +24,8 @@ std::string_view client_errc_name(ClientErrc code) {
       return "server";
     case ClientErrc::InvalidArgument:
       return "invalid_argument";
+    case ClientErrc::VersionRefused:
+      return "version_refused";
   }
   return "unknown";
 }

@@ -23,6 +23,7 @@ enum class ClientErrc {
   Auth,              // authentication failed or required but not configured
   Server,            // the server answered with an ERROR (see server_code)
   InvalidArgument,   // the caller passed something unusable
+  VersionRefused,    // the server refused the protocol version (fixed, or every one tried)
 };
 
 std::string_view client_errc_name(ClientErrc code);

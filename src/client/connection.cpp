@@ -94,6 +94,8 @@ asio::awaitable<ClientResult<std::shared_ptr<Connection>>> Connection::connect(
     conn->close("protocol version rejected");
     if (!negotiation.on_rejected(conn->server_version_)) {
       auto error = ready.error();
+      // The server said so in an ERROR (a dropped connection stays ConnectionClosed).
+      if (error.kind == ClientErrc::Protocol) error.kind = ClientErrc::VersionRefused;
       error.message += negotiation.negotiating()
                            ? " (tried protocol v5, v4 and v3)"
                            : " (fixed protocol version; try another --protocol-version)";

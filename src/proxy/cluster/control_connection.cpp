@@ -56,66 +56,6 @@ ControlConnectionOptions ControlConnectionOptions::from_config(const ProxyConfig
   return o;
 }
 
-std::vector<protocol::ProtocolVersion> control_versions_from(protocol::ProtocolVersion max) {
-  using protocol::ProtocolVersion;
-  constexpr ProtocolVersion kOrder[] = {ProtocolVersion::DseV2, ProtocolVersion::DseV1,
-                                        ProtocolVersion::V5, ProtocolVersion::V4,
-                                        ProtocolVersion::V3};
-  std::vector<ProtocolVersion> out;
-  bool started = false;
-  for (auto v : kOrder) {
-    started = started || v == max;
-    if (started) out.push_back(v);
-  }
-  if (out.empty()) out.assign(std::begin(kOrder), std::end(kOrder));
-  return out;
-}
-
-std::optional<protocol::ProtocolVersion> highest_listed_version(
-    const protocol::SupportedMessage& supported, bool include_dse) {
-  // Position in the stepping order: lower is higher.
-  const auto order = control_versions_from(protocol::ProtocolVersion::DseV2);
-  std::optional<size_t> best;
-  for (const auto& [key, values] : supported.options) {
-    if (key != "PROTOCOL_VERSIONS") continue;
-    for (const std::string& entry : values) {
-      if (entry.find("beta") != std::string::npos) continue;
-      int number = 0;
-      size_t i = 0;
-      while (i < entry.size() && i < 4 && entry[i] >= '0' && entry[i] <= '9') {
-        number = number * 10 + (entry[i] - '0');
-        ++i;
-      }
-      if (i == 0 || number > 255) continue;
-      auto v = protocol::protocol_version_from_byte(static_cast<uint8_t>(number));
-      if (!v) continue;
-      if (!include_dse &&
-          (*v == protocol::ProtocolVersion::DseV1 || *v == protocol::ProtocolVersion::DseV2)) {
-        continue;
-      }
-      const auto at =
-          static_cast<size_t>(std::find(order.begin(), order.end(), *v) - order.begin());
-      if (at < order.size() && (!best || at < *best)) best = at;
-    }
-  }
-  if (!best) return std::nullopt;
-  return order[*best];
-}
-
-bool is_version_refusal(const client::ClientError& error) {
-  // Some servers just close a connection that speaks a version they do not know.
-  if (error.kind == client::ClientErrc::ConnectionClosed) return true;
-  if (error.kind != client::ClientErrc::Protocol) return false;
-  // The client reports "<host>: STARTUP with protocol <v> refused: <CODE> <message>".
-  const auto refused = error.message.find("STARTUP with protocol");
-  if (refused == std::string::npos) return false;
-  std::string rest = error.message.substr(refused);
-  std::transform(rest.begin(), rest.end(), rest.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const auto reason = rest.find("refused:");
-  return reason != std::string::npos && rest.find("version", reason) != std::string::npos;
-}
-
 bool same_nodes(const std::vector<ClusterNode>& a, const std::vector<ClusterNode>& b) {
   return std::equal(
       a.begin(), a.end(), b.begin(), b.end(), [](const ClusterNode& x, const ClusterNode& y) {

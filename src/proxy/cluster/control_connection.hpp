@@ -32,6 +32,7 @@
 #include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/cluster/virtual_topology.hpp"
 #include "proxy/proxy_config.hpp"
+#include "proxy/version_policy.hpp"
 
 namespace zdm::proxy {
 
@@ -95,16 +96,6 @@ struct ControlConnectionOptions {
 
   static ControlConnectionOptions from_config(const ProxyConfig& config, ClusterType cluster);
 };
-
-// The versions a control connection tries, highest first, starting at `max`.
-std::vector<protocol::ProtocolVersion> control_versions_from(protocol::ProtocolVersion max);
-// Whether a failed connection attempt was the server refusing the protocol version (so a lower
-// one is worth trying), as opposed to a network or authentication failure.
-bool is_version_refusal(const client::ClientError& error);
-// The highest non-beta version in SUPPORTED's PROTOCOL_VERSIONS ("3/v3", "5/v5-beta",
-// "66/dse-v2", ...), if the cluster lists any; DSE versions only with `include_dse`.
-std::optional<protocol::ProtocolVersion> highest_listed_version(
-    const protocol::SupportedMessage& supported, bool include_dse = true);
 
 class ControlConnection {
  public:

@@ -84,6 +84,7 @@ TEST(Connection, FixedVersionRefusedIsAnError) {
     auto conn = co_await Connection::connect(local(server.port()), o);
     EXPECT_FALSE(conn);
     if (!conn) {
+      EXPECT_EQ(conn.error().kind, ClientErrc::VersionRefused);
       EXPECT_NE(conn.error().message.find("fixed protocol version"), std::string::npos);
     }
   });

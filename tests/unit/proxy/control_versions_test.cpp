@@ -20,25 +20,21 @@ TEST(ControlVersions, StepDownFromTheConfiguredMaximum) {
             (std::vector<ProtocolVersion>{ProtocolVersion::V3}));
 }
 
-TEST(ControlVersions, RecognisesAVersionRefusalButNotOtherFailures) {
+TEST(ControlVersions, RecognisesAVersionRefusalByKindNotByText) {
   client::ClientError refused;
-  refused.kind = client::ClientErrc::Protocol;
-  refused.message =
-      "127.0.0.1:9042: STARTUP with protocol v5 refused: PROTOCOL_ERROR Invalid or unsupported "
-      "protocol version (5); supported versions are (3/v3, 4/v4) (fixed protocol version; try "
-      "another --protocol-version)";
+  refused.kind = client::ClientErrc::VersionRefused;
+  refused.message = "anything";
   EXPECT_TRUE(is_version_refusal(refused));
-  client::ClientError beta = refused;
-  beta.message =
-      "x: STARTUP with protocol v5 refused: PROTOCOL_ERROR Beta version of the protocol "
-      "used (5/v5-beta), but USE_BETA flag is unset";
-  EXPECT_TRUE(is_version_refusal(beta));
+  client::ClientError dropped;
+  dropped.kind = client::ClientErrc::ConnectionClosed;  // servers that drop unknown versions
+  EXPECT_TRUE(is_version_refusal(dropped));
   client::ClientError auth;
   auth.kind = client::ClientErrc::Auth;
   auth.message = "x: authentication as 'u' failed: BAD_CREDENTIALS wrong version of password";
   EXPECT_FALSE(is_version_refusal(auth));
-  client::ClientError other = refused;
-  other.message = "x: STARTUP with protocol v4 refused: PROTOCOL_ERROR Unknown compression";
+  client::ClientError other;
+  other.kind = client::ClientErrc::Protocol;  // a message mentioning versions is not enough
+  other.message = "x: STARTUP with protocol v4 refused: PROTOCOL_ERROR protocol version (4)";
   EXPECT_FALSE(is_version_refusal(other));
   client::ClientError connect;
   connect.kind = client::ClientErrc::Connect;
