@@ -5,7 +5,8 @@
 #   rows     ROWS rows of ~100 bytes in 5 text columns, one partition each: migrate (batches of
 #            32 partitions, then the default 10), validate
 #   fix      validate --fix missing after target's table was truncated (every row to repair)
-#   wide     ROWS/4 rows in ONE partition: migrate and validate (paging inside a partition)
+#   wide     ROWS/4 rows (or $WIDE_ROWS) in ONE partition: migrate and validate (paging inside a
+#            partition)
 # For each: wall time, rows/s, CPU seconds of the zdm process, peak RSS (GNU time).
 set -euo pipefail
 build=${1:?usage: scripts/bench-migrate.sh BUILD_DIR [ROWS]}
@@ -37,7 +38,7 @@ start_node origin
 origin_port=$node_port
 echo "loading $rows rows into origin..."
 /usr/bin/python3 "$root/scripts/bench_migrate_load.py" 127.0.0.1 "$origin_port" "$rows"
-wide_rows=$((rows / 4))
+wide_rows=${WIDE_ROWS:-$((rows / 4))}
 /usr/bin/python3 "$root/scripts/bench_migrate_load.py" 127.0.0.1 "$origin_port" "$wide_rows" --wide
 
 # Batches of 32 partitions (the clusters' warning threshold raised), then the default (10).

@@ -7,21 +7,17 @@
   ZDM_*_TLS_SKIP_HOSTNAME_VERIFICATION=true), expired CA; each failure must stop
   `zdm proxy --startup-timeout` with a message that says what is wrong and what to set;
 - Astra secure connect bundle: a zip built here, a stand-in metadata service (HTTPS with mutual
-  TLS, in this process) and a TLS `zdm node` standing in for the SNI proxy.
+  TLS, in this process: ../astra_standin.py) and a TLS `zdm node` standing in for the SNI proxy.
 
 Certificates are made at test time (python3-cryptography), in a temporary directory.
 """
 import datetime
-import http.server
 import ipaddress
-import json
 import os
 import ssl
 import subprocess
 import sys
-import threading
 import uuid
-import zipfile
 
 import pytest
 
@@ -29,6 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from cassandra.cluster import Cluster, NoHostAvailable  # noqa: E402
 
+from astra_standin import MetadataService  # noqa: E402
+from astra_standin import make_bundle as make_secure_connect_bundle  # noqa: E402
 from zdm_procs import (ZDM_BIN, Node, Proxy, check_no_sanitizer_report,  # noqa: E402
                        wait_until)
 
@@ -431,52 +429,14 @@ def test_cluster_side_expired_ca_fails_at_startup(side, pki, tls_nodes, origin, 
 # ---------------------------------------------------------------------------------------------
 # Astra secure connect bundle
 
-class MetadataService:
-    """A stand-in for the Astra metadata service: HTTPS with mutual TLS, GET /metadata."""
-
-    def __init__(self, pki, answer):
-        self.requests = []
-        service = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                service.requests.append((self.path, self.connection.getpeercert()))
-                if self.path != "/metadata":
-                    self.send_error(404)
-                    return
-                body = json.dumps(answer()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(pki.cert("node"), pki.key("node"))
-        ctx.load_verify_locations(pki.path("ca.pem"))
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def metadata_service(pki, answer):
+    """The Astra metadata service stand-in (../astra_standin.py) with this suite's certificates."""
+    return MetadataService(pki.cert("node"), pki.key("node"), pki.path("ca.pem"), answer)
 
 
 def make_bundle(pki, path, port, cert="client"):
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("config.json", json.dumps({
-            "host": "127.0.0.1", "port": port, "keyspace": "ks", "localDC": "dc1",
-            "caCertLocation": "./ca.crt", "keyLocation": "./key", "certLocation": "./cert"}))
-        z.write(pki.path("ca.pem"), "ca.crt")
-        z.write(pki.cert(cert), "cert")
-        z.write(pki.key(cert), "key")
+    make_secure_connect_bundle(path, port, pki.path("ca.pem"), pki.cert(cert), pki.key(cert))
+
 
 
 def test_secure_connect_bundle_origin(pki, target, tmp_path):
@@ -490,7 +450,7 @@ def test_secure_connect_bundle_origin(pki, target, tmp_path):
                           connect_timeout=10, ssl_context=ctx)
         host_id = str(cluster.connect().execute("SELECT host_id FROM system.local").one().host_id)
         cluster.shutdown()
-        service = MetadataService(pki, lambda: {
+        service = metadata_service(pki, lambda: {
             "version": 1, "region": "local",
             "contact_info": {"type": "sni_proxy", "local_dc": "dc1",
                              "contact_points": [host_id],
@@ -523,7 +483,7 @@ def test_secure_connect_bundle_origin(pki, target, tmp_path):
 
 def test_secure_connect_bundle_errors(pki, origin, target, tmp_path):
     # A bundle whose client certificate the metadata service does not trust.
-    service = MetadataService(pki, lambda: {})
+    service = metadata_service(pki, lambda: {})
     try:
         bundle = str(tmp_path / "bad-cert.zip")
         make_bundle(pki, bundle, service.port, cert="client_other")
