@@ -27,8 +27,8 @@ void AsyncReads::start(std::shared_ptr<UpstreamConnection> connection) {
   started_.assign(ids, {});
   is_read_.assign(ids, 0);
   ticket_.assign(ids, {});
-  prev_.assign(ids, -1);
-  next_.assign(ids, -1);
+  deadlines_.clear();
+  deadlines_.reserve(ids);
   timer_ = std::make_unique<boost::asio::steady_timer>(conn_->executor());
   conn_->attach(this);
   auto id = conn_->ids().acquire(kHandshake);
@@ -58,7 +58,7 @@ void AsyncReads::close() {
     conn_.reset();
   }
   if (timer_) timer_->cancel();
-  head_ = tail_ = -1;
+  deadlines_.clear();
   comparisons_.clear();
   state_ = State::Failed;
 }
@@ -83,7 +83,7 @@ bool AsyncReads::send(ByteView wire, bool is_read, ReadComparisons::Ticket compa
   started_[i] = Clock::now();
   is_read_[i] = is_read ? 1 : 0;
   ticket_[i] = comparison;
-  link(*id);
+  deadlines_.insert(static_cast<uint32_t>(*id), started_[i] + options_.timeout);
   arm_timer();
   ++in_flight_;
   ++sent_;
@@ -125,7 +125,7 @@ void AsyncReads::on_upstream_frame(UpstreamConnection& connection, const protoco
     return;
   }
   if (*owner == kInternal || *owner == StreamIdMap::kOrphan) return;
-  unlink(id);
+  deadlines_.remove(static_cast<uint32_t>(id));
   --in_flight_;
   ++answered_;
   const auto i = static_cast<size_t>(id);
@@ -202,32 +202,11 @@ void AsyncReads::reprepare(ByteView sent_id) {
   conn_->schedule_flush();
 }
 
-void AsyncReads::link(int16_t id) {
-  const auto i = static_cast<size_t>(id);
-  prev_[i] = tail_;
-  next_[i] = -1;
-  if (tail_ >= 0) next_[static_cast<size_t>(tail_)] = id;
-  tail_ = id;
-  if (head_ < 0) head_ = id;
-}
-
-void AsyncReads::unlink(int16_t id) {
-  const auto i = static_cast<size_t>(id);
-  if (prev_[i] >= 0)
-    next_[static_cast<size_t>(prev_[i])] = next_[i];
-  else if (head_ == id)
-    head_ = next_[i];
-  if (next_[i] >= 0)
-    prev_[static_cast<size_t>(next_[i])] = prev_[i];
-  else if (tail_ == id)
-    tail_ = prev_[i];
-  prev_[i] = next_[i] = -1;
-}
-
 void AsyncReads::arm_timer() {
-  if (timer_armed_ || head_ < 0 || !timer_) return;
+  const auto first = deadlines_.first();
+  if (timer_armed_ || !first || !timer_) return;
   timer_armed_ = true;
-  timer_->expires_at(started_[static_cast<size_t>(head_)] + options_.timeout);
+  timer_->expires_at(deadlines_.deadline(*first));
   timer_->async_wait([alive = alive_](boost::system::error_code ec) {
     AsyncReads* self = *alive;
     if (!self) return;
@@ -239,14 +218,15 @@ void AsyncReads::arm_timer() {
 
 void AsyncReads::on_timer() {
   const auto now = Clock::now();
-  while (head_ >= 0 && started_[static_cast<size_t>(head_)] + options_.timeout <= now) {
-    expire(static_cast<int16_t>(head_));
+  for (auto first = deadlines_.first(); first && deadlines_.deadline(*first) <= now;
+       first = deadlines_.first()) {
+    expire(static_cast<int16_t>(*first));
   }
   arm_timer();
 }
 
 void AsyncReads::expire(int16_t id) {
-  unlink(id);
+  deadlines_.remove(static_cast<uint32_t>(id));
   const auto i = static_cast<size_t>(id);
   // The id stays taken until the late answer (dropped then), so it is never reused while the
   // node may still answer on it.
@@ -317,7 +297,7 @@ void AsyncReads::on_upstream_closed(UpstreamConnection&) {
       m->inflight_requests->dec(in_flight_);
   }
   in_flight_ = 0;
-  head_ = tail_ = -1;
+  deadlines_.clear();
   if (timer_) timer_->cancel();
   comparisons_.clear();
   state_ = State::Failed;

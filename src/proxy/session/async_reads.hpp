@@ -26,6 +26,7 @@
 #include "protocol/compression.hpp"
 #include "protocol/version.hpp"
 #include "proxy/routing/prepared_cache.hpp"
+#include "proxy/session/deadline_list.hpp"
 #include "proxy/session/read_comparison.hpp"
 #include "proxy/session/upstream_connection.hpp"
 
@@ -85,9 +86,6 @@ class AsyncReads final : private UpstreamHandler {
   void on_upstream_closed(UpstreamConnection& connection) override;
   void on_handshake(const protocol::Frame& frame);
   void send_internal_query(const std::string& cql);
-  // Deadlines: in-flight ids in send order (all share the timeout, so oldest = earliest).
-  void link(int16_t id);
-  void unlink(int16_t id);
   void arm_timer();
   void on_timer();
   void expire(int16_t id);
@@ -101,8 +99,7 @@ class AsyncReads final : private UpstreamHandler {
   std::vector<std::chrono::steady_clock::time_point> started_;  // by stream id
   std::vector<uint8_t> is_read_;                                // by stream id
   std::vector<ReadComparisons::Ticket> ticket_;                 // by stream id
-  std::vector<int32_t> prev_, next_;                            // by stream id: deadline list
-  int32_t head_ = -1, tail_ = -1;
+  DeadlineList deadlines_;                                      // in-flight stream ids
   std::unique_ptr<boost::asio::steady_timer> timer_;
   bool timer_armed_ = false;
   // Cleared on destruction: the timer's handler may run after this object is gone.

@@ -38,6 +38,7 @@
 #include "proxy/routing/request_plan.hpp"
 #include "proxy/routing/routing_snapshot.hpp"
 #include "proxy/session/async_reads.hpp"
+#include "proxy/session/deadline_list.hpp"
 #include "proxy/session/upstream_connection.hpp"
 
 namespace zdm::proxy {
@@ -225,8 +226,6 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     TableCounters* table = nullptr;
     ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
     std::chrono::steady_clock::time_point start{};
-    std::chrono::steady_clock::time_point deadline{};
-    int32_t prev = -1, next = -1;  // in-flight list, oldest first (= earliest deadline)
   };
 
   // net::FramedConnection
@@ -364,7 +363,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
-  int32_t head_ = -1, tail_ = -1;
+  DeadlineList in_flight_;  // slots waiting for answers, by deadline
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer handshake_timer_;  // a node that accepts but never answers STARTUP
   bool timer_armed_ = false;

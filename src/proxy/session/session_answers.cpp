@@ -242,7 +242,7 @@ void ClientSession::schedule_client_flush() {
   asio::post(executor(), [self = std::static_pointer_cast<ClientSession>(shared_from_this())] {
     self->flush_scheduled_ = false;
     self->flush();
-    if (self->draining_ && self->head_ < 0) return self->close_after_flush();
+    if (self->draining_ && self->in_flight_.empty()) return self->close_after_flush();
     if (self->origin_.conn) self->origin_.conn->publish_stream_ids();
     if (self->target_.conn) self->target_.conn->publish_stream_ids();
   });
@@ -335,24 +335,10 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.origin_error = ErrorCode::ServerError;
   s.target_error = ErrorCode::ServerError;
   s.start = Clock::now();
-  s.deadline = s.start + routing_->request_timeout;
-  // Into the in-flight list, kept in deadline order so that one timer serves the whole session.
-  // Requests share the timeout, so this is an append, unless a routing change shortened it.
-  int32_t after = tail_;
-  while (after >= 0 && slots_[static_cast<size_t>(after)].deadline > s.deadline) {
-    after = slots_[static_cast<size_t>(after)].prev;
+  // One timer serves the session: it waits for the first deadline of the list.
+  if (in_flight_.insert(index, s.start + routing_->request_timeout) && timer_armed_) {
+    deadline_timer_.cancel();  // an earlier deadline than the one waited for (shorter timeout)
   }
-  s.prev = after;
-  s.next = after >= 0 ? slots_[static_cast<size_t>(after)].next : head_;
-  if (s.prev >= 0)
-    slots_[static_cast<size_t>(s.prev)].next = static_cast<int32_t>(index);
-  else
-    head_ = static_cast<int32_t>(index);
-  if (s.next >= 0)
-    slots_[static_cast<size_t>(s.next)].prev = static_cast<int32_t>(index);
-  else
-    tail_ = static_cast<int32_t>(index);
-  if (head_ == static_cast<int32_t>(index) && timer_armed_) deadline_timer_.cancel();
   arm_deadline_timer();
   return index;
 }
@@ -361,24 +347,17 @@ void ClientSession::free_slot(uint32_t index) {
   Slot& s = slots_[index];
   if (!s.in_use) return;
   s.in_use = false;
-  if (s.prev >= 0)
-    slots_[static_cast<size_t>(s.prev)].next = s.next;
-  else
-    head_ = s.next;
-  if (s.next >= 0)
-    slots_[static_cast<size_t>(s.next)].prev = s.prev;
-  else
-    tail_ = s.prev;
-  s.prev = s.next = -1;
+  in_flight_.remove(index);
   // Large answers kept for joining are not retained by idle slots.
   if (s.stored.capacity() > 64 * 1024) Bytes().swap(s.stored);
   free_slots_.push_back(index);
 }
 
 void ClientSession::arm_deadline_timer() {
-  if (timer_armed_ || head_ < 0 || is_closed()) return;
+  const auto first = in_flight_.first();
+  if (timer_armed_ || !first || is_closed()) return;
   timer_armed_ = true;
-  deadline_timer_.expires_at(slots_[static_cast<size_t>(head_)].deadline);
+  deadline_timer_.expires_at(in_flight_.deadline(*first));
   deadline_timer_.async_wait([self = std::static_pointer_cast<ClientSession>(shared_from_this())](
                                  boost::system::error_code ec) {
     self->timer_armed_ = false;
@@ -391,8 +370,9 @@ void ClientSession::arm_deadline_timer() {
 
 void ClientSession::on_deadline_timer() {
   const auto now = Clock::now();
-  while (head_ >= 0 && slots_[static_cast<size_t>(head_)].deadline <= now) {
-    expire(static_cast<uint32_t>(head_));
+  for (auto first = in_flight_.first(); first && in_flight_.deadline(*first) <= now;
+       first = in_flight_.first()) {
+    expire(*first);
   }
   // Ids of timed-out requests stay taken until a late answer that a hung node may never send.
   // Once most of a connection's ids are held so, the session closes (after the timeout errors
@@ -440,7 +420,8 @@ void ClientSession::expire(uint32_t index) {
   }
   s.compare = {};
   if (routing_->timeout_behaviour == TimeoutBehaviour::Error) {
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(s.deadline - s.start);
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(in_flight_.deadline(index) - s.start);
     auto error = make_timeout_error(s.timeout_kind, s.consistency, waited.count());
     (void)send(protocol::make_response(version_, protocol::StreamId{s.client_stream},
                                        protocol::ResponseBody(std::move(error))));
