@@ -3,17 +3,31 @@
 #include <fmt/format.h>
 
 namespace zdm::protocol {
-namespace {
 
-// Prefixes a reader error with the message and field it came from. Cold: error path only.
-[[gnu::cold]] tl::unexpected<Error> in_field(Opcode op, std::string_view field, Error e) {
+tl::unexpected<Error> in_field(Opcode op, std::string_view field, Error e) {
   e.message = fmt::format("{} {}: {}", opcode_name(op), field, e.message);
   return tl::unexpected(std::move(e));
 }
 
-[[gnu::cold]] tl::unexpected<Error> malformed(Opcode op, std::string_view what, size_t offset) {
+tl::unexpected<Error> malformed(Opcode op, std::string_view what, size_t offset) {
   return fail(Errc::Malformed, fmt::format("{} {} at offset {}", opcode_name(op), what, offset));
 }
+
+Result<ByteReader> message_reader(const FrameHeader& header, ByteView body) {
+  ByteReader reader(body);
+  if (!header.has_flag(frame_flags::kCustomPayload)) return reader;
+  ZDM_TRY_OR(auto count, reader.read_u16(),
+             in_field(header.opcode, "custom payload size", std::move(try_error)));
+  for (uint16_t i = 0; i < count; ++i) {
+    ZDM_CHECK_OR(reader.read_string(),
+                 in_field(header.opcode, "custom payload key", std::move(try_error)));
+    ZDM_CHECK_OR(reader.read_bytes(),
+                 in_field(header.opcode, "custom payload value", std::move(try_error)));
+  }
+  return reader;
+}
+
+namespace {
 
 // Field errors are returned with ZDM_TRY_OR(..., in_field(op, field, std::move(try_error))):
 // the message names the opcode and the field (common/result.hpp has the macros).
@@ -34,21 +48,6 @@ Result<void> check_request(const FrameHeader& header, Opcode expected) {
     return wrong_message(header, expected);
   }
   return {};
-}
-
-// A reader positioned at the message, past the custom payload ([bytes map]) when flagged.
-Result<ByteReader> message_reader(const FrameHeader& header, ByteView body) {
-  ByteReader reader(body);
-  if (!header.has_flag(frame_flags::kCustomPayload)) return reader;
-  ZDM_TRY_OR(auto count, reader.read_u16(),
-             in_field(header.opcode, "custom payload size", std::move(try_error)));
-  for (uint16_t i = 0; i < count; ++i) {
-    ZDM_CHECK_OR(reader.read_string(),
-                 in_field(header.opcode, "custom payload key", std::move(try_error)));
-    ZDM_CHECK_OR(reader.read_bytes(),
-                 in_field(header.opcode, "custom payload value", std::move(try_error)));
-  }
-  return reader;
 }
 
 // Skips `count` [value]s, each preceded by a [string] name when `named`.

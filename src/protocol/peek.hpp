@@ -169,6 +169,14 @@ using RequestPeek =
     std::variant<std::monostate, QueryPeek, ExecutePeek, PreparePeek, BatchPeek, RegisterPeek>;
 Result<RequestPeek> peek_request(const FrameHeader& header, ByteView body);
 
+// Shared by readers of frame bodies (the peeks here, the proxy's function rewriter): a reader
+// positioned at the message, past the custom payload ([bytes map]) when the header flags one;
+// an error prefixed with the opcode and the field it came from; a malformed-body error with the
+// offset. Cold: error paths only.
+Result<ByteReader> message_reader(const FrameHeader& header, ByteView body);
+[[gnu::cold]] tl::unexpected<Error> in_field(Opcode op, std::string_view field, Error e);
+[[gnu::cold]] tl::unexpected<Error> malformed(Opcode op, std::string_view what, size_t offset);
+
 // A response, read without decoding the message: the envelope (tracing id, warnings, custom
 // payload) is skipped. Only the opcode, an ERROR's code and a RESULT's kind are read.
 struct ResponsePeek {

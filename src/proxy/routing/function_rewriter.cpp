@@ -223,15 +223,8 @@ std::optional<std::string> rewrite_text_with_literals(
 // --- frame bodies
 // ---------------------------------------------------------------------------
 
-[[gnu::cold]] tl::unexpected<Error> in_field(Opcode op, std::string_view field, Error e) {
-  e.message = fmt::format("{} {}: {}", protocol::opcode_name(op), field, e.message);
-  return tl::unexpected(std::move(e));
-}
-
-[[gnu::cold]] tl::unexpected<Error> malformed(Opcode op, std::string_view what, size_t offset) {
-  return fail(Errc::Malformed,
-              fmt::format("{} {} at offset {}", protocol::opcode_name(op), what, offset));
-}
+using protocol::in_field;
+using protocol::malformed;
 
 [[gnu::cold]] tl::unexpected<Error> wrong_frame(const FrameHeader& header, Opcode expected) {
   return fail(
@@ -243,20 +236,6 @@ std::optional<std::string> rewrite_text_with_literals(
 
 Result<void> check_frame(const FrameHeader& header, Opcode expected, protocol::Direction dir) {
   if (header.opcode != expected || header.direction != dir) return wrong_frame(header, expected);
-  return {};
-}
-
-// Skips the custom payload ([bytes map]) when the header flags one.
-Result<void> skip_custom_payload(const FrameHeader& header, ByteReader& reader) {
-  if (!header.has_flag(protocol::frame_flags::kCustomPayload)) return {};
-  ZDM_TRY_OR(auto count, reader.read_u16(),
-             in_field(header.opcode, "custom payload size", std::move(try_error)));
-  for (uint16_t i = 0; i < count; ++i) {
-    ZDM_CHECK_OR(reader.read_string(),
-                 in_field(header.opcode, "custom payload key", std::move(try_error)));
-    ZDM_CHECK_OR(reader.read_bytes(),
-                 in_field(header.opcode, "custom payload value", std::move(try_error)));
-  }
   return {};
 }
 
@@ -492,8 +471,7 @@ Result<Bytes> rewrite_execute_body(const FrameHeader& header, ByteView body,
     return fail(Errc::InvalidArgument, fmt::format("{} generated values for {} inserted markers",
                                                    values.size(), plan.inserted.size()));
   }
-  ByteReader reader(body);
-  ZDM_CHECK(skip_custom_payload(header, reader));
+  ZDM_TRY(ByteReader reader, protocol::message_reader(header, body));
   ZDM_CHECK_OR(reader.read_short_bytes(), in_field(op, "prepared id", std::move(try_error)));
   if (protocol::uses_prepared_metadata(header.version)) {
     ZDM_CHECK_OR(reader.read_short_bytes(),
@@ -560,8 +538,7 @@ Result<std::optional<Bytes>> rewrite_query_body(const FrameHeader& header, ByteV
                                                 std::optional<protocol::StatementKind> kind) {
   constexpr Opcode op = Opcode::Query;
   ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
-  ByteReader reader(body);
-  ZDM_CHECK(skip_custom_payload(header, reader));
+  ZDM_TRY(ByteReader reader, protocol::message_reader(header, body));
   const size_t query_at = reader.position();
   ZDM_TRY_OR(auto query, reader.read_long_string(),
              in_field(op, "query text", std::move(try_error)));
@@ -580,8 +557,7 @@ Result<std::optional<PrepareBodyRewrite>> rewrite_prepare_body(const FrameHeader
                                                                ByteView body) {
   constexpr Opcode op = Opcode::Prepare;
   ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
-  ByteReader reader(body);
-  ZDM_CHECK(skip_custom_payload(header, reader));
+  ZDM_TRY(ByteReader reader, protocol::message_reader(header, body));
   const size_t query_at = reader.position();
   ZDM_TRY_OR(auto query, reader.read_long_string(),
              in_field(op, "query text", std::move(try_error)));
@@ -602,8 +578,7 @@ Result<std::optional<Bytes>> rewrite_batch_body(const FrameHeader& header, ByteV
                                                 PrepareRewriteLookupFn lookup, void* context) {
   constexpr Opcode op = Opcode::Batch;
   ZDM_CHECK(check_frame(header, op, protocol::Direction::Request));
-  ByteReader reader(body);
-  ZDM_CHECK(skip_custom_payload(header, reader));
+  ZDM_TRY(ByteReader reader, protocol::message_reader(header, body));
   const size_t type_at = reader.position();
   ZDM_TRY_OR(auto type, reader.read_u8(), in_field(op, "batch type", std::move(try_error)));
   if (type > 2)
