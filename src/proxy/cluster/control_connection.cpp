@@ -16,7 +16,7 @@
 #include "client/connection.hpp"
 #include "common/timeuuid.hpp"
 #include "protocol/row_reader.hpp"
-#include "proxy/session/upstream_connection.hpp"
+#include "proxy/cluster/node_stream.hpp"
 
 namespace zdm::proxy {
 

@@ -30,9 +30,9 @@
 #include "protocol/version.hpp"
 #include "proxy/cluster/astra_metadata.hpp"
 #include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/cluster/version_policy.hpp"
 #include "proxy/cluster/virtual_topology.hpp"
 #include "proxy/proxy_config.hpp"
-#include "proxy/version_policy.hpp"
 
 namespace zdm::proxy {
 

@@ -8,8 +8,8 @@
 
 #include "protocol/message_codec.hpp"
 #include "protocol/peek.hpp"
+#include "proxy/cluster/version_policy.hpp"
 #include "proxy/session/session_internal.hpp"
-#include "proxy/version_policy.hpp"
 
 namespace zdm::proxy {
 

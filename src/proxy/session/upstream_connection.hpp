@@ -20,6 +20,7 @@
 #include "net/framed_connection.hpp"
 #include "net/stream.hpp"
 #include "proxy/cluster/cluster_tls.hpp"
+#include "proxy/cluster/node_stream.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/session/stream_id_map.hpp"
 
@@ -87,16 +88,6 @@ class UpstreamConnection final : public net::FramedConnection {
   bool flush_scheduled_ = false;
   bool counted_ = false;
 };
-
-// Opens a TCP stream to host:port within `timeout` and, when `tls` has a context, completes the
-// TLS handshake within the same deadline (so a TLS failure is reported here, explained by
-// explain_tls_handshake_failure, rather than as a silent close later). `server_name` non-empty:
-// Astra routing, SNI = server_name (a host id) and the certificate is checked against `host`.
-// `done` runs once, on `executor`. FramedConnection::start() then finds the handshake done.
-using StreamCallback = std::function<void(Result<net::Stream>)>;
-void connect_stream(boost::asio::any_io_executor executor, std::string host, uint16_t port,
-                    UpstreamTls tls, std::string server_name, std::chrono::milliseconds timeout,
-                    StreamCallback done);
 
 }  // namespace zdm::proxy
 

@@ -1,4 +1,4 @@
-#include "proxy/version_policy.hpp"
+#include "proxy/cluster/version_policy.hpp"
 
 #include <algorithm>
 
