@@ -408,7 +408,8 @@ void ClientSession::become_ready() {
                                                               : protocol::Compression::None;
     if (auto ok = enable_segments(c); !ok) return fail_session(ok.error().message);
   }
-  if (routing().async_reads()) start_async_leg();
+  // routing() may have started it already (a snapshot published since the session opened).
+  if (routing().async_reads() && !async_) start_async_leg();
 }
 
 const RoutingSnapshot& ClientSession::routing() {
