@@ -11,6 +11,8 @@
 #   MIDDLE_THREADS (1): haproxy nbthread and ZDM_PROXY_THREADS
 #   BENCH_PIN (0; 1 = taskset: nodes on CPU 0, middle process on CPU 1, bench unpinned)
 #   BENCH_OUT: a directory to keep the JSON reports in
+#   BENCH_PATHS: the paths to run (default "direct haproxy proxy", plus "before" with PROXY_BEFORE;
+#     the latency-added table needs "direct")
 #   PROXY_BEFORE: another zdm binary (e.g. a build of the previous commit): its proxy runs as a
 #     fourth path ("zdm proxy before") in the same rounds, for before/after comparisons
 #
@@ -129,6 +131,7 @@ if [[ -n "${PROXY_BEFORE:-}" ]]; then
   [[ -x "$PROXY_BEFORE" ]] || { echo "bench-proxy: PROXY_BEFORE=$PROXY_BEFORE is not executable" >&2; exit 2; }
   paths+=(before)
 fi
+if [[ -n "${BENCH_PATHS:-}" ]]; then read -r -a paths <<<"$BENCH_PATHS"; fi
 for round in $(seq "$rounds"); do
   for path in "${paths[@]}"; do
     start_middle "$path"
@@ -179,7 +182,7 @@ echo "(latency counted from each request's scheduled time, as zdm bench does wit
 echo
 echo "| path | ops/s | p50 µs | p99 µs | p50 added over direct, µs | middle CPU s per 100k requests |"
 echo "|---|---|---|---|---|---|"
-direct_p50=$(medians direct rate | jq '.p50')
+direct_p50=$( [[ " ${paths[*]} " == *" direct "* ]] && medians direct rate | jq '.p50' || echo 0)
 for path in "${paths[@]}"; do
   medians "$path" rate | jq -r --arg p "$(label "$path")" --argjson d "$direct_p50" \
     '"| \($p) | \(.ops) | \(.p50 | round) | \(.p99) | \((.p50 - $d) | round) | \(.cpu) |"'
