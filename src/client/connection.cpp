@@ -162,7 +162,9 @@ void Connection::explain_closed_setup(ClientError& error) const {
   const std::string& name = options_.tls.settings_name;
   if (tls_) {
     // TLS 1.3: a refused client certificate arrives as an alert after the handshake.
-    if (!name.empty()) error.message = net::explain_tls_alert(std::move(error.message), name);
+    if (!name.empty()) {
+      error.message = net::explain_tls_alert(std::move(error.message), tls_alert_, name);
+    }
   } else if (!name.empty()) {
     error.message +=
         fmt::format(" (the node may require TLS: set ZDM_{}_TLS_SERVER_CA_PATH)", name);
@@ -241,6 +243,7 @@ asio::awaitable<ClientResult<Message>> Connection::setup_roundtrip(protocol::Req
       std::tie(rec, n) = co_await plain_->async_read_some(asio::buffer(read_buf_), kAwait);
     }
     if (rec) {
+      tls_alert_ = net::received_tls_alert(rec);
       co_return client_fail(
           ClientErrc::ConnectionClosed,
           fmt::format("{}: connection closed while waiting for the answer to {}: "
@@ -506,6 +509,7 @@ void Connection::do_read() {
 void Connection::on_read(const boost::system::error_code& ec, size_t n) {
   if (closed_) return;
   if (ec) {
+    tls_alert_ = net::received_tls_alert(ec);
     fail_all(client_fail(ClientErrc::ConnectionClosed,
                          fmt::format("{}: connection lost: {}", endpoint_.to_string(),
                                      ec == asio::error::eof ? std::string("closed by the server")

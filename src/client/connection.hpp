@@ -95,6 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_event_callback(EventCallback cb) { on_event_ = std::move(cb); }
 
   const Endpoint& endpoint() const { return endpoint_; }
+  // The TLS alert the node closed the connection with (e.g. 116: certificate required), if any.
+  std::optional<uint8_t> tls_alert() const { return tls_alert_; }
   protocol::ProtocolVersion version() const { return version_; }
   protocol::Compression compression() const { return compression_; }
   const std::string& keyspace() const { return keyspace_; }
@@ -157,7 +159,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   protocol::Compression compression_ = protocol::Compression::None;
   protocol::FrameDecoder decoder_;
   protocol::FrameEncoder encoder_;
-  bool version_rejected_ = false;  // set by startup() when the server refused the version
+  bool version_rejected_ = false;     // set by startup() when the server refused the version
+  std::optional<uint8_t> tls_alert_;  // the TLS alert that closed the connection, if one did
   std::optional<protocol::ProtocolVersion> server_version_;
   std::string keyspace_;
 

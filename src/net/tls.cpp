@@ -163,6 +163,7 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
   const long verify = SSL_get_verify_result(stream.native_handle());
   const std::string ca_setting = fmt::format("ZDM_{}_TLS_SERVER_CA_PATH", cluster_name);
   std::string why;
+  bool wrong_name = false;  // the certificate does not name the host connected to
   switch (verify) {
     case X509_V_OK:
     case X509_V_ERR_UNSPECIFIED:  // what a rejecting verify callback (Asio's name check) leaves
@@ -185,6 +186,7 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       why = fmt::format("its certificate is not valid for '{}'", expected_name);
+      wrong_name = true;
       break;
     default:
       why =
@@ -198,8 +200,9 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
     // Asio's host-name callback rejects the chain without recording an X509 error code: the
     // chain was otherwise fine, so the name is what did not match.
     why = fmt::format("its certificate is not valid for host name '{}'", expected_name);
+    wrong_name = true;
   }
-  if (!why.empty() && why.find("not valid for") != std::string::npos) {
+  if (wrong_name) {
     return fmt::format(
         "TLS handshake with {} node {} failed: {}. Connect by a name the certificate lists, or "
         "turn hostname verification off with ZDM_{}_TLS_SKIP_HOSTNAME_VERIFICATION=true",
@@ -216,7 +219,7 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
     ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof(buf));
     reason = buf;
   }
-  const bool alert = reason.find("alert") != std::string::npos;
+  const bool alert = received_tls_alert(ec).has_value();
   return fmt::format("TLS handshake with {} node {} failed: {}{}", cluster_name, peer, reason,
                      alert ? fmt::format(" (the node refused the connection; if it requires client "
                                          "certificates, set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
@@ -225,22 +228,36 @@ std::string explain_tls_handshake_failure(ssl::stream<boost::asio::ip::tcp::sock
                            : std::string());
 }
 
-std::string explain_tls_alert(std::string message, std::string_view cluster_name) {
-  if (message.find("alert") == std::string::npos) return message;
-  if (message.find("certificate required") != std::string::npos ||
-      message.find("handshake failure") != std::string::npos) {
-    message += fmt::format(
-        " (the {0} node requires a client certificate: set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
-        "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
-        cluster_name);
-  } else if (message.find("unknown ca") != std::string::npos ||
-             message.find("bad certificate") != std::string::npos ||
-             message.find("certificate expired") != std::string::npos ||
-             message.find("certificate unknown") != std::string::npos) {
-    message += fmt::format(
-        " (the {0} node refused our client certificate: check that "
-        "ZDM_{0}_TLS_CLIENT_CERT_PATH is current and signed by a CA the node trusts)",
-        cluster_name);
+std::optional<uint8_t> received_tls_alert(const boost::system::error_code& ec) {
+  if (!ec || ec.category() != boost::asio::error::get_ssl_category()) return std::nullopt;
+  // OpenSSL reports a received alert as reason SSL_AD_REASON_OFFSET + the alert's description.
+  const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  if (reason < SSL_AD_REASON_OFFSET || reason > SSL_AD_REASON_OFFSET + 255) return std::nullopt;
+  return static_cast<uint8_t>(reason - SSL_AD_REASON_OFFSET);
+}
+
+std::string explain_tls_alert(std::string message, std::optional<uint8_t> alert,
+                              std::string_view cluster_name) {
+  if (!alert) return message;
+  switch (*alert) {
+    case SSL_AD_CERTIFICATE_REQUIRED:
+    case SSL_AD_HANDSHAKE_FAILURE:
+      message += fmt::format(
+          " (the {0} node requires a client certificate: set ZDM_{0}_TLS_CLIENT_CERT_PATH and "
+          "ZDM_{0}_TLS_CLIENT_KEY_PATH to a pair its CA trusts)",
+          cluster_name);
+      break;
+    case SSL_AD_UNKNOWN_CA:
+    case SSL_AD_BAD_CERTIFICATE:
+    case SSL_AD_CERTIFICATE_EXPIRED:
+    case SSL_AD_CERTIFICATE_UNKNOWN:
+      message += fmt::format(
+          " (the {0} node refused our client certificate: check that "
+          "ZDM_{0}_TLS_CLIENT_CERT_PATH is current and signed by a CA the node trusts)",
+          cluster_name);
+      break;
+    default:
+      break;
   }
   return message;
 }

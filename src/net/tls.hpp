@@ -3,6 +3,7 @@
 // say what is wrong with it. Control plane: called at startup, not per connection.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,9 +51,16 @@ std::string explain_tls_handshake_failure(
     const boost::system::error_code& ec, std::string_view peer, std::string_view expected_name,
     HostnameCheck hostname, std::string_view cluster_name);
 
+// The TLS alert the peer sent (its description code: 40 handshake_failure, 48 unknown_ca, 116
+// certificate_required, ...), from the error of an operation on a TLS stream; nullopt when the
+// error is not a received alert.
+std::optional<uint8_t> received_tls_alert(const boost::system::error_code& ec);
+
 // With TLS 1.3 a server checks the client certificate after the client's side of the handshake
-// is done, so a refusal arrives later, as an alert in a read error. When `message` carries such an
-// alert, returns it with the advice of explain_tls_handshake_failure; otherwise unchanged.
-std::string explain_tls_alert(std::string message, std::string_view cluster_name);
+// is done, so a refusal arrives later, as an alert in a read error. For such an alert (by code,
+// see received_tls_alert), returns `message` with the advice of explain_tls_handshake_failure;
+// otherwise unchanged.
+std::string explain_tls_alert(std::string message, std::optional<uint8_t> alert,
+                              std::string_view cluster_name);
 
 }  // namespace zdm::net

@@ -381,6 +381,9 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     co.tls.enabled = true;
     co.tls.verify_peer = true;
     co.tls.verify_hostname = opts.tls.hostname == net::HostnameCheck::Verify;
+    // The client explains a TLS alert that closes the setup (a refused client certificate) in
+    // terms of this cluster's settings.
+    co.tls.settings_name = std::string(name);
   }
   auto backoff = opts.retry_min;
   bool need_metadata = opts.astra.has_value();
@@ -479,7 +482,11 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
           }
           view = fail(Errc::Io, std::move(message));
         }
-        if (!view && tls) view = fail(Errc::Io, explain_tls_alert(view.error().message, name));
+        if (!view && tls && st->conn) {
+          // Discovery failed on an open connection: a TLS 1.3 refusal of our certificate.
+          view =
+              fail(Errc::Io, explain_tls_alert(view.error().message, st->conn->tls_alert(), name));
+        }
         if (view) {
           start_at = index + 1;
           break;

@@ -11,6 +11,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "proxy/cluster/secure_connect_bundle.hpp"
@@ -495,13 +496,32 @@ TEST_F(ClusterTlsTest, ConnectSetupFollowsTheClusterSettings) {
       << missing.error().message;
 }
 
-TEST_F(ClusterTlsTest, AlertsAfterTheHandshakeAreExplained) {
-  const std::string required = explain_tls_alert(
-      "connection closed: tlsv13 alert certificate required (SSL routines)", "ORIGIN");
+TEST_F(ClusterTlsTest, AlertsAfterTheHandshakeAreExplainedByTheirCode) {
+  const std::string required =
+      explain_tls_alert("connection closed", SSL_AD_CERTIFICATE_REQUIRED, "ORIGIN");
   EXPECT_NE(required.find("ZDM_ORIGIN_TLS_CLIENT_CERT_PATH"), std::string::npos) << required;
-  const std::string unknown = explain_tls_alert("tlsv1 alert unknown ca", "TARGET");
+  const std::string unknown = explain_tls_alert("connection closed", SSL_AD_UNKNOWN_CA, "TARGET");
   EXPECT_NE(unknown.find("refused our client certificate"), std::string::npos) << unknown;
-  EXPECT_EQ(explain_tls_alert("connection refused", "ORIGIN"), "connection refused");
+  // Text that mentions alerts is not an alert.
+  EXPECT_EQ(explain_tls_alert("tlsv13 alert certificate required", std::nullopt, "ORIGIN"),
+            "tlsv13 alert certificate required");
+  EXPECT_EQ(explain_tls_alert("closed", SSL_AD_CLOSE_NOTIFY, "ORIGIN"), "closed");
+}
+
+TEST_F(ClusterTlsTest, ReceivedAlertsAreReadFromOpenSslErrorCodes) {
+  const boost::system::error_code required(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED)),
+      boost::asio::error::get_ssl_category());
+  EXPECT_EQ(net::received_tls_alert(required), SSL_AD_CERTIFICATE_REQUIRED);
+  const boost::system::error_code unknown_ca(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TLSV1_ALERT_UNKNOWN_CA)),
+      boost::asio::error::get_ssl_category());
+  EXPECT_EQ(net::received_tls_alert(unknown_ca), SSL_AD_UNKNOWN_CA);
+  const boost::system::error_code verify(
+      static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_CERTIFICATE_VERIFY_FAILED)),
+      boost::asio::error::get_ssl_category());
+  EXPECT_EQ(net::received_tls_alert(verify), std::nullopt);
+  EXPECT_EQ(net::received_tls_alert(boost::asio::error::eof), std::nullopt);
 }
 
 }  // namespace
