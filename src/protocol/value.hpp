@@ -173,6 +173,9 @@ Result<void> encode_value(const DataType& type, const Value& value, Bytes& out,
 // a vector of such elements. Every other type is variable-size.
 std::optional<size_t> fixed_value_size(const DataType& type);
 
+// "int32", "text", "list", ...: a value kind's name, for messages.
+std::string_view value_kind_name(Value::Kind k);
+
 // How cqlsh would write the value in a CQL statement: 'text' with '' escaping, 0x blobs, bare
 // uuids, timestamps as integer milliseconds, '2020-01-31' dates, '13:45:00.000000001' times,
 // 1mo2d3ns durations, NaN/Infinity, [list], {set}, {k: v}, (tuple), {field: v}. An empty value
