@@ -269,6 +269,11 @@ std::vector<Check> schema_checks(const migrate::Schema& origin, const migrate::S
   }
   std::vector<const migrate::Table*> tables;
   for (const auto& t : origin.tables) tables.push_back(&t);
+  if (tables.empty() && keyspaces.empty()) {
+    out.push_back({"schema", CheckResult::Warn, "origin has no table outside the system keyspaces",
+                   "check that the origin settings name the cluster the application uses, or give "
+                   "--keyspaces"});
+  }
   const auto problems = migrate::compare_schemas(tables, target);
   for (const auto& p : problems) {
     out.push_back({fmt::format("schema {}.{}", p.keyspace, p.table), CheckResult::Fail, p.message,

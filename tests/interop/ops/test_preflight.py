@@ -337,3 +337,13 @@ def test_bad_usage_and_configuration_exit_2(origin, target, tmp_path):
     assert r.code == 2 and "no_such_setting" in r.stderr, r.describe()
     r = preflight("--config", str(tmp_path / "missing.yaml"))
     assert r.code == 2, r.describe()
+
+
+def test_a_proxy_whose_api_cannot_be_read_fails(origin, target):
+    port = free_port_on("127.0.0.1")
+    r = preflight(*endpoints(origin, target), "--proxies", "127.0.0.1:%d" % port)
+    assert r.code == 1, r.describe()
+    result, detail, advice = r.checks()["proxy 127.0.0.1:%d API" % port]
+    assert result == "FAIL"
+    assert "127.0.0.1:%d" % port in detail
+    assert "--proxies" in advice

@@ -246,6 +246,13 @@ TEST(PreflightSchema, FailsForAKeyspaceOriginDoesNotHaveAndWarnsForAnEmptyOne) {
   EXPECT_EQ(checks[1].detail, "keyspace 'nope' does not exist on origin");
 }
 
+TEST(PreflightSchema, WarnsWhenOriginHasNoTableAtAll) {
+  Schema empty;
+  auto checks = schema_checks(empty, empty, {});
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].result, CheckResult::Warn);
+}
+
 TEST(PreflightFeatures, WarnsForCountersNonFrozenListsAndDefaultTtls) {
   Table likes{
       "shop",
