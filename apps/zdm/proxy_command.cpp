@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "proxy/control/live_config.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/proxy_server.hpp"
 
@@ -30,23 +31,31 @@ struct ProxyOptions {
   int startup_timeout_s = 0;
 };
 
-spdlog::level::level_enum to_spdlog(proxy::LogLevel level) {
-  switch (level) {
-    case proxy::LogLevel::Panic:
-    case proxy::LogLevel::Fatal:
-      return spdlog::level::critical;
-    case proxy::LogLevel::Error:
-      return spdlog::level::err;
-    case proxy::LogLevel::Warn:
-      return spdlog::level::warn;
-    case proxy::LogLevel::Info:
-      return spdlog::level::info;
-    case proxy::LogLevel::Debug:
-      return spdlog::level::debug;
-    case proxy::LogLevel::Trace:
-      return spdlog::level::trace;
+// SIGHUP: the configuration file read again; what changed is applied live (the operations API's
+// rules: every changed setting must be one that can change while running).
+void reload_config(const ProxyOptions& opts, proxy::ProxyServer& server) {
+  if (opts.config_path.empty()) {
+    spdlog::warn(
+        "SIGHUP: the configuration comes from the environment, which a running process cannot "
+        "re-read; nothing reloaded (use --config, or PATCH /api/v1/config)");
+    return;
   }
-  return spdlog::level::info;
+  auto loaded = proxy::load_proxy_config(opts.config_path, proxy::process_environment());
+  if (!loaded) {
+    server.live().count_reload_failure();
+    spdlog::error("SIGHUP: configuration not reloaded, the running one is kept: {}",
+                  loaded.error().message);
+    return;
+  }
+  auto applied = server.live().reload(loaded->config, "SIGHUP");
+  if (!applied) {
+    server.live().count_reload_failure();
+    spdlog::error("SIGHUP: configuration not reloaded, the running one is kept: {}",
+                  applied.error().message);
+  } else if (applied->changes.empty()) {
+    spdlog::info("SIGHUP: {} re-read, nothing changed (generation {})", opts.config_path,
+                 applied->generation);
+  }
 }
 
 int run_proxy(const ProxyOptions& opts) {
@@ -60,11 +69,12 @@ int run_proxy(const ProxyOptions& opts) {
     return 2;
   }
   const proxy::ProxyConfig& config = loaded->config;
-  spdlog::set_level(to_spdlog(config.log_level));
+  spdlog::set_level(proxy::spdlog_level(config.log_level));
   spdlog::info("{} starting; configuration from {}", kVersion, loaded->source_description);
   spdlog::info("effective configuration: {}", proxy::describe_effective(config));
 
   proxy::ProxyServer server(config);
+  server.set_version(kVersion);
 
   // Signals: the first SIGINT/SIGTERM starts a graceful shutdown (or aborts the startup); a
   // second one exits at once. The handlers run on `signal_thread`; the shutdown itself, which
@@ -95,6 +105,14 @@ int run_proxy(const ProxyOptions& opts) {
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
+  boost::asio::signal_set hangups(main_context, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        reload_config(opts, server);
+        hangups.async_wait(on_hangup);
+      };
+  hangups.async_wait(on_hangup);
   std::thread signal_thread([&] { main_context.run(); });
   auto finish = [&](int code) {
     main_context.stop();
@@ -154,7 +172,10 @@ void add_proxy_command(CLI::App& app) {
       "ZDM_ORIGIN_TLS_SERVER_CA_PATH (+ _CLIENT_CERT_PATH/_CLIENT_KEY_PATH for mutual TLS) and "
       "the same for TARGET towards the clusters, with host names verified unless "
       "ZDM_ORIGIN_TLS_SKIP_HOSTNAME_VERIFICATION / ZDM_TARGET_... is true. Astra: "
-      "ZDM_ORIGIN_SECURE_CONNECT_BUNDLE_PATH / ZDM_TARGET_... instead of contact points.");
+      "ZDM_ORIGIN_SECURE_CONNECT_BUNDLE_PATH / ZDM_TARGET_... instead of contact points.\n"
+      "Live changes (no restart, clients keep their connections): PATCH /api/v1/config on the "
+      "metrics port with 'Authorization: Bearer <ZDM_ADMIN_TOKEN>' (zdm ctl does this for a "
+      "fleet), or SIGHUP to re-read --config. See docs/operations-api.md.");
   cmd->add_option("--config", opts->config_path, "YAML configuration file");
   cmd->add_option("--startup-timeout", opts->startup_timeout_s,
                   "give up when the clusters cannot be reached within this many seconds (0: keep "

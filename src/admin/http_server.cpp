@@ -233,6 +233,9 @@ asio::awaitable<void> HttpServer::State::serve(std::shared_ptr<Connection> conne
         request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
       }
       request.body = std::move(msg.body());
+      beast::error_code peer_ec;
+      const auto peer = stream.socket().remote_endpoint(peer_ec);
+      if (!peer_ec) request.peer = fmt::format("{}:{}", peer.address().to_string(), peer.port());
       keep_alive = msg.keep_alive() && !stopped.load();
 
       auto result = dispatch(request);

@@ -27,6 +27,7 @@ struct HttpRequest {
   std::string query;   // "name=x" (undecoded)
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string peer;  // "ip:port" of the caller ("" if unknown)
 
   // The first header with this name (case-insensitive), or "".
   std::string_view header(std::string_view name) const;

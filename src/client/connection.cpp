@@ -71,8 +71,10 @@ asio::awaitable<ClientResult<std::shared_ptr<Connection>>> Connection::connect(
     asio::steady_timer deadline(executor);
     deadline.expires_after(options.connect_timeout);
     std::weak_ptr<Connection> weak = conn;
-    deadline.async_wait([weak](boost::system::error_code ec) {
+    auto timed_out = std::make_shared<bool>(false);
+    deadline.async_wait([weak, timed_out](boost::system::error_code ec) {
       if (ec) return;
+      *timed_out = true;
       if (auto c = weak.lock()) {
         boost::system::error_code ignored;
         if (c->plain_) c->plain_->close(ignored);
@@ -80,9 +82,13 @@ asio::awaitable<ClientResult<std::shared_ptr<Connection>>> Connection::connect(
       }
     });
     auto opened = co_await conn->open(resolved);
+    if (!opened && *timed_out) co_return conn->setup_timeout();
     if (!opened) co_return tl::unexpected(std::move(opened.error()));
     auto ready = co_await conn->startup(negotiation.current());
     deadline.cancel();
+    // A node that accepts but never answers: not a version refusal, and no other version is
+    // tried (each would wait the whole timeout again).
+    if (!ready && *timed_out) co_return conn->setup_timeout();
     if (ready) {
       conn->start();
       co_return conn;
@@ -139,6 +145,7 @@ asio::awaitable<ClientResult<void>> Connection::open(tcp::resolver::results_type
     tls_->set_verify_mode(asio::ssl::verify_none);
   }
   auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kAwait);
+  tls_done_ = !hec;
   if (hec) {
     if (!options_.tls.settings_name.empty()) {
       co_return client_fail(
@@ -155,6 +162,20 @@ asio::awaitable<ClientResult<void>> Connection::open(tcp::resolver::results_type
                           false);
   }
   co_return ClientResult<void>{};
+}
+
+ClientResult<std::shared_ptr<Connection>> Connection::setup_timeout() {
+  closed_ = true;
+  const auto ms = options_.connect_timeout.count();
+  // Connect, as a refused connection: the caller tries another node.
+  return client_fail(
+      ClientErrc::Connect,
+      fmt::format("{}: no answer within {} ms (the connection timeout) while {}",
+                  endpoint_.to_string(), ms,
+                  !plain_ && !tls_     ? "connecting"
+                  : tls_ && !tls_done_ ? "negotiating TLS"
+                                       : "setting up the CQL connection (STARTUP, authentication)"),
+      false);
 }
 
 void Connection::explain_closed_setup(ClientError& error) const {

@@ -131,6 +131,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Adds what a connection closed during setup most likely means (TLS expected, or a client
   // certificate refused) to `error`.
   void explain_closed_setup(ClientError& error) const;
+  // The setup deadline (connect_timeout) fired: what the connection was waiting for.
+  ClientResult<std::shared_ptr<Connection>> setup_timeout();
   void start();
 
   void write_request(int16_t id, protocol::RequestBody&& body, ResponseCallback&& done,
@@ -161,6 +163,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   protocol::FrameEncoder encoder_;
   bool version_rejected_ = false;     // set by startup() when the server refused the version
   std::optional<uint8_t> tls_alert_;  // the TLS alert that closed the connection, if one did
+  bool tls_done_ = false;             // the TLS handshake completed
   std::optional<protocol::ProtocolVersion> server_version_;
   std::string keyspace_;
 

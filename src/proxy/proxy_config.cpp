@@ -118,22 +118,25 @@ struct Setting {
   std::string_view name;  // YAML key; the environment variable is ZDM_ + upper case
   Field field;
   bool secret = false;
+  bool live = false;  // may change while the proxy runs (PATCH /api/v1/config, SIGHUP)
 };
 
 #define ZDM_SETTING(member) \
-  Setting { #member, &ProxyConfig::member, false }
+  Setting { #member, &ProxyConfig::member, false, false }
 #define ZDM_SECRET(member) \
-  Setting { #member, &ProxyConfig::member, true }
+  Setting { #member, &ProxyConfig::member, true, false }
+#define ZDM_LIVE(member) \
+  Setting { #member, &ProxyConfig::member, false, true }
 
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> table{
-      ZDM_SETTING(primary_cluster),
-      ZDM_SETTING(read_mode),
-      ZDM_SETTING(replace_cql_functions),
-      ZDM_SETTING(async_handshake_timeout_ms),
-      ZDM_SETTING(log_level),
+      ZDM_LIVE(primary_cluster),
+      ZDM_LIVE(read_mode),
+      ZDM_LIVE(replace_cql_functions),
+      ZDM_LIVE(async_handshake_timeout_ms),
+      ZDM_LIVE(log_level),
       ZDM_SETTING(control_conn_max_protocol_version),
-      ZDM_SETTING(blocked_protocol_versions),
+      ZDM_LIVE(blocked_protocol_versions),
       ZDM_SETTING(tracing_enabled),
       ZDM_SETTING(tracing_rate_limit),
       ZDM_SETTING(tracing_request_id_key),
@@ -146,7 +149,7 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(origin_local_datacenter),
       ZDM_SETTING(origin_username),
       ZDM_SECRET(origin_password),
-      ZDM_SETTING(origin_connection_timeout_ms),
+      ZDM_LIVE(origin_connection_timeout_ms),
       ZDM_SETTING(origin_tls_server_ca_path),
       ZDM_SETTING(origin_tls_client_cert_path),
       ZDM_SETTING(origin_tls_client_key_path),
@@ -157,16 +160,16 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(target_local_datacenter),
       ZDM_SETTING(target_username),
       ZDM_SECRET(target_password),
-      ZDM_SETTING(target_connection_timeout_ms),
+      ZDM_LIVE(target_connection_timeout_ms),
       ZDM_SETTING(target_tls_server_ca_path),
       ZDM_SETTING(target_tls_client_cert_path),
       ZDM_SETTING(target_tls_client_key_path),
       ZDM_SETTING(target_tls_skip_hostname_verification),  // ours
       ZDM_SETTING(proxy_listen_address),
       ZDM_SETTING(proxy_listen_port),
-      ZDM_SETTING(proxy_request_timeout_ms),
-      ZDM_SETTING(proxy_max_client_connections),
-      ZDM_SETTING(proxy_max_stream_ids),
+      ZDM_LIVE(proxy_request_timeout_ms),
+      ZDM_LIVE(proxy_max_client_connections),
+      ZDM_LIVE(proxy_max_stream_ids),
       ZDM_SETTING(proxy_tls_ca_path),
       ZDM_SETTING(proxy_tls_cert_path),
       ZDM_SETTING(proxy_tls_key_path),
@@ -178,13 +181,13 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(metrics_origin_latency_buckets_ms),
       ZDM_SETTING(metrics_target_latency_buckets_ms),
       ZDM_SETTING(metrics_async_read_latency_buckets_ms),
-      ZDM_SETTING(heartbeat_interval_ms),
+      ZDM_LIVE(heartbeat_interval_ms),
       ZDM_SETTING(heartbeat_retry_interval_min_ms),
       ZDM_SETTING(heartbeat_retry_interval_max_ms),
       ZDM_SETTING(heartbeat_retry_backoff_factor),
       ZDM_SETTING(heartbeat_failure_threshold),
-      ZDM_SETTING(system_queries_mode),
-      ZDM_SETTING(forward_client_credentials_to_origin),
+      ZDM_LIVE(system_queries_mode),
+      ZDM_LIVE(forward_client_credentials_to_origin),
       ZDM_SETTING(origin_enable_host_assignment),
       ZDM_SETTING(target_enable_host_assignment),
       ZDM_SETTING(request_write_queue_size_frames),
@@ -201,15 +204,18 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(async_connector_write_queue_size_frames),
       ZDM_SETTING(async_connector_write_buffer_size_bytes),
       ZDM_SETTING(prepared_cache_size),
-      ZDM_SETTING(proxy_timeout_behaviour),
-      ZDM_SETTING(read_comparison_rate),
+      ZDM_LIVE(proxy_timeout_behaviour),
+      ZDM_LIVE(read_comparison_rate),
       ZDM_SETTING(proxy_threads),
+      ZDM_SECRET(admin_token),
+      ZDM_SETTING(admin_token_file),
   };
   return table;
 }
 
 #undef ZDM_SETTING
 #undef ZDM_SECRET
+#undef ZDM_LIVE
 
 const Setting* find_setting(std::string_view name) {
   for (const Setting& s : settings()) {
@@ -618,6 +624,58 @@ std::string describe_effective(const ProxyConfig& config) {
         setting.field);
   }
   return json.dump();
+}
+
+const std::vector<std::string>& live_setting_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const Setting& s : settings()) {
+      if (s.live) out.emplace_back(s.name);
+    }
+    return out;
+  }();
+  return names;
+}
+
+bool is_live_setting(std::string_view name) {
+  const Setting* s = find_setting(name);
+  return s != nullptr && s->live;
+}
+
+bool is_known_setting(std::string_view name) { return find_setting(name) != nullptr; }
+
+Result<void> set_setting(ProxyConfig& config, std::string_view name, std::string_view text) {
+  const Setting* setting = find_setting(name);
+  if (setting == nullptr) {
+    return fail(Errc::InvalidArgument,
+                fmt::format("unknown setting '{}' (names are the ZDM_ variable names in lower "
+                            "case without the prefix, e.g. primary_cluster)",
+                            name));
+  }
+  return assign(config, *setting, text);
+}
+
+std::vector<SettingChange> diff_settings(const ProxyConfig& before, const ProxyConfig& after) {
+  const auto a = nlohmann::ordered_json::parse(describe_effective(before));
+  const auto b = nlohmann::ordered_json::parse(describe_effective(after));
+  auto text = [](const nlohmann::ordered_json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  std::vector<SettingChange> out;
+  for (const auto& [key, value] : a.items()) {
+    const auto& other = b.at(key);
+    if (value != other) out.push_back({key, text(value), text(other)});
+  }
+  // A secret changed behind the same "<redacted>" still counts as a change.
+  for (const Setting& s : settings()) {
+    if (!s.secret) continue;
+    const auto* member = std::get_if<std::string ProxyConfig::*>(&s.field);
+    if (member == nullptr || before.**member == after.**member) continue;
+    const bool listed = std::any_of(out.begin(), out.end(),
+                                    [&](const SettingChange& c) { return c.name == s.name; });
+    if (!listed) out.push_back({std::string(s.name), "<redacted>", "<redacted (changed)>"});
+  }
+  return out;
 }
 
 }  // namespace zdm::proxy

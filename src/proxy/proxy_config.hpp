@@ -141,6 +141,10 @@ struct ProxyConfig {
   TimeoutBehaviour proxy_timeout_behaviour = TimeoutBehaviour::Error;
   double read_comparison_rate = 0;  // fraction of async dual reads whose results are compared
   int64_t proxy_threads = default_proxy_threads();  // io threads
+  // The operations API's bearer token (docs/operations-api.md): this value, or the first line of
+  // admin_token_file. Without either the API is read-only.
+  std::string admin_token;  // secret
+  std::string admin_token_file;
 
   static int64_t default_proxy_threads();
 
@@ -179,6 +183,24 @@ Result<void> validate_proxy_config(const ProxyConfig& config);
 
 // The effective configuration as a JSON object keyed by YAML names, passwords as "<redacted>".
 std::string describe_effective(const ProxyConfig& config);
+
+// Settings that may change while the proxy runs (PATCH /api/v1/config, SIGHUP), in table order.
+const std::vector<std::string>& live_setting_names();
+bool is_live_setting(std::string_view name);
+bool is_known_setting(std::string_view name);
+// Sets one setting from its text form, as the YAML file or the environment gives it. Fails on an
+// unknown name or a value of the wrong kind, naming the setting; the configuration as a whole is
+// checked by validate_proxy_config.
+Result<void> set_setting(ProxyConfig& config, std::string_view name, std::string_view text);
+
+// One setting whose value differs between two configurations, in the text form of
+// describe_effective (secrets "<redacted>").
+struct SettingChange {
+  std::string name;
+  std::string old_value;
+  std::string new_value;
+};
+std::vector<SettingChange> diff_settings(const ProxyConfig& before, const ProxyConfig& after);
 
 // Parsing helpers shared with other layers (and tested on their own).
 std::vector<std::string> split_list(std::string_view text);  // comma-separated, trimmed, no empties

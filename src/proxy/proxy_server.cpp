@@ -1,5 +1,6 @@
 #include "proxy/proxy_server.hpp"
 
+#include <fstream>
 #include <thread>
 
 #include <boost/asio/steady_timer.hpp>
@@ -44,6 +45,7 @@ ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
   context_ = std::make_unique<SessionContext>(config_, &metrics_, prepared_.get());
   metrics_.client_connections->set_function(
       [ctx = context_.get()] { return static_cast<double>(ctx->sessions.load()); });
+  live_ = std::make_unique<LiveConfig>(*context_, registry_, config_.metrics_prefix);
   async_dropped_ = &registry_.gauge_function(
       prefix + "async_requests_dropped_total",
       "Async dual-read copies not sent (connection not ready or in-flight bound reached)",
@@ -78,6 +80,40 @@ Result<void> ProxyServer::setup_tls() {
   return {};
 }
 
+Result<void> ProxyServer::start_admin() {
+  if (!config_.metrics_enabled) return {};
+  std::string token = config_.admin_token;
+  if (token.empty() && !config_.admin_token_file.empty()) {
+    std::ifstream in(config_.admin_token_file);
+    if (!in || !std::getline(in, token) || token.empty()) {
+      return fail(Errc::InvalidArgument,
+                  fmt::format("admin_token_file (ZDM_ADMIN_TOKEN_FILE): cannot read a token from "
+                              "the first line of {}",
+                              config_.admin_token_file));
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  }
+  admin::HttpServerOptions ho;
+  ho.host = config_.metrics_address == "localhost" ? "127.0.0.1" : config_.metrics_address;
+  ho.port = static_cast<uint16_t>(config_.metrics_port);
+  http_ = std::make_unique<admin::HttpServer>(threads_->context(0), ho);
+  endpoints_ = std::make_unique<admin::AdminEndpoints>(*http_, registry_);
+  StatusSource source;
+  source.version = version_;
+  source.instance = fmt::format(
+      "{}:{}",
+      config_.proxy_listen_address == "localhost" ? "127.0.0.1" : config_.proxy_listen_address,
+      config_.proxy_listen_port);
+  source.readiness = [this] { return readiness(); };
+  source.draining = [this] { return draining(); };
+  if (token.empty()) {
+    spdlog::info("operations API read-only: no admin token (ZDM_ADMIN_TOKEN) configured");
+  }
+  api_ = std::make_unique<OperationsApi>(*http_, *live_, *context_, metrics_, *prepared_,
+                                         std::move(token), std::move(source));
+  return http_->start();
+}
+
 ControlConnectionOptions ProxyServer::control_options(ClusterType cluster) const {
   auto o = ControlConnectionOptions::from_config(config_, cluster);
   const auto& setup = cluster_setup_[cluster == ClusterType::Origin ? 0 : 1];
@@ -92,14 +128,7 @@ Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
       static_cast<size_t>(std::max<int64_t>(1, config_.proxy_threads)));
   threads_->start();
 
-  if (config_.metrics_enabled) {
-    admin::HttpServerOptions ho;
-    ho.host = config_.metrics_address == "localhost" ? "127.0.0.1" : config_.metrics_address;
-    ho.port = static_cast<uint16_t>(config_.metrics_port);
-    http_ = std::make_unique<admin::HttpServer>(threads_->context(0), ho);
-    endpoints_ = std::make_unique<admin::AdminEndpoints>(*http_, registry_);
-    if (auto ok = http_->start(); !ok) return ok;
-  }
+  if (auto ok = start_admin(); !ok) return ok;
 
   net::HostPort listen;
   listen.host =
@@ -170,7 +199,8 @@ void ProxyServer::on_view(ClusterType cluster, std::shared_ptr<const ClusterView
 
 void ProxyServer::on_accept(asio::ip::tcp::socket socket, size_t) {
   const auto open = context_->sessions.load(std::memory_order_relaxed);
-  if (open >= config_.proxy_max_client_connections) {
+  const int64_t max_clients = context_->config()->proxy_max_client_connections;
+  if (open >= max_clients) {
     // The reference's behaviour: accept, log, close (no CQL error).
     rejected_clients_->inc();
     context_->rejected_clients.fetch_add(1, std::memory_order_relaxed);
@@ -178,8 +208,7 @@ void ProxyServer::on_accept(asio::ip::tcp::socket socket, size_t) {
     spdlog::warn(
         "client connection from {} refused: {} connections open "
         "(PROXY_MAX_CLIENT_CONNECTIONS={})",
-        socket.remote_endpoint(ec).address().to_string(), open,
-        config_.proxy_max_client_connections);
+        socket.remote_endpoint(ec).address().to_string(), open, max_clients);
     socket.close(ec);
     return;
   }
@@ -244,6 +273,11 @@ std::string ProxyServer::startup_failure_details() const {
 
 admin::ReadinessReport ProxyServer::readiness() const {
   if (!origin_control_ || !target_control_) return admin::ReadinessReport::startup();
+  // Not ready until each cluster answered once: before that a control connection has no failure
+  // counted yet, which the reference's rule would call UP.
+  if (!context_->view(ClusterType::Origin) || !context_->view(ClusterType::Target)) {
+    return admin::ReadinessReport::startup();
+  }
   auto report = admin::ReadinessReport::from(origin_control_->status(), target_control_->status());
   if (draining_.load()) report.status = admin::HealthStatus::Down;  // shutting down: not ready
   return report;

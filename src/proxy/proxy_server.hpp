@@ -20,6 +20,8 @@
 #include "net/listener.hpp"
 #include "proxy/cluster/cluster_tls.hpp"
 #include "proxy/cluster/control_connection.hpp"
+#include "proxy/control/live_config.hpp"
+#include "proxy/control/operations_api.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/routing/prepared_cache.hpp"
@@ -53,6 +55,10 @@ class ProxyServer {
 
   admin::ReadinessReport readiness() const;
   SessionContext& context() { return *context_; }
+  // Live configuration changes (the operations API and SIGHUP use it).
+  LiveConfig& live() { return *live_; }
+  // The version the status API reports ("zdm 0.1.0"); set before start().
+  void set_version(std::string version) { version_ = std::move(version); }
   metrics::Registry& registry() { return registry_; }
 
  private:
@@ -60,6 +66,7 @@ class ProxyServer {
   void open_tls_session(net::Stream stream);  // client TLS handshake, then the session
   void on_view(ClusterType cluster, std::shared_ptr<const ClusterView> view);
   Result<void> setup_tls();
+  Result<void> start_admin();  // metrics, health and the operations API
   ControlConnectionOptions control_options(ClusterType cluster) const;
   std::string startup_failure_details() const;  // why each unconnected cluster failed
 
@@ -73,6 +80,9 @@ class ProxyServer {
   std::unique_ptr<net::IoThreads> threads_;
   std::unique_ptr<admin::HttpServer> http_;
   std::unique_ptr<admin::AdminEndpoints> endpoints_;
+  std::unique_ptr<LiveConfig> live_;
+  std::unique_ptr<OperationsApi> api_;
+  std::string version_ = "zdm";
   std::shared_ptr<net::Listener> listener_;
   std::unique_ptr<ControlConnection> origin_control_;
   std::unique_ptr<ControlConnection> target_control_;

@@ -381,10 +381,10 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
     co.tls.enabled = true;
     co.tls.verify_peer = true;
     co.tls.verify_hostname = opts.tls.hostname == net::HostnameCheck::Verify;
-    // The client explains a TLS alert that closes the setup (a refused client certificate) in
-    // terms of this cluster's settings.
-    co.tls.settings_name = std::string(name);
   }
+  // The client explains a TLS alert that closes the setup (a refused client certificate), or a
+  // plain connection a TLS-only node drops, in terms of this cluster's settings.
+  co.tls.settings_name = std::string(name);
   auto backoff = opts.retry_min;
   bool need_metadata = opts.astra.has_value();
   AstraRoute route;
@@ -472,7 +472,10 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
           if (view && astra) route_through_sni_proxy(**view, route);
         } else {
           std::string message = conn.error().to_string();
-          if (tls && message.find("TLS handshake") != std::string::npos) {
+          // A refused handshake is explained by a second one of our own (a timed-out one says
+          // "no answer within", and is not tried twice: the timeout applies once).
+          if (tls && conn.error().kind == client::ClientErrc::Connect &&
+              message.find("TLS handshake") != std::string::npos) {
             UpstreamTls probe_tls = opts.tls;
             std::string probe_host = endpoint.host;
             std::string probe_sni = co.tls.server_name;

@@ -1,5 +1,6 @@
 #include "proxy/routing/prepared_cache.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <mutex>
 
@@ -21,6 +22,24 @@ StoredDecision StoredDecision::from(const ForwardDecision& d) {
   s.keyspace = d.keyspace.empty() ? std::string() : d.keyspace.value();
   s.table = d.table.empty() ? std::string() : d.table.value();
   return s;
+}
+
+std::vector<std::shared_ptr<const PreparedEntry>> PreparedCache::recent(size_t max) const {
+  std::vector<std::pair<uint64_t, std::shared_ptr<const PreparedEntry>>> all;
+  {
+    std::shared_lock lock(mutex_);
+    all.reserve(by_origin_.size());
+    for (const auto& [key, slot] : by_origin_) {
+      all.emplace_back(slot.last_used.load(std::memory_order_relaxed), slot.entry);
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::shared_ptr<const PreparedEntry>> out;
+  for (auto& [stamp, entry] : all) {
+    if (out.size() >= max) break;
+    out.push_back(std::move(entry));
+  }
+  return out;
 }
 
 PreparedCache::PreparedCache(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}

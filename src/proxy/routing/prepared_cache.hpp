@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/bytes.hpp"
 #include "protocol/messages.hpp"
@@ -90,6 +91,9 @@ class PreparedCache {
 
   size_t size() const;
   size_t capacity() const { return capacity_; }
+  // At most `max` entries, most recently used first (GET /api/v1/statements). Cold: copies and
+  // sorts under the shared lock.
+  std::vector<std::shared_ptr<const PreparedEntry>> recent(size_t max) const;
 
   // Metrics hooks (zdm_pscache_entries_total, zdm_pscache_miss_total): plain atomics.
   const std::atomic<uint64_t>& entries() const { return entries_; }

@@ -34,10 +34,27 @@ std::vector<std::string> split_compressions(const protocol::SupportedMessage& s)
 // SessionContext
 
 SessionContext::SessionContext(ProxyConfig config, ProxyMetrics* metrics, PreparedCache* prepared)
-    : config_(std::move(config)),
+    : config_(std::make_shared<const ProxyConfig>(std::move(config))),
       metrics_(metrics),
       prepared_(prepared),
-      routing_(RoutingSnapshot::from_config(config_)) {}
+      routing_(RoutingSnapshot::from_config(*config_)) {}
+
+std::shared_ptr<const ProxyConfig> SessionContext::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+uint64_t SessionContext::apply_config(std::shared_ptr<const ProxyConfig> next) {
+  {
+    std::lock_guard lock(config_mu_);
+    config_ = next;
+  }
+  return routing_.update([&](RoutingSnapshot& s) {
+    auto topology = std::move(s.topology);
+    s = RoutingSnapshot::from_config(*next);
+    s.topology = std::move(topology);
+  });
+}
 
 void SessionContext::set_view(ClusterType cluster, std::shared_ptr<const ClusterView> view) {
   std::lock_guard lock(mu_);
@@ -87,7 +104,7 @@ void SessionContext::connect(asio::any_io_executor executor, ClusterType cluster
 ProtocolVersion SessionContext::max_version() const {
   auto o = view(ClusterType::Origin);
   auto t = view(ClusterType::Target);
-  return max_client_version(o.get(), t.get(), config_);
+  return max_client_version(o.get(), t.get(), *config());
 }
 
 protocol::SupportedMessage SessionContext::supported() const {
@@ -132,9 +149,25 @@ bool SessionContext::node_recently_down(const std::string& label) const {
   return it != down_until_.end() && it->second > Clock::now();
 }
 
-void SessionContext::register_session(const std::shared_ptr<ClientSession>& session) {
+void SessionContext::register_session(const std::shared_ptr<ClientSession>& session,
+                                      std::shared_ptr<const ClientInfo> info) {
   std::lock_guard lock(sessions_mu_);
-  open_sessions_[session.get()] = session;
+  open_sessions_[session.get()] = OpenSession{session, std::move(info)};
+}
+
+std::vector<ClientSnapshot> SessionContext::clients() const {
+  std::vector<ClientSnapshot> out;
+  {
+    std::lock_guard lock(sessions_mu_);
+    out.reserve(open_sessions_.size());
+    for (const auto& [key, open] : open_sessions_) {
+      if (open.info) out.push_back(open.info->snapshot());
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const ClientSnapshot& a, const ClientSnapshot& b) {
+    return a.connected_at < b.connected_at;
+  });
+  return out;
 }
 
 void SessionContext::unregister_session(const ClientSession* session) {
@@ -147,8 +180,8 @@ void SessionContext::begin_drain() {
   std::vector<std::shared_ptr<ClientSession>> open;
   {
     std::lock_guard lock(sessions_mu_);
-    for (auto& [key, weak] : open_sessions_) {
-      if (auto session = weak.lock()) open.push_back(std::move(session));
+    for (auto& [key, entry] : open_sessions_) {
+      if (auto session = entry.session.lock()) open.push_back(std::move(session));
     }
   }
   // Moved into the handlers: the last reference must not be dropped on this (foreign) thread.
@@ -165,7 +198,8 @@ ClientSession::ClientSession(net::Stream stream, SessionContext& context,
                              net::FramedConnectionOptions options)
     : FramedConnection(std::move(stream), net::ConnectionRole::Server, options),
       ctx_(context),
-      config_(context.config()),
+      config_holder_(context.config()),
+      config_(*config_holder_),
       deadline_timer_(executor()),
       handshake_timer_(executor()) {
   origin_.cluster = ClusterType::Origin;
@@ -188,7 +222,11 @@ void ClientSession::open() {
   ctx_.sessions.fetch_add(1, std::memory_order_relaxed);
   counted_ = true;
   if (auto* m = ctx_.metrics(); m && m->client_connections) m->client_connections->inc();
-  ctx_.register_session(std::static_pointer_cast<ClientSession>(shared_from_this()));
+  boost::system::error_code ec;
+  const auto peer = stream().socket().remote_endpoint(ec);
+  info_ = std::make_shared<ClientInfo>(
+      ec ? std::string("?") : fmt::format("{}:{}", peer.address().to_string(), peer.port()));
+  ctx_.register_session(std::static_pointer_cast<ClientSession>(shared_from_this()), info_);
   start();
   if (ctx_.draining()) begin_drain();  // accepted while the proxy began shutting down
 }

@@ -38,6 +38,7 @@
 #include "proxy/routing/request_plan.hpp"
 #include "proxy/routing/routing_snapshot.hpp"
 #include "proxy/session/async_reads.hpp"
+#include "proxy/session/client_info.hpp"
 #include "proxy/session/deadline_list.hpp"
 #include "proxy/session/upstream_connection.hpp"
 
@@ -50,7 +51,12 @@ class SessionContext {
  public:
   SessionContext(ProxyConfig config, ProxyMetrics* metrics, PreparedCache* prepared);
 
-  const ProxyConfig& config() const { return config_; }
+  // The configuration now. Settings read per connection (timeouts, stream ids, blocked versions)
+  // come from here when a connection opens; routing settings from routing(). Cold: takes a lock.
+  std::shared_ptr<const ProxyConfig> config() const;
+  // Makes `next` the configuration and publishes its routing settings (the topology is kept):
+  // the next request of every session is routed by it. Returns the routing generation.
+  uint64_t apply_config(std::shared_ptr<const ProxyConfig> next);
   ProxyMetrics* metrics() const { return metrics_; }
   PreparedCache& prepared() const { return *prepared_; }
 
@@ -107,8 +113,11 @@ class SessionContext {
   // Graceful shutdown. Sessions register while open (cold: once per connection). begin_drain()
   // sets `draining` and asks every open session, on its own io thread, to answer new requests
   // with OVERLOADED and to close once its in-flight requests are answered or timed out.
-  void register_session(const std::shared_ptr<ClientSession>& session);
+  void register_session(const std::shared_ptr<ClientSession>& session,
+                        std::shared_ptr<const ClientInfo> info);
   void unregister_session(const ClientSession* session);
+  // Every open client connection (GET /api/v1/clients), oldest first.
+  std::vector<ClientSnapshot> clients() const;
   void begin_drain();
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
@@ -116,9 +125,14 @@ class SessionContext {
   std::atomic<bool> draining_{false};
   mutable std::mutex down_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> down_until_;
-  std::mutex sessions_mu_;
-  std::unordered_map<const ClientSession*, std::weak_ptr<ClientSession>> open_sessions_;
-  ProxyConfig config_;
+  struct OpenSession {
+    std::weak_ptr<ClientSession> session;
+    std::shared_ptr<const ClientInfo> info;
+  };
+  mutable std::mutex sessions_mu_;
+  std::unordered_map<const ClientSession*, OpenSession> open_sessions_;
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const ProxyConfig> config_;
   ProxyMetrics* metrics_;
   PreparedCache* prepared_;
   RoutingPublisher routing_;
@@ -344,7 +358,11 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   UpstreamConnection* upstream(ClusterType cluster);
 
   SessionContext& ctx_;
+  // The configuration when the connection opened: per-connection settings (timeouts, stream ids,
+  // blocked versions, credentials) stay as they were for the connection's life.
+  std::shared_ptr<const ProxyConfig> config_holder_;
   const ProxyConfig& config_;
+  std::shared_ptr<ClientInfo> info_;
   Phase phase_ = Phase::AwaitStartup;
   protocol::ProtocolVersion version_ = protocol::ProtocolVersion::V4;
   protocol::Compression compression_ = protocol::Compression::None;

@@ -140,6 +140,7 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
   if (auto ks = keyspace_set_by(peek)) {
     keyspace_.assign(ks->begin(), ks->end());
     if (async_) async_->set_keyspace(keyspace_);
+    if (info_) info_->set_keyspace(keyspace_);
   }
 
   if (auto* m = s.track_metrics ? ctx_.metrics() : nullptr) {
@@ -335,6 +336,7 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.origin_error = ErrorCode::ServerError;
   s.target_error = ErrorCode::ServerError;
   s.start = Clock::now();
+  if (info_) info_->note_request(s.start);
   // One timer serves the session: it waits for the first deadline of the list.
   if (in_flight_.insert(index, s.start + routing_->request_timeout) && timer_armed_) {
     deadline_timer_.cancel();  // an earlier deadline than the one waited for (shorter timeout)

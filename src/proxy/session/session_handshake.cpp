@@ -36,8 +36,15 @@ void ClientSession::handle_startup(const protocol::Frame& frame) {
   }
   const auto& startup =
       std::get<protocol::StartupMessage>(std::get<protocol::RequestBody>(message->body));
+  std::string driver_name, driver_version;
   for (const auto& [key, value] : startup.options) {
     if (key == "COMPRESSION") compression_ = compression_from_name(value);
+    if (key == "DRIVER_NAME") driver_name = value;
+    if (key == "DRIVER_VERSION") driver_version = value;
+  }
+  if (info_) {
+    info_->set_startup(static_cast<int>(protocol::version_byte(frame.header.version)),
+                       std::move(driver_name), std::move(driver_version));
   }
   if (!ctx_.view(ClusterType::Origin) || !ctx_.view(ClusterType::Target)) {
     answer_error(frame.header.stream.value, ErrorCode::ServerError,
