@@ -9,10 +9,9 @@
 - wrong credentials on a node with PasswordAuthenticator: FAIL naming ZDM_TARGET_USERNAME;
 - origin answering like Cassandra 2.2 (schema in system.schema_*, protocol v3/v4): the schema
   comparison works, the protocol difference warns; a v5-only target shares no version: FAIL;
-- bad usage and configuration: exit 2.
-
-The --proxies checks (statements seen by running proxies) are unit tested
-(tests/unit/ops/preflight_proxies_test.cpp) until the proxy serves the operations API.
+- bad usage and configuration: exit 2;
+- --proxies: statements prepared through a real `zdm proxy` with replace_cql_functions off (now()
+  warns) and on (passes), a conditional INSERT (LWT warns); an address without an API fails.
 """
 import json
 import os
@@ -30,7 +29,7 @@ from cassandra.auth import PlainTextAuthProvider  # noqa: E402
 from cassandra.cluster import Cluster  # noqa: E402
 
 import zdm_procs  # noqa: E402
-from zdm_procs import Node, free_port_on  # noqa: E402
+from zdm_procs import Node, Proxy, free_port_on  # noqa: E402
 
 ZDM_BIN = os.environ.get("ZDM_BIN") or zdm_procs.ZDM_BIN
 
@@ -338,6 +337,58 @@ def test_bad_usage_and_configuration_exit_2(origin, target, tmp_path):
     r = preflight("--config", str(tmp_path / "missing.yaml"))
     assert r.code == 2, r.describe()
 
+
+
+# ---------------------------------------------------------------------------------------------
+# --proxies: what running proxies saw (GET /api/v1/statements and /api/v1/config)
+
+
+def prepare_through(proxy, *statements):
+    """Prepares `statements` through the proxy (they land in its prepared cache)."""
+    cluster = Cluster(contact_points=[proxy.host], port=proxy.port, protocol_version=4,
+                      schema_metadata_enabled=False, connect_timeout=10)
+    try:
+        session = cluster.connect()
+        for s in statements:
+            session.prepare(s)
+    finally:
+        cluster.shutdown()
+
+
+NOW_INSERT = "INSERT INTO shop.orders (id, at, item) VALUES (?, toTimestamp(now()), ?)"
+LWT_INSERT = "INSERT INTO shop.users (id, name) VALUES (?, ?) IF NOT EXISTS"
+PLAIN_SELECT = "SELECT * FROM shop.users WHERE id = ?"
+
+
+def test_proxies_report_functions_without_replacement_and_lwts(origin, target):
+    tables = [KEYSPACE, ORDERS, "CREATE TABLE shop.users (id int PRIMARY KEY, name text)"]
+    cql(origin, *tables)
+    cql(target, *tables)
+    plain = Proxy(origin, target, settings={"REPLACE_CQL_FUNCTIONS": "false"})
+    replacing = Proxy(origin, target, settings={"REPLACE_CQL_FUNCTIONS": "true"})
+    try:
+        prepare_through(plain, NOW_INSERT, LWT_INSERT, PLAIN_SELECT)
+        prepare_through(replacing, NOW_INSERT, PLAIN_SELECT)
+        a = "127.0.0.1:%d" % plain.metrics_port
+        b = "127.0.0.1:%d" % replacing.metrics_port
+        r = preflight(*endpoints(origin, target), "--keyspaces", "shop", "--proxies",
+                      "%s,%s" % (a, b))
+    finally:
+        plain.stop()
+        replacing.stop()
+    assert r.code == 3, r.describe()
+    checks = r.checks()
+    result, detail, advice = checks["proxy %s functions" % a]
+    assert result == "WARN", r.describe()
+    assert NOW_INSERT in detail and "replace_cql_functions is off" in detail
+    assert "ZDM_REPLACE_CQL_FUNCTIONS=true" in advice
+    result, detail, advice = checks["proxy %s LWT" % a]
+    assert result == "WARN", r.describe()
+    assert LWT_INSERT in detail and PLAIN_SELECT not in detail
+    assert "both clusters" in advice
+    assert checks["proxy %s functions" % b][0] == "PASS", r.describe()
+    assert "replace_cql_functions is on" in checks["proxy %s functions" % b][1]
+    assert "proxy %s LWT" % b not in checks, r.describe()
 
 def test_a_proxy_whose_api_cannot_be_read_fails(origin, target):
     port = free_port_on("127.0.0.1")
