@@ -13,10 +13,12 @@ Certificates are made at test time (python3-cryptography), in a temporary direct
 """
 import datetime
 import ipaddress
+import socket
 import os
 import ssl
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -503,3 +505,40 @@ def test_secure_connect_bundle_errors(pki, origin, target, tmp_path):
         "TARGET_CONTACT_POINTS": "", "TARGET_SECURE_CONNECT_BUNDLE_PATH": str(not_zip)})
     assert code != 0
     assert "ZDM_TARGET_SECURE_CONNECT_BUNDLE_PATH" in out, out
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_cluster_side_tls_node_without_tls_settings_names_the_setting(side, pki, tls_nodes,
+                                                                     origin, target):
+    """A node that only speaks TLS, and a proxy with no TLS settings for it: the failure says the
+    node may require TLS and which setting to set (not just "connection closed")."""
+    plain = target if side == "ORIGIN" else origin
+    o, t = endpoints(side, tls_nodes["node"], plain)
+    code, out = run_proxy_expect_failure(o, t, {})
+    assert code != 0
+    summary = last_line(out)
+    assert "the node may require TLS: set ZDM_%s_TLS_SERVER_CA_PATH" % side in summary, summary
+
+
+def test_silent_tls_node_times_out_once(pki, target):
+    """A node that accepts TCP and never answers the TLS handshake: the failure comes after the
+    connection timeout, once (no second handshake to explain it), and says so."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    silent = Node.__new__(Node)  # only host and port are read by run_proxy_expect_failure
+    silent.host, silent.port = "127.0.0.1", listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        code, out = run_proxy_expect_failure(silent, target, {
+            "ORIGIN_TLS_SERVER_CA_PATH": pki.path("ca.pem"),
+            "ORIGIN_CONNECTION_TIMEOUT_MS": "1000"})
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert code != 0
+    first = next(l for l in out.splitlines() if "ORIGIN control connection to" in l)
+    assert "no answer within 1000 ms (the connection timeout) while negotiating TLS" in first, out
+    # Attempts are 1 s each (plus backoff): a doubled timeout would fit at most 1 in 3 s.
+    assert out.count("no answer within 1000 ms") >= 2, out
+    assert elapsed < STARTUP_TIMEOUT_S + 10
