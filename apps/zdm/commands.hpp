@@ -14,6 +14,10 @@ void add_node_command(CLI::App& app);
 void add_proxy_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_migrate_command(CLI::App& app);
+void add_preflight_command(CLI::App& app);
+void add_ctl_command(CLI::App& app);
+void add_status_command(CLI::App& app);
+void add_cutover_command(CLI::App& app);
 
 // Exit code set by the subcommand that ran (0 when it succeeded).
 int exit_code();

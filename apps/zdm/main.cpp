@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   zdm::cli::add_proxy_command(app);
   zdm::cli::add_bench_command(app);
   zdm::cli::add_migrate_command(app);
+  zdm::cli::add_preflight_command(app);
+  zdm::cli::add_ctl_command(app);
+  zdm::cli::add_status_command(app);
+  zdm::cli::add_cutover_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
