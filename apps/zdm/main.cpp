@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "common/log_format.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"zdm: zero-downtime migration between Cassandra-compatible clusters"};
@@ -20,6 +21,11 @@ int main(int argc, char** argv) {
   zdm::cli::add_ctl_command(app);
   zdm::cli::add_status_command(app);
   zdm::cli::add_cutover_command(app);
+  // ZDM_LOG_FORMAT=json: every subcommand's log as JSON lines (common/log_format.hpp).
+  if (auto format = zdm::logging::apply_log_format_from_environment(); !format) {
+    std::fprintf(stderr, "zdm: %s\n", format.error().message.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -497,6 +497,9 @@ Result<LoadedConfig> load_config_from_env(const Environment& env) {
     std::string key = name.substr(4);
     for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     const Setting* setting = find_setting(key);
+    // Process-wide variables that are not proxy settings (common/log_format.hpp; the
+    // ZDM_ORIGIN_*/ZDM_TARGET_* test and tool variables are settings).
+    if (setting == nullptr && key == "log_format") continue;
     if (setting == nullptr) {
       spdlog::warn("ignoring unknown environment variable {}", name);
       continue;

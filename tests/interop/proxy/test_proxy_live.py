@@ -291,3 +291,22 @@ def test_not_ready_until_both_clusters_answered_and_a_silent_node_times_out(targ
     # Each attempt is bounded by the connection timeout (several attempts within 6 s), and says so.
     assert out.count("no answer within 1500 ms") >= 2, out
     assert "could not connect to both clusters within 6000 ms" in out
+
+
+def test_json_logs_have_stable_fields(origin, target):
+    """ZDM_LOG_FORMAT=json: every log line of the proxy is one JSON object with the documented
+    fields (stdout keeps only the ready line, for scripts)."""
+    p = Proxy(origin, target, settings={"LOG_FORMAT": "json", "ADMIN_TOKEN": TOKEN})
+    try:
+        assert api(p.metrics_port, "PATCH", "/api/v1/config", {"read_comparison_rate": 0.5},
+                   token=TOKEN)[0] == 200
+    finally:
+        p.stop()
+    lines = [l for l in p.output.splitlines() if l and not l.startswith("zdm proxy: listening")]
+    assert len(lines) >= 3
+    records = [json.loads(l) for l in lines]
+    for r in records:
+        assert set(r) == {"ts", "level", "logger", "pid", "thread", "msg"}, r
+        assert r["logger"] == "zdm proxy"
+    assert any(r["level"] == "warn" and "configuration changed by" in r["msg"] for r in records)
+    assert not any("ignoring unknown environment variable" in r["msg"] for r in records)
