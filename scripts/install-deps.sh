@@ -21,6 +21,10 @@ packages=(
   python3 python3-cassandra python3-pytest python3-lz4 python3-snappy
   # certificates made at test time (TLS tests of the proxy and of zdm migrate)
   python3-cryptography
+  # deploy/ checked with the real tools: Prometheus and promtool (rules, scraping), Ansible
+  # (playbooks run against this machine), lintian (the .deb), Chromium (the status page);
+  # python3-yaml reads the Kubernetes manifests
+  prometheus ansible lintian chromium python3-yaml
 )
 
 missing=()

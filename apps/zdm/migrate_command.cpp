@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "commands.hpp"
 #include "common/metrics.hpp"
 #include "migrate/runner.hpp"
+#include "ops/progress_reporter.hpp"
 #include "proxy/proxy_config.hpp"
 
 namespace zdm::cli {
@@ -46,6 +48,7 @@ struct MigrateCliOptions {
   std::string lease = "60s";
   std::string progress = "auto";
   int metrics_port = -1;
+  std::string report_to;  // proxies' admin addresses (their status page shows the progress)
   int request_timeout_ms = 12000;
   migrate::RunOptions run;
 };
@@ -144,6 +147,21 @@ int run_migrate(MigrateCliOptions opts) {
     spdlog::info("metrics on {}:{}/metrics", ho.host, http->port());
   }
 
+  std::unique_ptr<ops::ProgressReporter> reporter;
+  if (!opts.report_to.empty()) {
+    std::vector<ops::AdminAddress> proxies;
+    for (const auto& item : proxy::split_list(opts.report_to)) {
+      auto address = ops::parse_admin_address(item);
+      if (!address) return usage("--report-to: " + address.error().message);
+      proxies.push_back(*address);
+    }
+    ops::AdminClientOptions ao;
+    ao.timeout = std::chrono::milliseconds(2000);
+    if (const char* token = std::getenv("ZDM_ADMIN_TOKEN")) ao.token = token;
+    ao.actor = std::string("zdm ") + std::string(migrate::command_name(opts.run.command));
+    reporter = std::make_unique<ops::ProgressReporter>(std::move(proxies), std::move(ao));
+  }
+
   int exit_code = 1;
   std::shared_ptr<migrate::Runner> runner;
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -183,7 +201,13 @@ int run_migrate(MigrateCliOptions opts) {
           (*origin)->close();
           co_return;
         }
-        runner = std::make_shared<migrate::Runner>(*origin, *target, opts.run, &registry);
+        migrate::RunOptions run = opts.run;
+        if (reporter) {
+          run.on_progress = [r = reporter.get()](const migrate::ProgressSnapshot& p) {
+            r->update(p);
+          };
+        }
+        runner = std::make_shared<migrate::Runner>(*origin, *target, std::move(run), &registry);
         if (interrupted) runner->request_stop();
         auto outcome = co_await runner->run();
         exit_code = outcome.exit_code;
@@ -278,6 +302,9 @@ void add_common_options(CLI::App* cmd, MigrateCliOptions& o) {
                   "client-side timeout of one request")
       ->capture_default_str();
   cmd->add_option("--report", o.report_path, "write the JSON summary to this file");
+  cmd->add_option("--report-to", o.report_to,
+                  "send the progress every 2 s to these proxies' admin ports (host:port, "
+                  "comma-separated; token from ZDM_ADMIN_TOKEN): their status page shows it");
   cmd->add_option("--metrics-port", o.metrics_port,
                   "serve Prometheus metrics on this port (0: any free port)");
   cmd->add_option("--progress", o.progress, "auto|always|never: a live progress line on stderr")

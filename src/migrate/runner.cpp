@@ -674,6 +674,33 @@ asio::awaitable<void> Runner::process(size_t job_index, RangeRecord range) {
   }
 }
 
+ProgressSnapshot Runner::progress() const {
+  const auto& st = *state_;
+  ProgressSnapshot p;
+  p.command = std::string(command_name(options_.command));
+  p.run_id = st.run.run_id;
+  for (const auto& job : st.jobs) {
+    p.rows += job->counts().rows_read;
+    p.differences += job->counts().missing + job->counts().mismatched + job->counts().extra;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  p.rows_per_second = elapsed > 0 ? static_cast<double>(p.rows) / elapsed : 0.0;
+  p.ranges_done = st.ranges_done_before + st.ranges_done_now;
+  p.ranges_failed = st.ranges_failed_now;
+  p.ranges_total = st.ranges_total;
+  const uint64_t finished = p.ranges_done + p.ranges_failed;
+  if (st.ranges_done_now > 0 && st.ranges_total > finished) {
+    const double per_range =
+        elapsed / static_cast<double>(st.ranges_done_now + st.ranges_failed_now);
+    p.eta_seconds = per_range * static_cast<double>(st.ranges_total - finished);
+  } else if (st.ranges_total == finished) {
+    p.eta_seconds = 0;
+  }
+  p.finished = st.workers_running == 0;
+  return p;
+}
+
 std::string Runner::progress_text() const {
   const auto& st = *state_;
   uint64_t rows = 0, differences = 0;
@@ -715,8 +742,14 @@ std::string Runner::progress_text() const {
 asio::awaitable<void> Runner::report_progress() {
   auto& st = *state_;
   auto last_log = std::chrono::steady_clock::now();
+  auto last_report = last_log;
   while (st.workers_running > 0) {
     co_await sleep_for(std::chrono::milliseconds(options_.progress_line ? 500 : 100));
+    if (options_.on_progress &&
+        std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(2)) {
+      last_report = std::chrono::steady_clock::now();
+      options_.on_progress(progress());
+    }
     if (options_.progress_line) {
       std::fprintf(stderr, "\r%s\033[K", progress_text().c_str());
     } else if (std::chrono::steady_clock::now() - last_log >= options_.progress_interval) {
@@ -726,6 +759,7 @@ asio::awaitable<void> Runner::report_progress() {
   }
   if (options_.progress_line) std::fprintf(stderr, "\r%s\033[K\n", progress_text().c_str());
   spdlog::info("{}", progress_text());
+  if (options_.on_progress) options_.on_progress(progress());
 }
 
 }  // namespace zdm::migrate

@@ -26,6 +26,21 @@ namespace zdm::migrate {
 enum class Command : uint8_t { Migrate, Validate };
 std::string_view command_name(Command c);
 
+// Where a run stands, for whoever follows it from outside (`--report-to`: the proxies' status
+// page). Counts are this process's; ranges count every worker of the run.
+struct ProgressSnapshot {
+  std::string command;  // "migrate", "validate"
+  std::string run_id;
+  uint64_t rows = 0;
+  double rows_per_second = 0;
+  uint64_t ranges_done = 0;
+  uint64_t ranges_total = 0;
+  uint64_t ranges_failed = 0;
+  uint64_t differences = 0;  // validate: missing + mismatched + extra so far
+  double eta_seconds = -1;   // -1: not known yet
+  bool finished = false;
+};
+
 struct RunOptions {
   Command command = Command::Migrate;
   std::vector<std::string> keyspaces;
@@ -45,6 +60,8 @@ struct RunOptions {
   std::string keys_from;       // validate only the rows of this diff file (no ranges, no run state)
   bool progress_line = false;  // a \r-updated line (terminal) instead of periodic log lines
   std::chrono::milliseconds progress_interval{10000};
+  // Called on the run's thread about every 2 s and once at the end; must return quickly.
+  std::function<void(const ProgressSnapshot&)> on_progress;
 };
 
 struct RunOutcome {
@@ -79,6 +96,7 @@ class Runner {
   boost::asio::awaitable<void> process(size_t job_index, RangeRecord range);
   boost::asio::awaitable<void> report_progress();
   std::string progress_text() const;
+  ProgressSnapshot progress() const;
 
   std::shared_ptr<client::Session> origin_;
   std::shared_ptr<client::Session> target_;

@@ -100,10 +100,12 @@ Result<void> ProxyServer::start_admin() {
   endpoints_ = std::make_unique<admin::AdminEndpoints>(*http_, registry_);
   StatusSource source;
   source.version = version_;
-  source.instance = fmt::format(
-      "{}:{}",
-      config_.proxy_listen_address == "localhost" ? "127.0.0.1" : config_.proxy_listen_address,
-      config_.proxy_listen_port);
+  source.instance = [this] {
+    const std::string host = config_.proxy_listen_address == "localhost"
+                                 ? std::string("127.0.0.1")
+                                 : config_.proxy_listen_address;
+    return fmt::format("{}:{}", host, port());
+  };
   source.readiness = [this] { return readiness(); };
   source.draining = [this] { return draining(); };
   if (token.empty()) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy/control/live_config.hpp"
+#include "proxy/control/status_page.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/routing/prepared_cache.hpp"
 #include "proxy/session/client_session.hpp"
@@ -21,6 +22,8 @@ using admin::HttpRequest;
 using admin::HttpResponse;
 
 constexpr size_t kMaxStatements = 1000;
+constexpr size_t kMaxMigrations = 64;
+constexpr auto kMigrationKept = std::chrono::minutes(10);
 
 HttpResponse json_answer(unsigned status, const Json& body) {
   return HttpResponse::json(status, body.dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -80,9 +83,11 @@ uint64_t family_total(const metrics::FamilyBase* family, std::string_view label,
   if (family == nullptr) return 0;
   metrics::FamilySnapshot snap;
   family->collect(snap);
-  size_t index = snap.label_names.size();
-  for (size_t i = 0; i < snap.label_names.size(); ++i) {
-    if (snap.label_names[i] == label) index = i;
+  // collect() fills samples only; the label names are the family's.
+  const auto& names = family->label_names();
+  size_t index = names.size();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == label) index = i;
   }
   double total = 0;
   for (const auto& sample : snap.samples) {
@@ -183,6 +188,13 @@ OperationsApi::OperationsApi(admin::HttpServer& server, LiveConfig& live, Sessio
   server.route("GET", "/api/v1/clients", [this](const HttpRequest&) { return get_clients(); });
   server.route("GET", "/api/v1/statements",
                [this](const HttpRequest&) { return get_statements(); });
+  server.route("PATCH", "/api/v1/migrations",
+               [this](const HttpRequest& request) { return patch_migration(request); });
+  server.route("GET", "/api/v1/migrations",
+               [this](const HttpRequest&) { return get_migrations(); });
+  server.route("GET", "/", [](const HttpRequest&) {
+    return HttpResponse{200, "text/html; charset=utf-8", std::string(status_page_html())};
+  });
 }
 
 HttpResponse OperationsApi::get_config() const {
@@ -275,7 +287,7 @@ HttpResponse OperationsApi::get_status() const {
       status_.readiness ? status_.readiness() : admin::ReadinessReport::startup();
   Json body;
   body["version"] = status_.version;
-  body["instance"] = status_.instance;
+  body["instance"] = status_.instance ? status_.instance() : std::string();
   body["generation"] = live_.generation();
   body["phase"] = phase_of(*routing);
   body["primary_cluster"] = std::string(cluster_type_name(routing->primary_cluster));
@@ -292,6 +304,13 @@ HttpResponse OperationsApi::get_status() const {
   body["requests_total"] =
       reads_origin.sample.count + reads_target.sample.count + writes.sample.count;
   auto value = [](const metrics::Counter* c) { return c ? c->value() : 0; };
+  auto cluster = [](const std::optional<admin::ControlConnStatus>& c) -> Json {
+    if (!c) return nullptr;
+    return {{"addr", c->addr},
+            {"failures", c->current_failure_count},
+            {"status", std::string(admin::health_status_name(c->status))}};
+  };
+  body["clusters"] = {{"origin", cluster(readiness.origin)}, {"target", cluster(readiness.target)}};
   body["failed_writes"] = {{"origin", value(metrics_.failed_writes_origin)},
                            {"target", value(metrics_.failed_writes_target)},
                            {"both", value(metrics_.failed_writes_both)}};
@@ -340,6 +359,50 @@ HttpResponse OperationsApi::get_statements() const {
   Json body;
   body["statements"] = std::move(list);
   return json_answer(200, body);
+}
+
+HttpResponse OperationsApi::patch_migration(const HttpRequest& request) {
+  if (auto refused = refuse_unauthorized(request)) return *refused;
+  Json body;
+  try {
+    body = Json::parse(request.body);
+  } catch (const Json::parse_error& e) {
+    return error_answer(400, fmt::format("the body is not JSON: {}", e.what()));
+  }
+  if (!body.is_object() || !body.contains("run_id") || !body["run_id"].is_string() ||
+      !body.contains("command") || !body["command"].is_string()) {
+    return error_answer(400, "a progress report is a JSON object with run_id and command");
+  }
+  body["from"] = request.peer;
+  body["reported_at"] = iso8601(std::chrono::system_clock::now());
+  const std::string key =
+      body["command"].get<std::string>() + "/" + body["run_id"].get<std::string>();
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(migrations_mu_);
+  migrations_[key] = MigrationReport{body.dump(), now};
+  while (migrations_.size() > kMaxMigrations) {
+    auto oldest = migrations_.begin();
+    for (auto it = migrations_.begin(); it != migrations_.end(); ++it) {
+      if (it->second.received < oldest->second.received) oldest = it;
+    }
+    migrations_.erase(oldest);
+  }
+  return json_answer(200, Json{{"accepted", key}});
+}
+
+HttpResponse OperationsApi::get_migrations() const {
+  const auto now = std::chrono::steady_clock::now();
+  Json list = Json::array();
+  std::lock_guard lock(migrations_mu_);
+  for (auto it = migrations_.begin(); it != migrations_.end();) {
+    if (now - it->second.received > kMigrationKept) {
+      it = migrations_.erase(it);
+      continue;
+    }
+    list.push_back(Json::parse(it->second.json));
+    ++it;
+  }
+  return json_answer(200, Json{{"migrations", std::move(list)}});
 }
 
 }  // namespace zdm::proxy

@@ -5,11 +5,16 @@
 //   GET   /api/v1/status      phase, generation, readiness, clients, requests, failures, p99
 //   GET   /api/v1/clients     every open client connection (driver, version, keyspace, activity)
 //   GET   /api/v1/statements  prepared statements seen, with their non-deterministic functions
+//   PATCH /api/v1/migrations  a `zdm migrate/validate --report-to` run's progress (bearer token)
+//   GET   /api/v1/migrations  the runs that reported in the last 10 minutes
+//   GET   /                   the status page (status_page.hpp), for operators without Grafana
 // `zdm ctl`, `zdm status`, `zdm cutover` and `zdm preflight --proxies` are its clients. Handlers
 // run on the admin server's io thread; everything they read is thread-safe.
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +33,7 @@ struct ProxyMetrics;
 // What the status answer needs from the server.
 struct StatusSource {
   std::string version;                                // "zdm 0.1.0"
-  std::string instance;                               // "host:port" of the CQL listener
+  std::function<std::string()> instance;              // "host:port" of the CQL listener
   std::function<admin::ReadinessReport()> readiness;  // as /health/readiness
   std::function<bool()> draining;
 };
@@ -57,6 +62,8 @@ class OperationsApi {
   admin::HttpResponse get_status() const;
   admin::HttpResponse get_clients() const;
   admin::HttpResponse get_statements() const;
+  admin::HttpResponse patch_migration(const admin::HttpRequest& request);
+  admin::HttpResponse get_migrations() const;
   // Empty when the request may change the configuration; else the answer to give.
   std::optional<admin::HttpResponse> refuse_unauthorized(const admin::HttpRequest& request) const;
 
@@ -67,6 +74,12 @@ class OperationsApi {
   std::string token_;
   StatusSource status_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  struct MigrationReport {
+    std::string json;  // as reported, with "reported_at" and "from" added
+    std::chrono::steady_clock::time_point received;
+  };
+  mutable std::mutex migrations_mu_;
+  mutable std::map<std::string, MigrationReport> migrations_;  // by "command/run_id"
 };
 
 }  // namespace zdm::proxy

@@ -64,7 +64,7 @@ class ApiFixture : public ::testing::Test {
     server.emplace(io, admin::HttpServerOptions{});
     StatusSource source;
     source.version = "zdm test";
-    source.instance = "127.0.0.1:9042";
+    source.instance = [] { return std::string("127.0.0.1:9042"); };
     source.readiness = [] { return admin::ReadinessReport::startup(); };
     source.draining = [] { return false; };
     api.emplace(*server, *live, *context, metrics, cache, token, source);
@@ -170,12 +170,18 @@ TEST_F(ApiFixture, StatusReportsPhaseAndStartup) {
   EXPECT_EQ(r.body["version"], "zdm test");
   metrics.writes_duration->observe(0.002);
   metrics.failed_writes_target->inc();
+  const std::string_view match[] = {"ks", "t", "match"};
+  const std::string_view mismatch[] = {"ks", "t", "mismatch"};
+  metrics.read_comparisons->labels(match).inc(3);
+  metrics.read_comparisons->labels(mismatch).inc();
   call(port(), http::verb::patch, "/api/v1/config", R"({"primary_cluster": "TARGET"})", "t");
   r = call(port(), http::verb::get, "/api/v1/status");
   EXPECT_EQ(r.body["phase"], 4);
   EXPECT_EQ(r.body["generation"], 2);
   EXPECT_EQ(r.body["requests_total"], 1);
   EXPECT_EQ(r.body["failed_writes"]["target"], 1);
+  EXPECT_EQ(r.body["read_comparison"]["compared"], 4);
+  EXPECT_EQ(r.body["read_comparison"]["mismatches"], 1);
   EXPECT_GT(r.body["latency_p99_ms"]["writes"].get<double>(), 1.0);
   EXPECT_LE(r.body["latency_p99_ms"]["writes"].get<double>(), 4.0);
 }
