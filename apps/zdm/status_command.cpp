@@ -64,7 +64,6 @@ void add_status_command(CLI::App& app) {
   cmd->add_option("--config", o->fleet.config_path,
                   "the proxies' YAML: each of proxy_topology_addresses (or the listen address) at "
                   "metrics_port");
-  cmd->add_option("--token-file", o->fleet.token_file, "unused by status (reading needs no token)");
   cmd->add_option("--request-timeout", o->fleet.request_timeout, "bound of each HTTP request")
       ->capture_default_str();
   cmd->add_option("--interval", o->interval,

@@ -197,7 +197,9 @@ AdminResult<nlohmann::json> AdminClient::get(const std::string& path) const {
 
 AdminResult<nlohmann::json> AdminClient::patch(const std::string& path, const nlohmann::json& body,
                                                std::optional<int64_t> if_match) const {
-  return send("PATCH", path, body.dump(), if_match);
+  // Invalid UTF-8 in a value (from the command line) is replaced, not thrown.
+  return send("PATCH", path, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+              if_match);
 }
 
 AdminResult<nlohmann::json> AdminClient::send(std::string_view method, const std::string& path,

@@ -68,15 +68,33 @@ AdminError bad_answer(const AdminClient& proxy, std::string message) {
   return e;
 }
 
-std::string trim(std::string text) {
-  auto space = [](unsigned char c) { return std::isspace(c) != 0; };
-  while (!text.empty() && space(static_cast<unsigned char>(text.back()))) text.pop_back();
-  size_t start = 0;
-  while (start < text.size() && space(static_cast<unsigned char>(text[start]))) ++start;
-  return text.substr(start);
+// Trailing blanks and line ends go, as the proxy reads its admin_token_file; leading ones stay.
+std::string trim_end(std::string text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  return text;
 }
 
-Result<std::vector<AdminAddress>> addresses_from_config(const std::string& path) {
+// The first line of a token file, as the proxy reads admin_token_file.
+Result<std::string> read_token_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) return fail(Errc::Io, fmt::format("{} {}: cannot read it", what, path));
+  std::string line;
+  std::getline(in, line);
+  line = trim_end(line);
+  if (line.empty()) {
+    return fail(Errc::InvalidArgument, fmt::format("{} {}: the first line is empty", what, path));
+  }
+  return line;
+}
+
+// The proxies' YAML as they load it: the fleet's addresses, and its admin token settings.
+struct ConfigFleet {
+  std::vector<AdminAddress> addresses;
+  std::string admin_token;
+  std::string admin_token_file;
+};
+
+Result<ConfigFleet> load_config_fleet(const std::string& path) {
   // With a file the environment is ignored; an empty one keeps the loader from warning about
   // ZDM_* variables (ZDM_ADMIN_TOKEN is ours to read).
   auto loaded = proxy::load_proxy_config(path, proxy::Environment{});
@@ -91,10 +109,43 @@ Result<std::vector<AdminAddress>> addresses_from_config(const std::string& path)
                             "metrics_port {}): give --proxies host:port,... instead",
                             path, config.metrics_enabled, config.metrics_port));
   }
-  std::vector<AdminAddress> out;
+  ConfigFleet out{{}, config.admin_token, config.admin_token_file};
   for (const auto& host : config.topology_addresses()) {
     std::string name = host == "localhost" ? "127.0.0.1" : host;
-    out.push_back(AdminAddress{name, static_cast<uint16_t>(config.metrics_port)});
+    out.addresses.push_back(AdminAddress{name, static_cast<uint16_t>(config.metrics_port)});
+  }
+  return out;
+}
+
+Result<ConfigFleet> resolve_fleet(const FleetFlags& flags) {
+  if (!flags.proxies.empty() && !flags.config_path.empty()) {
+    return fail(Errc::InvalidArgument, "give either --proxies or --config, not both");
+  }
+  ConfigFleet out;
+  if (!flags.config_path.empty()) {
+    ZDM_TRY(out, load_config_fleet(flags.config_path));
+  } else {
+    for (const auto& item : proxy::split_list(flags.proxies)) {
+      auto address = parse_admin_address(item);
+      if (!address) {
+        return fail(Errc::InvalidArgument, "--proxies: " + address.error().message);
+      }
+      out.addresses.push_back(std::move(*address));
+    }
+  }
+  const auto& list = out.addresses;
+  if (list.empty()) {
+    return fail(Errc::InvalidArgument,
+                "no proxies: give --proxies host:port,... (their admin ports) or --config "
+                "proxy.yaml");
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (list[i] == list[j]) {
+        return fail(Errc::InvalidArgument,
+                    fmt::format("proxy {} is listed twice", list[i].to_string()));
+      }
+    }
   }
   return out;
 }
@@ -102,53 +153,13 @@ Result<std::vector<AdminAddress>> addresses_from_config(const std::string& path)
 }  // namespace
 
 Result<std::vector<AdminAddress>> fleet_addresses(const FleetFlags& flags) {
-  if (!flags.proxies.empty() && !flags.config_path.empty()) {
-    return fail(Errc::InvalidArgument, "give either --proxies or --config, not both");
-  }
-  std::vector<AdminAddress> out;
-  if (!flags.config_path.empty()) {
-    ZDM_TRY(out, addresses_from_config(flags.config_path));
-  } else {
-    for (const auto& item : proxy::split_list(flags.proxies)) {
-      auto address = parse_admin_address(item);
-      if (!address) {
-        return fail(Errc::InvalidArgument, "--proxies: " + address.error().message);
-      }
-      out.push_back(std::move(*address));
-    }
-  }
-  if (out.empty()) {
-    return fail(Errc::InvalidArgument,
-                "no proxies: give --proxies host:port,... (their admin ports) or --config "
-                "proxy.yaml");
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (out[i] == out[j]) {
-        return fail(Errc::InvalidArgument,
-                    fmt::format("proxy {} is listed twice", out[i].to_string()));
-      }
-    }
-  }
-  return out;
+  ZDM_TRY(auto fleet, resolve_fleet(flags));
+  return std::move(fleet.addresses);
 }
 
 Result<std::string> resolve_token(const std::string& token_file, const char* env_token) {
-  if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in) {
-      return fail(Errc::Io, fmt::format("--token-file {}: cannot read it", token_file));
-    }
-    std::string line;
-    std::getline(in, line);
-    line = trim(line);
-    if (line.empty()) {
-      return fail(Errc::InvalidArgument,
-                  fmt::format("--token-file {}: the first line is empty", token_file));
-    }
-    return line;
-  }
-  return env_token ? trim(env_token) : std::string();
+  if (!token_file.empty()) return read_token_file(token_file, "--token-file");
+  return env_token ? trim_end(env_token) : std::string();
 }
 
 std::string default_actor(std::string_view command) {
@@ -187,8 +198,15 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
 }
 
 Result<Fleet> open_fleet(const FleetFlags& flags, std::string actor) {
-  ZDM_TRY(auto addresses, fleet_addresses(flags));
+  ZDM_TRY(auto resolved, resolve_fleet(flags));
   ZDM_TRY(auto token, resolve_token(flags.token_file, std::getenv("ZDM_ADMIN_TOKEN")));
+  if (token.empty()) {
+    // On a proxy's machine, its own YAML holds the token.
+    token = trim_end(resolved.admin_token);
+    if (token.empty() && !resolved.admin_token_file.empty()) {
+      ZDM_TRY(token, read_token_file(resolved.admin_token_file, "admin_token_file"));
+    }
+  }
   auto timeout = parse_duration(flags.request_timeout);
   if (!timeout || timeout->count() == 0) {
     return fail(Errc::InvalidArgument,
@@ -196,7 +214,7 @@ Result<Fleet> open_fleet(const FleetFlags& flags, std::string actor) {
                     (timeout ? std::string("must be more than 0") : timeout.error().message));
   }
   Fleet fleet;
-  for (auto& address : addresses) {
+  for (auto& address : resolved.addresses) {
     fleet.proxies.emplace_back(std::move(address), AdminClientOptions{*timeout, token, actor});
   }
   return fleet;

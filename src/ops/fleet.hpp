@@ -31,7 +31,8 @@ struct FleetFlags {
 Result<std::vector<AdminAddress>> fleet_addresses(const FleetFlags& flags);
 
 // The bearer token: the first line of --token-file when given, else `env_token`
-// (ZDM_ADMIN_TOKEN). Empty when neither is set (reading needs no token).
+// (ZDM_ADMIN_TOKEN); trailing blanks dropped, as the proxy reads its token file. Empty when
+// neither is set (reading needs no token).
 Result<std::string> resolve_token(const std::string& token_file, const char* env_token);
 
 // "zdm ctl (alice@ops-1)": who changes the fleet, for the proxies' logs.
@@ -40,7 +41,8 @@ std::string default_actor(std::string_view command);
 // "30s", "500ms", "2m", or a bare number of seconds.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
-// Clients for the fleet: flags resolved, token read (ZDM_ADMIN_TOKEN from the process).
+// Clients for the fleet: flags resolved, token read (ZDM_ADMIN_TOKEN from the process; with
+// --config and neither, the YAML's admin_token or admin_token_file).
 struct Fleet {
   std::vector<AdminClient> proxies;
 };

@@ -36,6 +36,18 @@ struct Applied {
   bool maybe = false;  // the change may not have applied (no answer)
 };
 
+// Fields of a proxy's answer read without throwing: a malformed answer must not skip the put-back.
+int64_t generation_of(const nlohmann::json& answer, int64_t fallback) {
+  if (!answer.is_object() || !answer.contains("generation")) return fallback;
+  const auto& g = answer["generation"];
+  return g.is_number_integer() ? g.get<int64_t>() : fallback;
+}
+
+nlohmann::json field_of(const nlohmann::json& object, const std::string& key) {
+  if (!object.is_object() || !object.contains(key)) return nullptr;
+  return object[key];
+}
+
 std::string conflict_message(const AdminClient& proxy, const AdminError& e, int64_t expected) {
   std::string current = "?";
   if (e.body.is_object() && e.body.contains("generation")) current = e.body["generation"].dump();
@@ -104,13 +116,13 @@ void record_changes(const nlohmann::json& answer, const nlohmann::json& settings
                     ProxyChange& change) {
   if (answer.contains("changed") && answer["changed"].is_object()) {
     for (const auto& [key, diff] : answer["changed"].items()) {
-      change.changed.emplace_back(key, value_text(diff.value("old", nlohmann::json())),
-                                  value_text(diff.value("new", nlohmann::json())));
+      change.changed.emplace_back(key, value_text(field_of(diff, "old")),
+                                  value_text(field_of(diff, "new")));
     }
     return;
   }
   for (const auto& [key, value] : settings.items()) {
-    const auto old_text = value_text(change.old_values.value(key, nlohmann::json()));
+    const auto old_text = value_text(field_of(change.old_values, key));
     if (old_text != value_text(value))
       change.changed.emplace_back(key, old_text, value_text(value));
   }
@@ -129,7 +141,7 @@ tl::expected<ProxyChange, StepFailure> change_one(const AdminClient& proxy,
   change.was_ready = before->ready;
   change.old_generation = current->generation;
   for (const auto& [key, value] : settings.items()) {
-    change.old_values[key] = current->config.value(key, nlohmann::json());
+    change.old_values[key] = field_of(current->config, key);
   }
   auto answer = proxy.patch(kConfigPath, settings, current->generation);
   if (!answer) {
@@ -142,7 +154,7 @@ tl::expected<ProxyChange, StepFailure> change_one(const AdminClient& proxy,
     f.old_values = change.old_values;
     return tl::unexpected(std::move(f));
   }
-  change.new_generation = answer->value("generation", current->generation);
+  change.new_generation = generation_of(*answer, current->generation);
   record_changes(*answer, settings, change);
   if (auto late =
           wait_until_served(proxy, change.new_generation, change.was_ready, options, change)) {
@@ -167,7 +179,7 @@ void put_back(const Fleet& fleet, const std::vector<Applied>& applied, FleetChan
       result.not_restored.push_back(where + ": " + why);
       continue;
     }
-    const auto generation = answer->value("generation", int64_t{0});
+    const auto generation = generation_of(*answer, 0);
     result.restored.push_back(
         it->generation ? fmt::format("{} (generation {} -> {})", where, *it->generation, generation)
                        : fmt::format("{} (generation {})", where, generation));

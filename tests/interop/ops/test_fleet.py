@@ -142,18 +142,34 @@ def test_phases_under_a_python_workload(origin, target, fleet, table):
         for i in range(2):
             assert fleet.status(i)["phase"] == 3
 
-        result, status = status_json(fleet)
-        assert result.returncode == 0, describe(result)
+        # Compare every copied read: the workload's rows match, the planted row does not.
+        result = ctl(fleet, "set", "read_comparison_rate=1")
+        assert_changed(result, fleet, [("read_comparison_rate", "0.0", "1.0")], 2)
+        workload.progress()
+        assert planted_values(fleet, table) == ["origin", "origin"]
+
+        def compared():
+            result, status = status_json(fleet)
+            assert result.returncode == 0, describe(result)
+            counts = [p["status"]["read_comparison"] for p in status["proxies"]]
+            return status if all(c["mismatches"] >= 1 and c["compared"] > c["mismatches"]
+                                 for c in counts) else None
+        status = wait_until(compared, timeout=20, what="a mismatch and matches on each proxy")
         assert status["fleet"]["ready"] is True and status["fleet"]["agree"] is True
-        assert status["fleet"]["generation"] == 2
-        assert [p["status"]["ready"] for p in status["proxies"]] == [True, True]
+        assert status["fleet"]["generation"] == 3
+        assert [p["status"]["phase"] for p in status["proxies"]] == [3, 3]
         assert [p["settings"]["read_mode"] for p in status["proxies"]] == [
             "DUAL_ASYNC_ON_SECONDARY"] * 2
         assert all(p["requests_per_second"] > 0 for p in status["proxies"]), status["proxies"]
+        assert all(p["status"]["async_read_errors"] == 0 for p in status["proxies"])
 
-        result = ctl(fleet, "phase", "4")
+        # A pause between the proxies: for a second one proxy reads from target, the other from
+        # origin, and the workload goes on through both.
+        before = len(workload.acked)
+        result = ctl(fleet, "phase", "4", "--pause", "1s")
+        assert len(workload.acked) - before >= 10, "the workload stalled during the change"
         assert_changed(result, fleet, [("primary_cluster", "ORIGIN", "TARGET"),
-                                       ("read_mode", "DUAL_ASYNC_ON_SECONDARY", "PRIMARY_ONLY")], 2)
+                                       ("read_mode", "DUAL_ASYNC_ON_SECONDARY", "PRIMARY_ONLY")], 3)
         workload.progress()
         assert planted_values(fleet, table) == ["target", "target"]
 
@@ -162,12 +178,13 @@ def test_phases_under_a_python_workload(origin, target, fleet, table):
         assert result.returncode == 1, describe(result)
         assert result.stdout.startswith("NOT READY"), describe(result)
         assert "still go through the proxies" in result.stdout, describe(result)
+        assert "read-comparison mismatch" in result.stdout, describe(result)
         assert "DataStax Python Driver" in result.stdout, describe(result)
         assert ('contact_points=["%s"],\n    port=%d,' % (target.host, target.port)
                 in result.stdout), describe(result)
 
         result = ctl(fleet, "rollback")
-        assert_changed(result, fleet, [("primary_cluster", "TARGET", "ORIGIN")], 3)
+        assert_changed(result, fleet, [("primary_cluster", "TARGET", "ORIGIN")], 4)
         workload.progress()
         assert planted_values(fleet, table) == ["origin", "origin"]
     finally:
@@ -210,17 +227,21 @@ def test_status_names_the_setting_the_proxies_disagree_on(fleet):
     assert [d["setting"] for d in status["fleet"]["differences"]] == ["read_comparison_rate"]
 
 
-def test_status_reads_the_fleet_from_the_proxy_yaml(fleet, origin, target, tmp_path):
+def test_the_fleet_and_its_token_come_from_the_proxy_yaml(fleet, origin, target, tmp_path):
     config = tmp_path / "proxy.yaml"
     config.write_text("origin_contact_points: %s\norigin_port: %d\n"
                       "target_contact_points: %s\ntarget_port: %d\n"
-                      "proxy_topology_addresses: %s\nmetrics_port: %d\n"
+                      "proxy_topology_addresses: %s\nmetrics_port: %d\nadmin_token: %s\n"
                       % (origin.host, origin.port, target.host, target.port,
-                         ",".join(FLEET_HOSTS), fleet.metrics_port))
+                         ",".join(FLEET_HOSTS), fleet.metrics_port, TOKEN))
     result = zdm("status", "--json", "--interval", "0", "--config", config)
     assert result.returncode == 0, describe(result)
     status = json.loads(result.stdout)
     assert [p["address"] for p in status["proxies"]] == [fleet.admin(0), fleet.admin(1)]
+    # No ZDM_ADMIN_TOKEN: the YAML's admin_token is the one sent.
+    result = zdm("ctl", "phase", "3", "--config", config, token=None)
+    assert result.returncode == 0, describe(result)
+    assert [fleet.status(i)["phase"] for i in range(2)] == [3, 3]
 
 
 def test_ctl_with_a_stopped_proxy_changes_nothing_and_names_it(fleet):

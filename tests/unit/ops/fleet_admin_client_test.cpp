@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -141,17 +143,80 @@ TEST(FleetAdminClient, UnknownPathIsAnErrorNamingThePath) {
       << answer.error().message;
 }
 
-TEST(FleetAdminClient, TokenFileWinsOverTheEnvironmentAndIsTrimmed) {
-  TempFile file("  s3cret \nsecond line\n");
+TEST(FleetAdminClient, TokenFileWinsOverTheEnvironmentAndLosesItsLineEnd) {
+  // As the proxy reads admin_token_file: the first line, trailing blanks and CR dropped.
+  TempFile file("s3cret \r\nsecond line\n");
   auto from_file = resolve_token(file.path, "from-env");
   ASSERT_TRUE(from_file) << from_file.error().message;
   EXPECT_EQ(*from_file, "s3cret");
-  auto from_env = resolve_token("", " from-env\n");
+  auto from_env = resolve_token("", "from-env\n");
   ASSERT_TRUE(from_env);
   EXPECT_EQ(*from_env, "from-env");
   auto none = resolve_token("", nullptr);
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, "");
+}
+
+// ZDM_ADMIN_TOKEN of this process, set or unset for one test.
+struct ScopedTokenEnv {
+  explicit ScopedTokenEnv(const char* value) {
+    if (const char* old = std::getenv("ZDM_ADMIN_TOKEN")) saved = old;
+    if (value) {
+      setenv("ZDM_ADMIN_TOKEN", value, 1);
+    } else {
+      unsetenv("ZDM_ADMIN_TOKEN");
+    }
+  }
+  ~ScopedTokenEnv() {
+    if (saved) {
+      setenv("ZDM_ADMIN_TOKEN", saved->c_str(), 1);
+    } else {
+      unsetenv("ZDM_ADMIN_TOKEN");
+    }
+  }
+  std::optional<std::string> saved;
+};
+
+const char* kYamlFleet =
+    "origin_contact_points: 10.0.0.1\n"
+    "target_contact_points: 10.1.0.1\n"
+    "proxy_topology_addresses: 10.2.0.1, 10.2.0.2\n";
+
+TEST(FleetAdminClient, WithConfigAndNoOtherTokenTheYamlsTokenIsUsed) {
+  TempFile yaml(std::string(kYamlFleet) + "admin_token: yaml-token\n");
+  FleetFlags flags{"", yaml.path, "", "5s"};
+  {
+    ScopedTokenEnv env(nullptr);
+    auto fleet = open_fleet(flags, "zdm ctl (test@host)");
+    ASSERT_TRUE(fleet) << fleet.error().message;
+    ASSERT_EQ(fleet->proxies.size(), 2u);
+    EXPECT_EQ(fleet->proxies[1].options().token, "yaml-token");
+    EXPECT_EQ(fleet->proxies[1].options().actor, "zdm ctl (test@host)");
+  }
+  {
+    ScopedTokenEnv env("env-token");
+    auto fleet = open_fleet(flags, "a");
+    ASSERT_TRUE(fleet) << fleet.error().message;
+    EXPECT_EQ(fleet->proxies[0].options().token, "env-token");
+  }
+}
+
+TEST(FleetAdminClient, WithConfigTheYamlsTokenFileIsRead) {
+  TempFile token("file-token\n");
+  TempFile yaml(std::string(kYamlFleet) + "admin_token_file: " + token.path + "\n");
+  ScopedTokenEnv env(nullptr);
+  auto fleet = open_fleet(FleetFlags{"", yaml.path, "", "5s"}, "a");
+  ASSERT_TRUE(fleet) << fleet.error().message;
+  EXPECT_EQ(fleet->proxies[0].options().token, "file-token");
+}
+
+TEST(FleetAdminClient, WithProxiesAndNoTokenNoneIsSent) {
+  ScopedTokenEnv env(nullptr);
+  auto fleet = open_fleet(FleetFlags{"127.0.0.1:14001", "", "", "250ms"}, "a");
+  ASSERT_TRUE(fleet) << fleet.error().message;
+  EXPECT_EQ(fleet->proxies[0].options().token, "");
+  EXPECT_EQ(fleet->proxies[0].options().timeout, std::chrono::milliseconds(250));
+  EXPECT_FALSE(open_fleet(FleetFlags{"127.0.0.1:14001", "", "", "0s"}, "a"));
 }
 
 TEST(FleetAdminClient, UnreadableOrEmptyTokenFileIsAnError) {
