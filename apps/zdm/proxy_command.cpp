@@ -22,6 +22,7 @@
 #include "proxy/control/live_config.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/proxy_server.hpp"
+#include "systemd_notify.hpp"
 
 namespace zdm::cli {
 namespace {
@@ -85,6 +86,7 @@ int run_proxy(const ProxyOptions& opts) {
   std::condition_variable cv;
   int signal_count = 0;
   bool started_ok = false;
+  std::string ready_status;  // set once ready: systemd's STATUS= again after a reload
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
@@ -109,7 +111,14 @@ int run_proxy(const ProxyOptions& opts) {
   std::function<void(const boost::system::error_code&, int)> on_hangup =
       [&](const boost::system::error_code& ec, int) {
         if (ec) return;
+        std::string status;
+        {
+          std::lock_guard lock(mu);
+          status = ready_status;
+        }
+        if (!status.empty()) systemd_notify_reloading();  // before ready: startup sends READY
         reload_config(opts, server);
+        if (!status.empty()) systemd_notify_ready(status);
         hangups.async_wait(on_hangup);
       };
   hangups.async_wait(on_hangup);
@@ -138,15 +147,25 @@ int run_proxy(const ProxyOptions& opts) {
                 config.metrics_address == "localhost" ? "127.0.0.1" : config.metrics_address,
                 server.metrics_port())
           : std::string("disabled");
-  std::printf("zdm proxy: listening on %s:%u (cql), metrics on %s\n",
-              host == "localhost" ? "127.0.0.1" : host.c_str(), server.port(), metrics.c_str());
+  const std::string status =
+      fmt::format("listening on {}:{} (cql), metrics on {}",
+                  host == "localhost" ? "127.0.0.1" : host, server.port(), metrics);
+  std::printf("zdm proxy: %s\n", status.c_str());
   std::fflush(stdout);
+  systemd_notify_ready(status);
+  {
+    std::lock_guard lock(mu);
+    ready_status = status;
+  }
   {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return signal_count > 0; });
+    ready_status.clear();  // a SIGHUP while draining must not report READY=1 again
   }
   // In-flight requests get at most their own timeout, plus a margin for the answers to leave.
   const auto drain = std::chrono::milliseconds(config.proxy_request_timeout_ms + 2000);
+  systemd_notify_stopping(
+      fmt::format("draining: up to {} ms for requests in flight", drain.count()));
   server.shutdown(drain);
   spdlog::info("zdm proxy: shut down");
   return finish(0);
