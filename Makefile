@@ -8,12 +8,13 @@ FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-release test-asan test-asan-interop demo bench fuzz fuzz-build format clean help
+.PHONY: all deps build build-asan test test-release test-asan test-asan-interop demo demo-rollback bench fuzz fuzz-build format clean help
 
 all: build
 
 help:
-	@echo "make demo        install deps, build, run the demo"
+	@echo "make demo        install deps, build zdm, run the demo: a live migration through phases 0-5"
+	@echo "make demo-rollback  the same up to phase 4, then a live rollback to origin"
 	@echo "make test        install deps, build (release + ASan/UBSan), run every test"
 	@echo "make test-asan-interop  the proxy interop suite (Python driver) against the ASan/UBSan zdm"
 	@echo "make bench       build and run the micro-benchmarks"
@@ -64,6 +65,10 @@ test-asan-interop: build-asan
 demo: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target zdm
 	@scripts/demo.sh $(BUILD)
+
+demo-rollback: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target zdm
+	@scripts/demo.sh $(BUILD) rollback
 
 bench: build
 	$(BUILD)/bench/zdm_microbench --benchmark_min_time=0.2

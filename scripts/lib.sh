@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2154  # variables set for / read from ($zdm $conc $keys) the caller
-# Helpers shared by scripts/demo.sh, bench-proxy.sh and bench-readcmp.sh. Sourced, not run:
+# Helpers shared by scripts/demo.sh and the bench-*.sh scripts. Sourced, not run:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #   lib_init NAME     # once, after `set -euo pipefail` and after $zdm is set
-# Every background process goes through `start`, so that the exit trap stops it.
+# Every background process goes through `start` or `spawn`, so that the exit trap stops it;
+# `stop`, `reap` and `drain` wait for one and forget it (the trap never signals a reaped pid).
 
 # lib_init NAME: messages start with "NAME:"; $tmp is a fresh /tmp/zdm-NAME.XXXXXX, removed at
 # exit unless $keep_tmp is non-empty by then; $pids collects the processes `start` runs. At exit,
@@ -45,8 +46,40 @@ start() {
   exit 2
 }
 
-# stop PID: ends a process `start` ran and waits for it.
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# spawn NAME CMD...: runs CMD in the background like `start` (stdout to $tmp/NAME.out, stderr to
+# $tmp/NAME.log) but waits for nothing. Sets $started_pid.
+spawn() {
+  local name=$1
+  shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
+  started_pid=$!
+  pids+=("$started_pid")
+}
+
+# lib_forget PID: the exit trap no longer stops PID (it has been waited for).
+lib_forget() {
+  local pid kept=()
+  for pid in "${pids[@]}"; do [[ "$pid" == "$1" ]] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+}
+
+# reap PID: waits for a process `start` or `spawn` ran; returns its exit status.
+reap() {
+  local rc=0
+  wait "$1" || rc=$?
+  lib_forget "$1"
+  return "$rc"
+}
+
+# stop PID: ends a process `start` or `spawn` ran and waits for it.
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; lib_forget "$1"; }
+
+# drain PID: SIGTERM (a graceful shutdown for the proxy and the node), waits for the process and
+# returns its exit status.
+drain() {
+  kill -TERM "$1" 2>/dev/null || true
+  reap "$1"
+}
 
 # Ready lines:
 #   "zdm node: listening on 127.0.0.1:41234 (cql), admin on 127.0.0.1:40001"
