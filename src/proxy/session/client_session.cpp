@@ -378,7 +378,7 @@ void ClientSession::on_frame(const protocol::Frame& frame) {
     case Phase::Connecting:
     case Phase::Handshake:
       if (h.opcode == Opcode::Options) return answer_options(frame);
-      if (h.opcode == Opcode::AuthResponse && auth_primary_) {
+      if (h.opcode == Opcode::AuthResponse && relay_ && relay_->expects_client_auth()) {
         return handle_client_auth_response(frame);
       }
       answer_error(h.stream.value, ErrorCode::ProtocolError,

@@ -40,6 +40,7 @@
 #include "proxy/session/async_reads.hpp"
 #include "proxy/session/client_info.hpp"
 #include "proxy/session/deadline_list.hpp"
+#include "proxy/session/handshake_relay.hpp"
 #include "proxy/session/upstream_connection.hpp"
 
 namespace zdm::proxy {
@@ -170,28 +171,16 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
 
  private:
   enum class Phase : uint8_t { AwaitStartup, Connecting, Handshake, Ready, Failed };
-  enum class LegState : uint8_t {
-    Idle,
-    Connecting,
-    StartupSent,
-    AuthPrimary,
-    AuthSecondary,
-    Ready,
-    Failed
-  };
+  // A connection to one cluster during the handshake: connecting (failover across its nodes),
+  // STARTUP sent, answered (the relay decides the rest).
+  enum class LegState : uint8_t { Idle, Connecting, StartupSent, Answered, Failed };
 
   struct Leg {
     ClusterType cluster = ClusterType::Origin;
     std::shared_ptr<UpstreamConnection> conn;
     LegState state = LegState::Idle;
-    size_t attempts = 0;     // nodes tried
-    uint64_t tried = 0;      // bit p: rotation position p (from first_node) tried
-    std::string last_error;  // why the last node tried failed
-    size_t first_node = 0;
-    Bytes held;  // a handshake answer waiting for the other leg
-    protocol::Opcode held_opcode = protocol::Opcode::Ready;
-    int auth_rounds = 0;
-    bool dse_authenticator = false;  // answered STARTUP with DseAuthenticator ("PLAIN" first)
+    NodeRotation rotation;                                     // which node to try next
+    std::string last_error;                                    // why the last node tried failed
     std::chrono::steady_clock::time_point last_sent{};         // for idle heartbeats
     std::chrono::steady_clock::time_point startup_deadline{};  // STARTUP sent, no answer yet
   };
@@ -259,20 +248,12 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   // Handshake.
   void handle_startup(const protocol::Frame& frame);
   void connect_leg(Leg& leg);
-  // The next node to try: untried ones not recently down first, then the recently down ones.
-  std::optional<size_t> next_candidate(Leg& leg, const std::vector<ClusterNode>& nodes);
   void arm_handshake_timer();
   void on_handshake_timeout();
   void on_leg_connected(Leg& leg);
   void send_startup(Leg& leg);
   void on_handshake_frame(Leg& leg, const protocol::Frame& frame);
-  void on_startup_answers();
-  void start_secondary_auth(Leg& leg);
-  void send_plain_credentials(Leg& leg, std::optional<ByteView> challenge);
-  // The proxy's own login to `leg` failed: the client gets BadCredentials with `message` once
-  // the other leg is done.
-  void fail_proxy_login(Leg& leg, std::string message);
-  void finish_auth_if_done();
+  void carry_out_handshake(HandshakeStep step);
   void handle_client_auth_response(const protocol::Frame& frame);
   void become_ready();
   void start_async_leg();
@@ -370,9 +351,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   Leg target_;
   Bytes startup_frame_;           // the client's STARTUP, re-sent on failover and to the async leg
   int16_t handshake_stream_ = 0;  // client stream id of the STARTUP / AUTH_RESPONSE in progress
-  Leg* auth_primary_ = nullptr;
-  Leg* auth_secondary_ = nullptr;
-  Bytes client_credentials_;  // PLAIN token of the client (for the async leg)
+  std::optional<HandshakeRelay> relay_;  // from STARTUP on: who authenticates where
   std::string keyspace_;
   bool registered_schema_events_ = false;
   bool auth_to_target_ = false;  // AUTH_RESPONSE goes to target (chosen at the handshake)

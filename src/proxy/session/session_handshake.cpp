@@ -58,8 +58,17 @@ void ClientSession::handle_startup(const protocol::Frame& frame) {
     enable_compression(compression_);
   }
   phase_ = Phase::Connecting;
-  origin_.first_node = ctx_.next_node_index(ClusterType::Origin);
-  target_.first_node = ctx_.next_node_index(ClusterType::Target);
+  HandshakeSettings hs;
+  hs.primary = routing().primary_cluster;
+  hs.forward_client_credentials_to_origin = config_.forward_client_credentials_to_origin;
+  hs.origin_username = config_.origin_username;
+  hs.origin_password = config_.origin_password;
+  hs.target_username = config_.target_username;
+  hs.target_password = config_.target_password;
+  hs.version = version_;
+  relay_.emplace(std::move(hs));
+  origin_.rotation = NodeRotation(ctx_.next_node_index(ClusterType::Origin));
+  target_.rotation = NodeRotation(ctx_.next_node_index(ClusterType::Target));
   connect_leg(origin_);
   connect_leg(target_);
 }
@@ -74,7 +83,8 @@ void ClientSession::connect_leg(Leg& leg) {
     return;
   }
   const auto& nodes = view->assigned;
-  const auto index = next_candidate(leg, nodes);
+  const auto index = leg.rotation.next(
+      nodes.size(), [&](size_t i) { return ctx_.node_recently_down(nodes[i].label()); });
   if (!index) {
     leg.state = LegState::Failed;
     answer_error(handshake_stream_, ErrorCode::ServerError,
@@ -84,7 +94,6 @@ void ClientSession::connect_leg(Leg& leg) {
     return;
   }
   const ClusterNode node = nodes[*index];
-  ++leg.attempts;
   leg.state = LegState::Connecting;
   const bool origin = leg.cluster == ClusterType::Origin;
   const auto timeout = std::chrono::milliseconds(origin ? config_.origin_connection_timeout_ms
@@ -126,21 +135,6 @@ void ClientSession::connect_leg(Leg& leg) {
 }
 
 void ClientSession::on_leg_connected(Leg& leg) { send_startup(leg); }
-
-std::optional<size_t> ClientSession::next_candidate(Leg& leg,
-                                                    const std::vector<ClusterNode>& nodes) {
-  const size_t n = std::min<size_t>(nodes.size(), 64);
-  for (int pass = 0; pass < 2; ++pass) {
-    for (size_t p = 0; p < n; ++p) {
-      if (leg.tried & (uint64_t{1} << p)) continue;
-      const size_t i = (leg.first_node + p) % nodes.size();
-      if (pass == 0 && ctx_.node_recently_down(nodes[i].label())) continue;
-      leg.tried |= uint64_t{1} << p;
-      return i;
-    }
-  }
-  return std::nullopt;
-}
 
 void ClientSession::arm_handshake_timer() {
   auto earliest = Clock::time_point::max();
@@ -208,208 +202,89 @@ void ClientSession::send_startup(Leg& leg) {
   }
 }
 
+// Each cluster's answer during the handshake goes to the relay (handshake_relay.hpp), which says
+// what to send where; the session only carries it out.
 void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
   const Opcode op = frame.header.opcode;
   if (leg.state == LegState::StartupSent) {
-    leg.held.assign(frame.wire.begin(), frame.wire.end());
-    leg.held_opcode = op;
-    leg.state = op == Opcode::Ready          ? LegState::Ready
-                : op == Opcode::Authenticate ? LegState::AuthPrimary
-                                             : LegState::Failed;
+    leg.state = LegState::Answered;
+    std::string authenticator;
     if (op == Opcode::Authenticate) {
-      // DseAuthenticator wants the SASL mechanism name before the PLAIN token.
       auto msg = protocol::decode_message(frame.header, frame.body);
-      if (msg) {
-        const auto* body = std::get_if<protocol::ResponseBody>(&msg->body);
-        const auto* a = body ? std::get_if<protocol::AuthenticateMessage>(body) : nullptr;
-        leg.dse_authenticator = a && a->authenticator.find("DseAuthenticator") != std::string::npos;
-      }
+      const auto* body = msg ? std::get_if<protocol::ResponseBody>(&msg->body) : nullptr;
+      const auto* a = body ? std::get_if<protocol::AuthenticateMessage>(body) : nullptr;
+      if (a) authenticator = a->authenticator;
     }
     if ((op == Opcode::Ready || op == Opcode::Authenticate) && protocol::uses_segments(version_)) {
       const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
                                                                 : protocol::Compression::None;
       if (auto ok = leg.conn->enable_segments(c); !ok) return fail_session(ok.error().message);
     }
-    const bool origin_answered =
-        origin_.state != LegState::StartupSent && origin_.state != LegState::Connecting;
-    const bool target_answered =
-        target_.state != LegState::StartupSent && target_.state != LegState::Connecting;
-    if (origin_answered && target_answered) on_startup_answers();
+    return carry_out_handshake(
+        relay_->on_startup_answer(leg.cluster, op, frame.wire, authenticator));
+  }
+  if (leg.state != LegState::Answered) return;
+  std::optional<ByteView> challenge;
+  std::optional<protocol::Message> msg;
+  if (op == Opcode::AuthChallenge) {
+    msg = protocol::decode_message(frame.header, frame.body).value_or(protocol::Message{});
+    const auto* body = std::get_if<protocol::ResponseBody>(&msg->body);
+    const auto* c = body ? std::get_if<protocol::AuthChallengeMessage>(body) : nullptr;
+    if (c && c->token) challenge = ByteView(*c->token);
+  }
+  carry_out_handshake(relay_->on_auth_answer(leg.cluster, op, frame.wire, challenge));
+}
+
+void ClientSession::carry_out_handshake(HandshakeStep step) {
+  for (auto& credentials : step.send) {
+    Leg& leg = credentials.cluster == ClusterType::Origin ? origin_ : target_;
+    if (!leg.conn) return fail_session("connection lost during authentication");
+    auto id = leg.conn->ids().acquire(kHandshakeOwner);
+    if (!id) return fail_session("no stream id for AUTH_RESPONSE");
+    Bytes frame = auth_response_frame(version_, *id, credentials.token);
+    (void)leg.conn->send_encoded(frame);
+    leg.conn->schedule_flush();
+  }
+  if (!step.to_client.empty()) send_to_client(step.to_client, handshake_stream_);
+  if (step.failed) {
+    phase_ = Phase::Failed;
     return;
   }
-  if (&leg == auth_primary_) {
-    switch (op) {
-      case Opcode::AuthChallenge:
-        send_to_client(frame.wire, handshake_stream_);
-        return;
-      case Opcode::AuthSuccess:
-        leg.state = LegState::Ready;
-        leg.held.assign(frame.wire.begin(), frame.wire.end());
-        leg.held_opcode = op;
-        finish_auth_if_done();
-        return;
-      default:
-        leg.state = LegState::Failed;
-        send_to_client(frame.wire, handshake_stream_);
-        phase_ = Phase::Failed;
-        return;
+  if (step.ready) return become_ready();
+  if (step.client_authenticates) {
+    auth_to_target_ = relay_->client_auth_cluster() == ClusterType::Target;
+    phase_ = Phase::Handshake;
+    if (protocol::uses_segments(version_) && !segments_enabled()) {
+      const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
+                                                                : protocol::Compression::None;
+      if (auto ok = enable_segments(c); !ok) fail_session(ok.error().message);
     }
   }
-  if (&leg == auth_secondary_) {
-    switch (op) {
-      case Opcode::AuthSuccess:
-      case Opcode::Ready:
-        leg.state = LegState::Ready;
-        finish_auth_if_done();
-        return;
-      case Opcode::AuthChallenge: {
-        auto msg = protocol::decode_message(frame.header, frame.body);
-        std::optional<ByteView> token;
-        if (msg) {
-          const auto& c =
-              std::get<protocol::AuthChallengeMessage>(std::get<protocol::ResponseBody>(msg->body));
-          if (c.token) token = ByteView(*c.token);
-        }
-        send_plain_credentials(leg, token);
-        return;
-      }
-      default:
-        spdlog::warn("{} rejected the proxy's credentials", cluster_type_name(leg.cluster));
-        leg.state = LegState::Failed;
-        leg.held.assign(frame.wire.begin(), frame.wire.end());
-        leg.held_opcode = op;
-        finish_auth_if_done();
-        return;
-    }
-  }
-}
-
-void ClientSession::on_startup_answers() {
-  // A refusal (typically a protocol version one cluster does not speak) goes to the client
-  // unchanged so the driver steps down; origin's first.
-  for (Leg* leg : {&origin_, &target_}) {
-    if (leg->held_opcode == Opcode::Error || leg->state == LegState::Failed) {
-      send_to_client(leg->held, handshake_stream_);
-      phase_ = Phase::Failed;
-      return;
-    }
-  }
-  const bool origin_auth = origin_.held_opcode == Opcode::Authenticate;
-  const bool target_auth = target_.held_opcode == Opcode::Authenticate;
-  if (!origin_auth && !target_auth) {
-    Leg& primary = routing().primary_cluster == ClusterType::Origin ? origin_ : target_;
-    send_to_client(primary.held, handshake_stream_);
-    become_ready();
-    return;
-  }
-  if (origin_auth && target_auth) {
-    // Both authenticate: client credentials go to one cluster (target by default, as the
-    // reference), the proxy logs in to the other with the configured credentials.
-    const bool to_origin = config_.forward_client_credentials_to_origin;
-    auth_primary_ = to_origin ? &origin_ : &target_;
-    auth_secondary_ = to_origin ? &target_ : &origin_;
-    auth_secondary_->state = LegState::AuthSecondary;
-    start_secondary_auth(*auth_secondary_);
-  } else {
-    auth_primary_ = origin_auth ? &origin_ : &target_;
-  }
-  auth_to_target_ = auth_primary_ == &target_;
-  auth_primary_->state = LegState::AuthPrimary;
-  phase_ = Phase::Handshake;
-  send_to_client(auth_primary_->held, handshake_stream_);
-  if (protocol::uses_segments(version_) && !segments_enabled()) {
-    const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
-                                                              : protocol::Compression::None;
-    if (auto ok = enable_segments(c); !ok) fail_session(ok.error().message);
-  }
-}
-
-void ClientSession::start_secondary_auth(Leg& leg) {
-  const bool origin = leg.cluster == ClusterType::Origin;
-  const std::string& user = origin ? config_.origin_username : config_.target_username;
-  if (user.empty()) return;  // no configured credentials: reuse the client's once it sends them
-  send_plain_credentials(leg, std::nullopt);
-}
-
-void ClientSession::fail_proxy_login(Leg& leg, std::string message) {
-  leg.state = LegState::Failed;
-  protocol::ErrorMessage e;
-  e.code = ErrorCode::BadCredentials;
-  e.message = std::move(message);
-  leg.held = protocol::encode_frame(protocol::make_response(
-      version_, protocol::StreamId{handshake_stream_}, protocol::ResponseBody(e)));
-  finish_auth_if_done();
-}
-
-void ClientSession::send_plain_credentials(Leg& leg, std::optional<ByteView> challenge) {
-  if (++leg.auth_rounds > 5) {
-    return fail_proxy_login(leg, fmt::format("authentication with {} did not finish after 5 "
-                                             "rounds",
-                                             cluster_type_name(leg.cluster)));
-  }
-  const bool origin = leg.cluster == ClusterType::Origin;
-  const std::string& user = origin ? config_.origin_username : config_.target_username;
-  const std::string& pass = origin ? config_.origin_password : config_.target_password;
-  Bytes token;
-  if (leg.dse_authenticator && !challenge) {
-    // DseAuthenticator: name the mechanism; it answers "PLAIN-START", then the token follows.
-    const auto mechanism = as_bytes(std::string_view("PLAIN"));
-    token.assign(mechanism.begin(), mechanism.end());
-  } else if (challenge && leg.dse_authenticator && as_chars(*challenge) != "PLAIN-START") {
-    return fail_proxy_login(leg, fmt::format("{} sent an unexpected SASL challenge (only PLAIN "
-                                             "is supported)",
-                                             cluster_type_name(leg.cluster)));
-  } else {
-    token = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
-  }
-  auto id = leg.conn->ids().acquire(kHandshakeOwner);
-  if (!id) return fail_session("no stream id for AUTH_RESPONSE");
-  Bytes frame = auth_response_frame(version_, *id, token);
-  (void)leg.conn->send_encoded(frame);
-  leg.conn->schedule_flush();
 }
 
 void ClientSession::handle_client_auth_response(const protocol::Frame& frame) {
   handshake_stream_ = frame.header.stream.value;
+  std::optional<ByteView> token;
   auto msg = protocol::decode_message(frame.header, frame.body);
   if (msg) {
     const auto& r =
         std::get<protocol::AuthResponseMessage>(std::get<protocol::RequestBody>(msg->body));
-    // Only a PLAIN initial response ("\0user\0pass") is worth keeping for the other connections.
-    if (r.token && !r.token->empty() && (*r.token)[0] == 0 && client_credentials_.empty()) {
-      client_credentials_ = *r.token;
-      if (auth_secondary_ && auth_secondary_->state == LegState::AuthSecondary &&
-          auth_secondary_->auth_rounds == 0) {
-        send_plain_credentials(*auth_secondary_, std::nullopt);
-      }
-    }
+    if (r.token) token = ByteView(*r.token);
   }
-  auto id = auth_primary_->conn->ids().acquire(kHandshakeOwner);
+  auto step = relay_->on_client_auth_response(token);
+  Leg& to = relay_->client_auth_cluster() == ClusterType::Origin ? origin_ : target_;
+  if (!to.conn) return fail_session("connection lost during authentication");
+  auto id = to.conn->ids().acquire(kHandshakeOwner);
   if (!id) return fail_session("no stream id for AUTH_RESPONSE");
-  (void)auth_primary_->conn->forward(frame.wire, *id);
-  auth_primary_->conn->schedule_flush();
-}
-
-void ClientSession::finish_auth_if_done() {
-  if (!auth_primary_ || auth_primary_->state != LegState::Ready) return;
-  if (auth_secondary_) {
-    if (auth_secondary_->state == LegState::Failed) {
-      send_to_client(auth_secondary_->held, handshake_stream_);
-      phase_ = Phase::Failed;
-      return;
-    }
-    if (auth_secondary_->state != LegState::Ready) return;
-  }
-  send_to_client(auth_primary_->held, handshake_stream_);
-  become_ready();
+  (void)to.conn->forward(frame.wire, *id);
+  to.conn->schedule_flush();
+  carry_out_handshake(std::move(step));
 }
 
 void ClientSession::become_ready() {
   phase_ = Phase::Ready;
   handshake_timer_.cancel();
   origin_.last_sent = target_.last_sent = Clock::now();
-  origin_.held = Bytes();
-  target_.held = Bytes();
   if (protocol::uses_segments(version_) && !segments_enabled()) {
     const auto c = compression_ == protocol::Compression::Lz4 ? protocol::Compression::Lz4
                                                               : protocol::Compression::None;
@@ -458,7 +333,7 @@ void ClientSession::start_async_leg() {
   const bool origin = secondary == ClusterType::Origin;
   const std::string& user = origin ? config_.origin_username : config_.target_username;
   const std::string& pass = origin ? config_.origin_password : config_.target_password;
-  o.credentials = user.empty() ? client_credentials_ : plain_sasl_token(user, pass);
+  o.credentials = user.empty() ? relay_->client_credentials() : plain_sasl_token(user, pass);
   o.keyspace = keyspace_;
   o.timeout = routing_->request_timeout;
   o.prepared = &ctx_.prepared();
