@@ -19,6 +19,7 @@ help:
 	@echo "make test-asan-interop  the proxy interop suite (Python driver) against the ASan/UBSan zdm"
 	@echo "make bench       build and run the micro-benchmarks"
 	@echo "make fuzz        build libFuzzer targets with clang and run each for FUZZ_SECONDS"
+	@echo "make package     build zdm and the Debian package $(BUILD)/zdm_<version>_<arch>.deb (docs/deploy.md)"
 	@echo "make clean       remove build directories"
 
 deps:
@@ -72,6 +73,13 @@ demo-rollback: deps $(BUILD)/build.ninja
 
 bench: build
 	$(BUILD)/bench/zdm_microbench --benchmark_min_time=0.2
+
+# The Debian package (scripts/package-deb.sh): binary, systemd unit, default configuration,
+# dashboards. Builds only the zdm target, as the demo does.
+.PHONY: package
+package: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target zdm
+	@scripts/package-deb.sh $(BUILD)
 
 fuzz-build: deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
