@@ -24,6 +24,7 @@
 #include "cluster_settings.hpp"
 #include "commands.hpp"
 #include "common/metrics.hpp"
+#include "common/process_metrics.hpp"
 #include "migrate/runner.hpp"
 #include "ops/progress_reporter.hpp"
 #include "proxy/proxy_config.hpp"
@@ -137,6 +138,7 @@ int run_migrate(MigrateCliOptions opts) {
   std::unique_ptr<admin::HttpServer> http;
   std::unique_ptr<admin::AdminEndpoints> endpoints;
   if (opts.metrics_port >= 0) {
+    metrics::register_process_metrics(registry);  // CPU, memory, fds: the process dashboard
     admin::HttpServerOptions ho;
     ho.host = config.metrics_address;
     ho.port = static_cast<uint16_t>(opts.metrics_port);

@@ -46,6 +46,7 @@ ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
   metrics_.client_connections->set_function(
       [ctx = context_.get()] { return static_cast<double>(ctx->sessions.load()); });
   live_ = std::make_unique<LiveConfig>(*context_, registry_, config_.metrics_prefix);
+  register_state_gauges(prefix);
   async_dropped_ = &registry_.gauge_function(
       prefix + "async_requests_dropped_total",
       "Async dual-read copies not sent (connection not ready or in-flight bound reached)",
@@ -53,6 +54,49 @@ ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
 }
 
 ProxyServer::~ProxyServer() { stop(); }
+
+// What alerts and dashboards need besides traffic: readiness per cluster, the phase, and the
+// limits that "near the limit" rules compare with (all read at scrape time).
+void ProxyServer::register_state_gauges(const std::string& prefix) {
+  auto& ready = registry_.gauge_family(
+      prefix + "proxy_ready",
+      "1 when the proxy is ready for this cluster (its control connection is UP), else 0; "
+      "cluster=\"all\" is /health/readiness",
+      {"cluster"});
+  for (const auto* name : {"all", "origin", "target"}) {
+    const std::string_view labels[] = {name};
+    auto& gauge = ready.labels(labels);
+    gauge.set_function([this, which = std::string(name)] {
+      const auto r = readiness();
+      const auto& c = which == "origin" ? r.origin : r.target;
+      if (which == "all") return r.status == admin::HealthStatus::Up ? 1.0 : 0.0;
+      return c && c->status == admin::HealthStatus::Up && r.status != admin::HealthStatus::Startup
+                 ? 1.0
+                 : 0.0;
+    });
+    state_gauges_.push_back(&gauge);
+  }
+  state_gauges_.push_back(&registry_.gauge_function(
+      prefix + "proxy_phase",
+      "Migration phase the routing implements: 1 (origin primary), 3 (origin primary, reads "
+      "copied to target), 4 (target primary)",
+      [ctx = context_.get()] {
+        const auto r = ctx->routing().current();
+        if (r->primary_cluster == ClusterType::Target) return 4.0;
+        return r->async_reads() ? 3.0 : 1.0;
+      }));
+  state_gauges_.push_back(&registry_.gauge_function(
+      prefix + "proxy_max_client_connections",
+      "PROXY_MAX_CLIENT_CONNECTIONS now (client connections beyond it are refused)",
+      [ctx = context_.get()] {
+        return static_cast<double>(ctx->config()->proxy_max_client_connections);
+      }));
+  state_gauges_.push_back(&registry_.gauge_function(
+      prefix + "proxy_max_stream_ids",
+      "PROXY_MAX_STREAM_IDS now: stream ids per connection to a node (connections opened after a "
+      "change use the new value)",
+      [ctx = context_.get()] { return static_cast<double>(ctx->config()->proxy_max_stream_ids); }));
+}
 
 Result<void> ProxyServer::setup_tls() {
   // Towards the clusters: TLS contexts, hostname checks and Astra bundles, read once; any
@@ -332,6 +376,7 @@ void ProxyServer::stop() {
   metrics_.pscache_entries->clear_function();
   metrics_.client_connections->clear_function();
   async_dropped_->clear_function();
+  for (auto* gauge : state_gauges_) gauge->clear_function();
   if (threads_) threads_->stop();
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "admin/admin_endpoints.hpp"
 #include "admin/http_server.hpp"
@@ -67,6 +68,7 @@ class ProxyServer {
   void on_view(ClusterType cluster, std::shared_ptr<const ClusterView> view);
   Result<void> setup_tls();
   Result<void> start_admin();  // metrics, health and the operations API
+  void register_state_gauges(const std::string& prefix);
   ControlConnectionOptions control_options(ClusterType cluster) const;
   std::string startup_failure_details() const;  // why each unconnected cluster failed
 
@@ -75,6 +77,7 @@ class ProxyServer {
   ProxyMetrics metrics_;
   metrics::Counter* rejected_clients_ = nullptr;
   metrics::Gauge* async_dropped_ = nullptr;
+  std::vector<metrics::Gauge*> state_gauges_;  // callback gauges reading the server's state
   std::unique_ptr<PreparedCache> prepared_;
   std::unique_ptr<SessionContext> context_;
   std::unique_ptr<net::IoThreads> threads_;

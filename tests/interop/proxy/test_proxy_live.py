@@ -120,6 +120,14 @@ def test_phase_change_is_live_and_keeps_connections(live_proxy, planted, origin_
         assert {c["address"] for c in after["clients"]} == {c["address"] for c in before["clients"]}
         assert live_proxy.metric("zdm_proxy_config_changes_total") == 2
         assert live_proxy.metric("zdm_proxy_config_generation") == 3
+        assert live_proxy.metric("zdm_proxy_phase") == 1
+        for which in ("all", "origin", "target"):
+            assert live_proxy.metric("zdm_proxy_ready", cluster=which) == 1
+        assert live_proxy.metric("zdm_proxy_max_stream_ids") == 2048
+        api(live_proxy.metrics_port, "PATCH", "/api/v1/config",
+            {"primary_cluster": "TARGET", "proxy_max_client_connections": 50}, token=TOKEN)
+        assert live_proxy.metric("zdm_proxy_phase") == 4
+        assert live_proxy.metric("zdm_proxy_max_client_connections") == 50
     finally:
         cluster.shutdown()
     assert "configuration changed by" in live_proxy.output
@@ -281,6 +289,10 @@ def test_not_ready_until_both_clusters_answered_and_a_silent_node_times_out(targ
             time.sleep(0.1)
         assert all(s == (503, {"OriginStatus": None, "TargetStatus": None, "Status": "STARTUP"})
                    for s in samples), samples
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=5) as r:
+            text = r.read().decode()
+        for cluster in ("all", "origin", "target"):
+            assert 'zdm_proxy_ready{cluster="%s"} 0' % cluster in text, text
         out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
