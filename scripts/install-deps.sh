@@ -22,9 +22,10 @@ packages=(
   # certificates made at test time (TLS tests of the proxy and of zdm migrate)
   python3-cryptography
   # deploy/ checked with the real tools: Prometheus and promtool (rules, scraping), Ansible
-  # (playbooks run against this machine), lintian (the .deb), Chromium (the status page);
+  # (playbooks run against this machine), lintian (the .deb), Chromium (the status page),
+  # systemd (systemd-analyze, systemd-sysusers: the unit and sysusers.d file);
   # python3-yaml reads the Kubernetes manifests
-  prometheus ansible lintian chromium python3-yaml
+  prometheus ansible lintian chromium systemd python3-yaml
 )
 
 missing=()
