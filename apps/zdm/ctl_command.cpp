@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "fleet_options.hpp"
 #include "ops/fleet_change.hpp"
 
 namespace zdm::cli {
@@ -62,16 +63,9 @@ int run_ctl(const CtlOptions& o, const nlohmann::json& settings) {
 }
 
 void add_fleet_options(CLI::App* cmd, CtlOptions& o) {
-  cmd->add_option("--proxies", o.fleet.proxies,
-                  "the proxies' admin addresses (metrics_address:metrics_port), comma-separated, "
-                  "in the order they change");
-  cmd->add_option("--config", o.fleet.config_path,
-                  "the proxies' YAML: each of proxy_topology_addresses (or the listen address) at "
-                  "metrics_port");
+  add_fleet_flags(cmd, o.fleet, ", in the order they change");
   cmd->add_option("--token-file", o.fleet.token_file,
                   "the admin token's file (first line); default: $ZDM_ADMIN_TOKEN");
-  cmd->add_option("--request-timeout", o.fleet.request_timeout, "bound of each HTTP request")
-      ->capture_default_str();
   cmd->add_option("--timeout", o.timeout,
                   "how long each proxy may take to be ready after its change")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "fleet_options.hpp"
 #include "ops/cutover.hpp"
 
 namespace zdm::cli {
@@ -47,13 +48,7 @@ void add_cutover_command(CLI::App& app) {
       "errors, no read-comparison mismatches, no client still connected; then each driver's "
       "settings to connect to target directly (docs/operations.md).\n"
       "Exit codes: 0 READY; 1 NOT READY (the reasons are listed); 2 bad usage");
-  cmd->add_option("--proxies", o->fleet.proxies,
-                  "the proxies' admin addresses (metrics_address:metrics_port), comma-separated");
-  cmd->add_option("--config", o->fleet.config_path,
-                  "the proxies' YAML: each of proxy_topology_addresses (or the listen address) at "
-                  "metrics_port");
-  cmd->add_option("--request-timeout", o->fleet.request_timeout, "bound of each HTTP request")
-      ->capture_default_str();
+  add_fleet_flags(cmd, o->fleet);
   cmd->add_flag("--json", o->json,
                 "JSON for scripts: ready, reasons, clients, target, snippets per driver");
   cmd->callback([o]() { set_exit_code(run_cutover(*o)); });

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "fleet_options.hpp"
 #include "ops/status_view.hpp"
 
 namespace zdm::cli {
@@ -59,13 +60,7 @@ void add_status_command(CLI::App& app) {
       "read comparison, p99 latencies, and whether the proxies agree (docs/operations.md).\n"
       "Exit codes: 0 every proxy ready and the same live settings everywhere; 1 a proxy is "
       "unreachable or not ready, or the proxies disagree; 2 bad usage");
-  cmd->add_option("--proxies", o->fleet.proxies,
-                  "the proxies' admin addresses (metrics_address:metrics_port), comma-separated");
-  cmd->add_option("--config", o->fleet.config_path,
-                  "the proxies' YAML: each of proxy_topology_addresses (or the listen address) at "
-                  "metrics_port");
-  cmd->add_option("--request-timeout", o->fleet.request_timeout, "bound of each HTTP request")
-      ->capture_default_str();
+  add_fleet_flags(cmd, o->fleet);
   cmd->add_option("--interval", o->interval,
                   "requests/s: two samples this far apart (0: no rate, one sample)")
       ->capture_default_str();

@@ -109,6 +109,11 @@ def test_status_page_shows_what_metrics_say(nodes, tmp_path):
         # Counters moving under load: between the two scrapes.
         assert requests_total(before) <= int(shown(dom, "requests-total")) <= requests_total(after)
         assert int(shown(dom, "requests-total")) > 0
+        for cluster in ("origin", "target"):
+            series = 'zdm_proxy_request_duration_seconds_count{type="reads_%s"}' % cluster
+            assert before[series] <= int(shown(dom, "reads-" + cluster)) <= after[series]
+        assert int(shown(dom, "reads-origin")) > 0  # phase 3: origin answers the clients
+        assert int(shown(dom, "reads-target")) == 0
         compared = int(shown(dom, "compared"))
         assert (total(before, "zdm_proxy_read_comparisons_total", 'result="match"')
                 <= compared <= total(after, "zdm_proxy_read_comparisons_total"))

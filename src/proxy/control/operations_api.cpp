@@ -222,14 +222,19 @@ std::optional<HttpResponse> OperationsApi::refuse_unauthorized(const HttpRequest
   return std::nullopt;
 }
 
-HttpResponse OperationsApi::patch_config(const HttpRequest& request) {
-  if (auto refused = refuse_unauthorized(request)) return *refused;
-  Json body;
+tl::expected<Json, HttpResponse> OperationsApi::authorized_json(const HttpRequest& request) const {
+  if (auto refused = refuse_unauthorized(request)) return tl::unexpected(std::move(*refused));
   try {
-    body = Json::parse(request.body);
+    return Json::parse(request.body);
   } catch (const Json::parse_error& e) {
-    return error_answer(400, fmt::format("the body is not JSON: {}", e.what()));
+    return tl::unexpected(error_answer(400, fmt::format("the body is not JSON: {}", e.what())));
   }
+}
+
+HttpResponse OperationsApi::patch_config(const HttpRequest& request) {
+  auto parsed = authorized_json(request);
+  if (!parsed) return parsed.error();
+  Json& body = *parsed;
   if (!body.is_object()) {
     return error_answer(400,
                         "the body must be a JSON object of settings, e.g. "
@@ -303,6 +308,10 @@ HttpResponse OperationsApi::get_status() const {
   const auto writes = read_histogram(metrics_.writes_duration);
   body["requests_total"] =
       reads_origin.sample.count + reads_target.sample.count + writes.sample.count;
+  // Who served them: reads by the cluster that answered the client, writes by both.
+  body["requests"] = {{"reads_origin", reads_origin.sample.count},
+                      {"reads_target", reads_target.sample.count},
+                      {"writes", writes.sample.count}};
   auto value = [](const metrics::Counter* c) { return c ? c->value() : 0; };
   auto cluster = [](const std::optional<admin::ControlConnStatus>& c) -> Json {
     if (!c) return nullptr;
@@ -362,13 +371,9 @@ HttpResponse OperationsApi::get_statements() const {
 }
 
 HttpResponse OperationsApi::patch_migration(const HttpRequest& request) {
-  if (auto refused = refuse_unauthorized(request)) return *refused;
-  Json body;
-  try {
-    body = Json::parse(request.body);
-  } catch (const Json::parse_error& e) {
-    return error_answer(400, fmt::format("the body is not JSON: {}", e.what()));
-  }
+  auto parsed = authorized_json(request);
+  if (!parsed) return parsed.error();
+  Json& body = *parsed;
   if (!body.is_object() || !body.contains("run_id") || !body["run_id"].is_string() ||
       !body.contains("command") || !body["command"].is_string()) {
     return error_answer(400, "a progress report is a JSON object with run_id and command");

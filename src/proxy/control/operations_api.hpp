@@ -20,6 +20,9 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
 #include "admin/admin_endpoints.hpp"
 #include "admin/http_server.hpp"
 
@@ -64,6 +67,9 @@ class OperationsApi {
   admin::HttpResponse get_statements() const;
   admin::HttpResponse patch_migration(const admin::HttpRequest& request);
   admin::HttpResponse get_migrations() const;
+  // The request's JSON body if its token is right; else the answer to give (401, 403, 400).
+  tl::expected<nlohmann::ordered_json, admin::HttpResponse> authorized_json(
+      const admin::HttpRequest& request) const;
   // Empty when the request may change the configuration; else the answer to give.
   std::optional<admin::HttpResponse> refuse_unauthorized(const admin::HttpRequest& request) const;
 

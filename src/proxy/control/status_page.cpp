@@ -51,6 +51,11 @@ th { color: #5b6876; font-weight: 500; }
     <div class="big"><span id="requests-rate">&ndash;</span> /s</div>
     <table>
       <tr><th>requests</th><td id="requests-total"></td></tr>
+      <tr><th>reads served by origin / target, per s</th><td><span id="reads-origin-rate">&ndash;</span>
+        / <span id="reads-target-rate">&ndash;</span></td></tr>
+      <tr><th>writes (both clusters), per s</th><td id="writes-rate">&ndash;</td></tr>
+      <tr><th>reads served by origin / target</th><td><span id="reads-origin"></span> /
+        <span id="reads-target"></span></td></tr>
       <tr><th>p99 reads / writes (ms)</th><td><span id="p99-reads"></span> /
         <span id="p99-writes"></span></td></tr>
       <tr><th>failed writes origin / target / both</th><td><span id="failed-writes-origin"></span>
@@ -101,11 +106,16 @@ async function refresh() {
       set(name + "-failures", k ? k.failures : 0);
     }
     set("requests-total", s.requests_total);
+    set("reads-origin", s.requests.reads_origin); set("reads-target", s.requests.reads_target);
     // A rate needs two samples at least a second apart (server time).
     if (!previous || s.uptime_seconds - previous.uptime_seconds >= 1) {
       if (previous) {
         const dt = s.uptime_seconds - previous.uptime_seconds;
-        set("requests-rate", Math.round((s.requests_total - previous.requests_total) / dt));
+        const rate = (now, then) => Math.round((now - then) / dt);
+        set("requests-rate", rate(s.requests_total, previous.requests_total));
+        set("reads-origin-rate", rate(s.requests.reads_origin, previous.requests.reads_origin));
+        set("reads-target-rate", rate(s.requests.reads_target, previous.requests.reads_target));
+        set("writes-rate", rate(s.requests.writes, previous.requests.writes));
       }
       previous = s;
     }
