@@ -63,52 +63,62 @@ run() {
   done
 }
 wait_run() { for p in "${bench_pids[@]}"; do wait "$p"; done; }
-# field FILE JQ: one number of a bench report
-field() { jq -r "$2" "$1"; }
 
-printf '| round | steady p99 ms | steady max ms | switch p99 ms | switch max ms | errors | ctl phase 4 ms | first target read after ctl start, ms (proxy 1, proxy 2) |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
-for round in $(seq "$rounds"); do
-  "$zdm" ctl --proxies "$fleet" rollback >/dev/null
-  run "steady$round"
-  wait_run
-  run "switch$round"
-  sleep "$(awk -v s="$seconds" 'BEGIN { print s / 2 }')"
-  # The probe starts first and stops when both proxies answered with target's value.
-  /usr/bin/python3 - "${proxies[0]}" "${proxies[1]}" >"$tmp/probe$round.txt" 2>"$tmp/probe$round.log" <<'EOF' &
+# The probe: one driver connection per proxy reading the planted row every 0.5 ms; it prints
+# "ready", then, when each proxy first answered with target's value (or at its deadline), the
+# times. It runs in both runs, started before the load, so that both carry the same extra work.
+cat >"$tmp/probe.py" <<'EOF'
 import sys, time
 from cassandra.cluster import Cluster
 from cassandra.policies import WhiteListRoundRobinPolicy
 sessions = []
-for port in sys.argv[1:]:
+for port in sys.argv[2:]:
     c = Cluster(["127.0.0.1"], port=int(port), protocol_version=4,
                 load_balancing_policy=WhiteListRoundRobinPolicy(["127.0.0.1"]))
     s = c.connect()
     sessions.append((s, s.prepare("SELECT value FROM zdm_bench.kv WHERE key = -1")))
 print("ready", flush=True)
 seen = [None, None]
-deadline = time.time() + 30
+deadline = time.time() + float(sys.argv[1])
 while None in seen and time.time() < deadline:
     for i, (s, q) in enumerate(sessions):
         if seen[i] is None and s.execute(q).one().value == b"target":
             seen[i] = time.time()
-print(" ".join("%.6f" % t for t in seen), flush=True)
+    time.sleep(0.0005)
+print(" ".join("%.6f" % (t or 0) for t in seen), flush=True)
 EOF
+# start_probe OUT: the probe in the background ($probe), once it is connected.
+start_probe() {
+  /usr/bin/python3 "$tmp/probe.py" "$((seconds + 5))" "${proxies[0]}" "${proxies[1]}" \
+    >"$1" 2>"$1.log" &
   probe=$!
-  until grep -q ready "$tmp/probe$round.txt" 2>/dev/null; do sleep 0.05; done
+  until grep -q ready "$1" 2>/dev/null; do sleep 0.05; done
+}
+p99() { jq -s 'map(.latency_us.p99) | max / 1000' "$@"; }
+mx() { jq -s 'map(.latency_us.max) | max / 1000' "$@"; }
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { print (b - a) * 1000 }'; }
+
+printf '| round | steady p99 ms | steady max ms | switch p99 ms | switch max ms | errors | ctl phase 4 ms | first target read after ctl start, ms (proxy 1, proxy 2) |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
+for round in $(seq "$rounds"); do
+  "$zdm" ctl --proxies "$fleet" rollback >/dev/null
+  start_probe "$tmp/steady-probe$round.txt"
+  run "steady$round"
+  wait_run
+  kill "$probe" 2>/dev/null || true
+  wait "$probe" 2>/dev/null || true
+  start_probe "$tmp/probe$round.txt"
+  run "switch$round"
+  sleep "$(awk -v s="$seconds" 'BEGIN { print s / 2 }')"
   t0=$(date +%s.%N)
   "$zdm" ctl --proxies "$fleet" phase 4 >"$tmp/ctl$round.txt"
   t1=$(date +%s.%N)
   wait "$probe"
   wait_run
   read -r a b < <(tail -1 "$tmp/probe$round.txt")
-  p99() { jq -s 'map(.latency_us.p99) | max / 1000' "$@"; }
-  mx() { jq -s 'map(.latency_us.max) | max / 1000' "$@"; }
   errs=$(jq -s 'map(.errors) | add' "$tmp"/steady"$round"-*.json "$tmp"/switch"$round"-*.json)
   printf '| %s | %.2f | %.2f | %.2f | %.2f | %s | %.0f | %.0f, %.0f |\n' "$round" \
     "$(p99 "$tmp"/steady"$round"-*.json)" "$(mx "$tmp"/steady"$round"-*.json)" \
     "$(p99 "$tmp"/switch"$round"-*.json)" "$(mx "$tmp"/switch"$round"-*.json)" "$errs" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) * 1000 }')" \
-    "$(awk -v a="$t0" -v b="$a" 'BEGIN { print (b - a) * 1000 }')" \
-    "$(awk -v a="$t0" -v b="$b" 'BEGIN { print (b - a) * 1000 }')"
+    "$(ms_between "$t0" "$t1")" "$(ms_between "$t0" "$a")" "$(ms_between "$t0" "$b")"
 done
