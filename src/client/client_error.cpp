@@ -26,6 +26,8 @@ std::string_view client_errc_name(ClientErrc code) {
       return "invalid_argument";
     case ClientErrc::VersionRefused:
       return "version_refused";
+    case ClientErrc::TlsHandshake:
+      return "tls_handshake";
   }
   return "unknown";
 }

@@ -24,6 +24,7 @@ enum class ClientErrc {
   Server,            // the server answered with an ERROR (see server_code)
   InvalidArgument,   // the caller passed something unusable
   VersionRefused,    // the server refused the protocol version (fixed, or every one tried)
+  TlsHandshake,      // TCP connected, the TLS handshake failed (trust, expiry, name, certificate)
 };
 
 std::string_view client_errc_name(ClientErrc code);

@@ -149,14 +149,14 @@ asio::awaitable<ClientResult<void>> Connection::open(tcp::resolver::results_type
   if (hec) {
     if (!options_.tls.settings_name.empty()) {
       co_return client_fail(
-          ClientErrc::Connect,
+          ClientErrc::TlsHandshake,
           net::explain_tls_handshake_failure(
               *tls_, hec, endpoint_.to_string(), name,
               options_.tls.verify_hostname ? net::HostnameCheck::Verify : net::HostnameCheck::Skip,
               options_.tls.settings_name),
           false);
     }
-    co_return client_fail(ClientErrc::Connect,
+    co_return client_fail(ClientErrc::TlsHandshake,
                           fmt::format("TLS handshake with {} (name '{}'): {}",
                                       endpoint_.to_string(), name, hec.message()),
                           false);

@@ -472,10 +472,9 @@ asio::awaitable<void> run_control(std::shared_ptr<ControlConnection::State> st,
           if (view && astra) route_through_sni_proxy(**view, route);
         } else {
           std::string message = conn.error().to_string();
-          // A refused handshake is explained by a second one of our own (a timed-out one says
-          // "no answer within", and is not tried twice: the timeout applies once).
-          if (tls && conn.error().kind == client::ClientErrc::Connect &&
-              message.find("TLS handshake") != std::string::npos) {
+          // A refused handshake is explained by a second one of our own (a timed-out one is a
+          // Connect error, not tried twice: the timeout applies once).
+          if (tls && conn.error().kind == client::ClientErrc::TlsHandshake) {
             UpstreamTls probe_tls = opts.tls;
             std::string probe_host = endpoint.host;
             std::string probe_sni = co.tls.server_name;
