@@ -214,7 +214,9 @@ int run_migrate(MigrateCliOptions opts) {
         auto outcome = co_await runner->run();
         exit_code = outcome.exit_code;
         if (!outcome.message.empty()) std::fprintf(stderr, "zdm: %s\n", outcome.message.c_str());
-        if (exit_code != kExitBadUsage || !outcome.report.run_id.empty()) {
+        if (opts.run.schema_only && exit_code == 0) {
+          std::printf("migrate --schema-only: the schema is on target; no rows copied\n");
+        } else if (exit_code != kExitBadUsage || !outcome.report.run_id.empty()) {
           auto totals = outcome.report.totals();
           std::printf(
               "%s %s: %s in %.1fs: %llu rows read, %llu written, ranges %llu done + %llu before, "
@@ -334,8 +336,12 @@ void add_migrate_command(CLI::App& app) {
   cmd->add_flag(
       "--create-schema", opts->run.create_schema,
       "create missing keyspaces, user types and tables on target from origin's definitions");
+  cmd->add_flag("--schema-only", opts->run.schema_only,
+                "only that: create the schema (implies --create-schema), check it, copy no row "
+                "(before phase 1, so that the proxy's writes find the tables)");
   cmd->callback([opts]() {
     opts->run.command = migrate::Command::Migrate;
+    if (opts->run.schema_only) opts->run.create_schema = true;
     set_exit_code(run_migrate(*opts));
   });
 

@@ -158,6 +158,15 @@ asio::awaitable<RunOutcome> Runner::prepare_and_run() {
   if (!scope) co_return usage_error(scope.error().message);
   auto schema = co_await check_target_schema();
   if (!schema) co_return usage_error(schema.error().message);
+  if (options_.schema_only) {
+    // Target now has every table of the scope, as origin defines it; no run, no rows.
+    RunOutcome outcome;
+    outcome.report.status = "completed";
+    spdlog::info(
+        "schema: {} table(s) present on target as on origin; no rows copied (--schema-only)",
+        state_->tables.size());
+    co_return outcome;
+  }
   auto executor = co_await asio::this_coro::executor;
   auto shared = set_up_shared(executor);
   if (!shared) co_return usage_error(shared.error().message);

@@ -52,6 +52,7 @@ struct RunOptions {
   std::string run_id;
   bool resume = false;
   bool create_schema = false;
+  bool schema_only = false;  // create (or check) the schema on target, copy nothing
   std::chrono::milliseconds lease{60000};
   int retries = 5;
   std::chrono::milliseconds retry_backoff{1000};

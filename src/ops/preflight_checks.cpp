@@ -276,9 +276,10 @@ std::vector<Check> schema_checks(const migrate::Schema& origin, const migrate::S
   }
   const auto problems = migrate::compare_schemas(tables, target);
   for (const auto& p : problems) {
-    out.push_back({fmt::format("schema {}.{}", p.keyspace, p.table), CheckResult::Fail, p.message,
-                   "make target's table match origin's before phase 1: dual writes to it fail "
-                   "(zdm migrate --create-schema creates missing keyspaces and tables)"});
+    out.push_back(
+        {fmt::format("schema {}.{}", p.keyspace, p.table), CheckResult::Fail, p.message,
+         "make target's table match origin's before phase 1: dual writes to it fail "
+         "(zdm migrate --schema-only creates missing keyspaces and tables, and copies nothing)"});
   }
   if (problems.empty() && !tables.empty()) {
     std::vector<std::string> names;

@@ -145,3 +145,23 @@ def test_create_schema_creates_keyspaces_types_and_tables(origin, target, osess,
     for ks, t, n in (("cs_new", "people", 12), ("cs_new", "hits", 5), ("cs_old", "t1", 12), ("cs_old", "t2", 12)):
         assert count_rows(tsess, ks, t) == n
         assert_tables_equal(osess, tsess, ks, t)
+
+
+def test_schema_only_creates_the_tables_and_copies_nothing(origin, target, osess, tsess):
+    """--schema-only: the schema step before phase 1 (so the proxy's writes find the tables on
+    target); no run is recorded and no row copied. A second run finds nothing to create."""
+    create_keyspace(osess, "so")
+    osess.execute("CREATE TABLE so.t (a int PRIMARY KEY, b text)")
+    for i in range(5):
+        osess.execute("INSERT INTO so.t (a, b) VALUES (%d, 'x')" % i)
+    res = migrate(origin, target, "--keyspaces", "so", "--schema-only")
+    assert_exit(res, 0)
+    assert "the schema is on target; no rows copied" in res.output, res.describe()
+    cols = lambda s: sorted(tuple(r) for r in s.execute(
+        "SELECT column_name, kind, type FROM system_schema.columns "
+        "WHERE keyspace_name = 'so' AND table_name = 't'"))
+    assert cols(tsess) == cols(osess)
+    assert count_rows(tsess, "so", "t") == 0
+    again = migrate(origin, target, "--keyspaces", "so", "--schema-only")
+    assert_exit(again, 0)
+    assert "creating on target" not in again.output, again.describe()
