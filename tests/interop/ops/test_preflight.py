@@ -163,7 +163,7 @@ def test_a_table_missing_on_target_fails(origin, target):
     result, detail, advice = checks["schema shop.payments"]
     assert result == "FAIL", r.describe()
     assert "table shop.payments does not exist on target" in detail
-    assert "--create-schema" in advice
+    assert "--schema-only" in advice
     assert "schema shop.orders" not in checks, r.describe()
 
 
