@@ -13,6 +13,8 @@ packages=(
   # libraries
   libboost1.81-dev libssl-dev liblz4-dev libsnappy-dev zlib1g-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev
+  # the zdm binary's allocator (apps/zdm/CMakeLists.txt: migrate/validate CPU per row halves)
+  libmimalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # scripts/demo.sh and bench-proxy.sh: haproxy is the TCP-proxy baseline; jq, curl read reports
