@@ -139,17 +139,13 @@ int run_proxy(const ProxyOptions& opts) {
     std::lock_guard lock(mu);
     started_ok = true;
   }
-  const std::string host = config.proxy_listen_address;
   const std::string metrics =
       config.metrics_enabled
-          ? fmt::format(
-                "{}:{}",
-                config.metrics_address == "localhost" ? "127.0.0.1" : config.metrics_address,
-                server.metrics_port())
+          ? fmt::format("{}:{}", proxy::numeric_host(config.metrics_address), server.metrics_port())
           : std::string("disabled");
   const std::string status =
       fmt::format("listening on {}:{} (cql), metrics on {}",
-                  host == "localhost" ? "127.0.0.1" : host, server.port(), metrics);
+                  proxy::numeric_host(config.proxy_listen_address), server.port(), metrics);
   std::printf("zdm proxy: %s\n", status.c_str());
   std::fflush(stdout);
   systemd_notify_ready(status);

@@ -7,7 +7,6 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -74,17 +73,11 @@ std::string trim_end(std::string text) {
   return text;
 }
 
-// The first line of a token file, as the proxy reads admin_token_file.
+// The first line of a token file, read as the proxy reads admin_token_file.
 Result<std::string> read_token_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) return fail(Errc::Io, fmt::format("{} {}: cannot read it", what, path));
-  std::string line;
-  std::getline(in, line);
-  line = trim_end(line);
-  if (line.empty()) {
-    return fail(Errc::InvalidArgument, fmt::format("{} {}: the first line is empty", what, path));
-  }
-  return line;
+  auto token = proxy::read_token_file(path);
+  if (!token) return fail(token.error().code, what + " " + token.error().message);
+  return token;
 }
 
 // The proxies' YAML as they load it: the fleet's addresses, and its admin token settings.
@@ -111,8 +104,8 @@ Result<ConfigFleet> load_config_fleet(const std::string& path) {
   }
   ConfigFleet out{{}, config.admin_token, config.admin_token_file};
   for (const auto& host : config.topology_addresses()) {
-    std::string name = host == "localhost" ? "127.0.0.1" : host;
-    out.addresses.push_back(AdminAddress{name, static_cast<uint16_t>(config.metrics_port)});
+    out.addresses.push_back(
+        AdminAddress{proxy::numeric_host(host), static_cast<uint16_t>(config.metrics_port)});
   }
   return out;
 }

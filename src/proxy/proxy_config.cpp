@@ -629,6 +629,22 @@ std::string describe_effective(const ProxyConfig& config) {
   return json.dump();
 }
 
+Result<std::string> read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(Errc::Io, fmt::format("{}: cannot read it", path));
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+  if (line.empty()) {
+    return fail(Errc::InvalidArgument, fmt::format("{}: the first line is empty", path));
+  }
+  return line;
+}
+
+std::string numeric_host(const std::string& host) {
+  return host == "localhost" ? std::string("127.0.0.1") : host;
+}
+
 const std::vector<std::string>& live_setting_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;

@@ -184,6 +184,14 @@ Result<void> validate_proxy_config(const ProxyConfig& config);
 // The effective configuration as a JSON object keyed by YAML names, passwords as "<redacted>".
 std::string describe_effective(const ProxyConfig& config);
 
+// The first line of an admin token file (admin_token_file, zdm ctl --token-file) without its
+// trailing blanks and line end. Fails naming the path when it cannot be read or that line is
+// empty.
+Result<std::string> read_token_file(const std::string& path);
+
+// An address setting as a socket needs it: "localhost" is 127.0.0.1, anything else as given.
+std::string numeric_host(const std::string& host);
+
 // Settings that may change while the proxy runs (PATCH /api/v1/config, SIGHUP), in table order.
 const std::vector<std::string>& live_setting_names();
 bool is_live_setting(std::string_view name);

@@ -1,6 +1,5 @@
 #include "proxy/proxy_server.hpp"
 
-#include <fstream>
 #include <thread>
 
 #include <boost/asio/steady_timer.hpp>
@@ -68,11 +67,10 @@ void ProxyServer::register_state_gauges(const std::string& prefix) {
     auto& gauge = ready.labels(labels);
     gauge.set_function([this, which = std::string(name)] {
       const auto r = readiness();
-      const auto& c = which == "origin" ? r.origin : r.target;
       if (which == "all") return r.status == admin::HealthStatus::Up ? 1.0 : 0.0;
-      return c && c->status == admin::HealthStatus::Up && r.status != admin::HealthStatus::Startup
-                 ? 1.0
-                 : 0.0;
+      // During STARTUP both statuses are null: not ready.
+      const auto& c = which == "origin" ? r.origin : r.target;
+      return c && c->status == admin::HealthStatus::Up ? 1.0 : 0.0;
     });
     state_gauges_.push_back(&gauge);
   }
@@ -80,11 +78,7 @@ void ProxyServer::register_state_gauges(const std::string& prefix) {
       prefix + "proxy_phase",
       "Migration phase the routing implements: 1 (origin primary), 3 (origin primary, reads "
       "copied to target), 4 (target primary)",
-      [ctx = context_.get()] {
-        const auto r = ctx->routing().current();
-        if (r->primary_cluster == ClusterType::Target) return 4.0;
-        return r->async_reads() ? 3.0 : 1.0;
-      }));
+      [ctx = context_.get()] { return static_cast<double>(ctx->routing().current()->phase()); }));
   state_gauges_.push_back(&registry_.gauge_function(
       prefix + "proxy_max_client_connections",
       "PROXY_MAX_CLIENT_CONNECTIONS now (client connections beyond it are refused)",
@@ -128,27 +122,22 @@ Result<void> ProxyServer::start_admin() {
   if (!config_.metrics_enabled) return {};
   std::string token = config_.admin_token;
   if (token.empty() && !config_.admin_token_file.empty()) {
-    std::ifstream in(config_.admin_token_file);
-    if (!in || !std::getline(in, token) || token.empty()) {
-      return fail(Errc::InvalidArgument,
-                  fmt::format("admin_token_file (ZDM_ADMIN_TOKEN_FILE): cannot read a token from "
-                              "the first line of {}",
-                              config_.admin_token_file));
+    auto read = read_token_file(config_.admin_token_file);
+    if (!read) {
+      return fail(read.error().code,
+                  "admin_token_file (ZDM_ADMIN_TOKEN_FILE): " + read.error().message);
     }
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    token = std::move(*read);
   }
   admin::HttpServerOptions ho;
-  ho.host = config_.metrics_address == "localhost" ? "127.0.0.1" : config_.metrics_address;
+  ho.host = numeric_host(config_.metrics_address);
   ho.port = static_cast<uint16_t>(config_.metrics_port);
   http_ = std::make_unique<admin::HttpServer>(threads_->context(0), ho);
   endpoints_ = std::make_unique<admin::AdminEndpoints>(*http_, registry_);
   StatusSource source;
   source.version = version_;
   source.instance = [this] {
-    const std::string host = config_.proxy_listen_address == "localhost"
-                                 ? std::string("127.0.0.1")
-                                 : config_.proxy_listen_address;
-    return fmt::format("{}:{}", host, port());
+    return fmt::format("{}:{}", numeric_host(config_.proxy_listen_address), port());
   };
   source.readiness = [this] { return readiness(); };
   source.draining = [this] { return draining(); };
@@ -177,8 +166,7 @@ Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
   if (auto ok = start_admin(); !ok) return ok;
 
   net::HostPort listen;
-  listen.host =
-      config_.proxy_listen_address == "localhost" ? "127.0.0.1" : config_.proxy_listen_address;
+  listen.host = numeric_host(config_.proxy_listen_address);
   listen.port = static_cast<uint16_t>(config_.proxy_listen_port);
   auto listener = net::Listener::bind(
       *threads_, listen,

@@ -73,11 +73,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-int phase_of(const RoutingSnapshot& routing) {
-  if (routing.primary_cluster == ClusterType::Target) return 4;
-  return routing.async_reads() ? 3 : 1;
-}
-
 uint64_t family_total(const metrics::FamilyBase* family, std::string_view label,
                       std::string_view value) {
   if (family == nullptr) return 0;
@@ -294,7 +289,7 @@ HttpResponse OperationsApi::get_status() const {
   body["version"] = status_.version;
   body["instance"] = status_.instance ? status_.instance() : std::string();
   body["generation"] = live_.generation();
-  body["phase"] = phase_of(*routing);
+  body["phase"] = routing->phase();
   body["primary_cluster"] = std::string(cluster_type_name(routing->primary_cluster));
   body["read_mode"] = std::string(read_mode_name(routing->read_mode));
   body["ready"] = readiness.status == admin::HealthStatus::Up;

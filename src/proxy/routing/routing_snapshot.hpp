@@ -42,6 +42,12 @@ struct RoutingSnapshot {
     return primary_cluster == ClusterType::Origin ? ClusterType::Target : ClusterType::Origin;
   }
   bool async_reads() const { return read_mode == ReadMode::DualAsyncOnSecondary; }
+  // The migration phase this routing implements: 4 when target is primary, 3 when reads are
+  // copied to the secondary, else 1 (phase 2 routes as phase 1).
+  int phase() const {
+    if (primary_cluster == ClusterType::Target) return 4;
+    return async_reads() ? 3 : 1;
+  }
   // The part forward decisions read; `auth_to_target` is the connection's own.
   RoutingSettings settings(bool auth_to_target) const {
     return RoutingSettings{primary_cluster, system_queries_mode, auth_to_target};

@@ -224,14 +224,12 @@ void ClientSession::on_handshake_frame(Leg& leg, const protocol::Frame& frame) {
         relay_->on_startup_answer(leg.cluster, op, frame.wire, authenticator));
   }
   if (leg.state != LegState::Answered) return;
-  std::optional<ByteView> challenge;
-  std::optional<protocol::Message> msg;
-  if (op == Opcode::AuthChallenge) {
-    msg = protocol::decode_message(frame.header, frame.body).value_or(protocol::Message{});
-    const auto* body = std::get_if<protocol::ResponseBody>(&msg->body);
-    const auto* c = body ? std::get_if<protocol::AuthChallengeMessage>(body) : nullptr;
-    if (c && c->token) challenge = ByteView(*c->token);
-  }
+  std::optional<ByteView> challenge;  // a view into `msg`, which outlives the relay's step
+  Result<protocol::Message> msg = protocol::Message{};
+  if (op == Opcode::AuthChallenge) msg = protocol::decode_message(frame.header, frame.body);
+  const auto* body = msg ? std::get_if<protocol::ResponseBody>(&msg->body) : nullptr;
+  const auto* c = body ? std::get_if<protocol::AuthChallengeMessage>(body) : nullptr;
+  if (c && c->token) challenge = ByteView(*c->token);
   carry_out_handshake(relay_->on_auth_answer(leg.cluster, op, frame.wire, challenge));
 }
 
