@@ -18,6 +18,7 @@ void add_preflight_command(CLI::App& app);
 void add_ctl_command(CLI::App& app);
 void add_status_command(CLI::App& app);
 void add_cutover_command(CLI::App& app);
+void add_journal_command(CLI::App& app);
 
 // Exit code set by the subcommand that ran (0 when it succeeded).
 int exit_code();

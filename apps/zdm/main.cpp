@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   zdm::cli::add_ctl_command(app);
   zdm::cli::add_status_command(app);
   zdm::cli::add_cutover_command(app);
+  zdm::cli::add_journal_command(app);
   // ZDM_LOG_FORMAT=json: every subcommand's log as JSON lines (common/log_format.hpp).
   if (auto format = zdm::logging::apply_log_format_from_environment(); !format) {
     std::fprintf(stderr, "zdm: %s\n", format.error().message.c_str());
