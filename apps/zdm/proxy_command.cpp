@@ -74,6 +74,9 @@ int run_proxy(const ProxyOptions& opts) {
   spdlog::info("{} starting; configuration from {}", kVersion, loaded->source_description);
   spdlog::info("effective configuration: {}", proxy::describe_effective(config));
 
+  // A journal write past a file size limit must fail with EFBIG (the writer then switches to
+  // sync mode and says so), not kill the proxy.
+  std::signal(SIGXFSZ, SIG_IGN);
   proxy::ProxyServer server(config);
   server.set_version(kVersion);
 

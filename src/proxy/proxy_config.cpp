@@ -60,6 +60,9 @@ constexpr std::array kReadModes{
 constexpr std::array kSystemQueriesModes{
     EnumName<SystemQueriesMode>{"ORIGIN", SystemQueriesMode::Origin},
     EnumName<SystemQueriesMode>{"TARGET", SystemQueriesMode::Target}};
+constexpr std::array kSecondaryWriteModes{
+    EnumName<SecondaryWriteMode>{"sync", SecondaryWriteMode::Sync},
+    EnumName<SecondaryWriteMode>{"async", SecondaryWriteMode::Async}};
 constexpr std::array kTimeoutBehaviours{
     EnumName<TimeoutBehaviour>{"error", TimeoutBehaviour::Error},
     EnumName<TimeoutBehaviour>{"silent", TimeoutBehaviour::Silent}};
@@ -76,6 +79,7 @@ const auto& enum_table() {
   if constexpr (std::is_same_v<E, ReadMode>) return kReadModes;
   if constexpr (std::is_same_v<E, SystemQueriesMode>) return kSystemQueriesModes;
   if constexpr (std::is_same_v<E, TimeoutBehaviour>) return kTimeoutBehaviours;
+  if constexpr (std::is_same_v<E, SecondaryWriteMode>) return kSecondaryWriteModes;
   if constexpr (std::is_same_v<E, LogLevel>) return kLogLevels;
 }
 
@@ -109,10 +113,11 @@ std::string enum_choices() {
 // ---------------------------------------------------------------------------------------------
 // The settings table: one row per setting, in the reference's order, then ours.
 
-using Field = std::variant<std::string ProxyConfig::*, int64_t ProxyConfig::*, bool ProxyConfig::*,
-                           double ProxyConfig::*, ClusterType ProxyConfig::*,
-                           ReadMode ProxyConfig::*, SystemQueriesMode ProxyConfig::*,
-                           TimeoutBehaviour ProxyConfig::*, LogLevel ProxyConfig::*>;
+using Field =
+    std::variant<std::string ProxyConfig::*, int64_t ProxyConfig::*, bool ProxyConfig::*,
+                 double ProxyConfig::*, ClusterType ProxyConfig::*, ReadMode ProxyConfig::*,
+                 SystemQueriesMode ProxyConfig::*, TimeoutBehaviour ProxyConfig::*,
+                 LogLevel ProxyConfig::*, SecondaryWriteMode ProxyConfig::*>;
 
 struct Setting {
   std::string_view name;  // YAML key; the environment variable is ZDM_ + upper case
@@ -209,6 +214,13 @@ const std::vector<Setting>& settings() {
       ZDM_SETTING(proxy_threads),
       ZDM_SECRET(admin_token),
       ZDM_SETTING(admin_token_file),
+      ZDM_LIVE(secondary_write_mode),
+      ZDM_SETTING(journal_dir),
+      ZDM_SETTING(journal_sync_ms),
+      ZDM_SETTING(journal_max_bytes),
+      ZDM_SETTING(journal_segment_bytes),
+      ZDM_LIVE(journal_replay_rate),
+      ZDM_SETTING(secondary_write_max_in_flight),
   };
   return table;
 }
@@ -351,6 +363,7 @@ std::optional<protocol::ProtocolVersion> version_from_name(std::string_view name
 
 std::string_view cluster_type_name(ClusterType c) { return enum_name(c); }
 std::string_view read_mode_name(ReadMode m) { return enum_name(m); }
+std::string_view secondary_write_mode_name(SecondaryWriteMode m) { return enum_name(m); }
 std::string_view system_queries_mode_name(SystemQueriesMode m) { return enum_name(m); }
 std::string_view timeout_behaviour_name(TimeoutBehaviour b) { return enum_name(b); }
 std::string_view log_level_name(LogLevel l) { return enum_name(l); }

@@ -33,6 +33,12 @@ std::string_view system_queries_mode_name(SystemQueriesMode m);
 enum class TimeoutBehaviour : uint8_t { Error, Silent };
 std::string_view timeout_behaviour_name(TimeoutBehaviour b);  // "error"
 
+// ZDM_SECONDARY_WRITE_MODE: whether a write's answer waits for the secondary cluster (sync, the
+// reference's behaviour) or only for the primary, the secondary's copy being sent in the
+// background and journaled when it fails (async; docs/async-writes.md).
+enum class SecondaryWriteMode : uint8_t { Sync, Async };
+std::string_view secondary_write_mode_name(SecondaryWriteMode m);  // "sync"
+
 enum class LogLevel : uint8_t { Panic, Fatal, Error, Warn, Info, Debug, Trace };
 std::string_view log_level_name(LogLevel l);  // "INFO"
 
@@ -145,6 +151,15 @@ struct ProxyConfig {
   // admin_token_file. Without either the API is read-only.
   std::string admin_token;  // secret
   std::string admin_token_file;
+  // Async secondary writes and their journal (docs/async-writes.md). The journal directory is
+  // required for async mode; without it the mode cannot be switched on.
+  SecondaryWriteMode secondary_write_mode = SecondaryWriteMode::Sync;
+  std::string journal_dir;
+  int64_t journal_sync_ms = 100;                 // fsync batching
+  int64_t journal_max_bytes = int64_t{1} << 30;  // pending bytes on disk; beyond: back to sync
+  int64_t journal_segment_bytes = int64_t{64} << 20;
+  int64_t journal_replay_rate = 5000;            // records per second replayed at most
+  int64_t secondary_write_max_in_flight = 4096;  // background writes waiting for the secondary
 
   static int64_t default_proxy_threads();
 

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -110,6 +111,32 @@ Result<void> validate_cluster(const ClusterFields& c) {
 Result<void> validate_buckets(std::string_view setting, const std::string& text) {
   auto buckets = parse_latency_buckets_ms(text);
   if (!buckets) return invalid(setting, buckets.error().message);
+  return {};
+}
+
+// Async secondary writes are only as safe as their journal: async mode without one is refused.
+Result<void> validate_journal_settings(const ProxyConfig& c) {
+  if (c.secondary_write_mode == SecondaryWriteMode::Async && c.journal_dir.empty()) {
+    return invalid("secondary_write_mode",
+                   "async needs a journal for the writes the secondary misses: set journal_dir "
+                   "(ZDM_JOURNAL_DIR) to a directory on a persistent disk");
+  }
+  for (auto [name, value, low] :
+       std::initializer_list<std::tuple<std::string_view, int64_t, int64_t>>{
+           {"journal_sync_ms", c.journal_sync_ms, 0},
+           {"journal_max_bytes", c.journal_max_bytes, 4096},
+           {"journal_segment_bytes", c.journal_segment_bytes, 4096},
+           {"journal_replay_rate", c.journal_replay_rate, 1},
+           {"secondary_write_max_in_flight", c.secondary_write_max_in_flight, 1}}) {
+    if (value < low) {
+      return invalid(name, fmt::format("{} must be at least {}", value, low));
+    }
+  }
+  if (c.journal_segment_bytes > c.journal_max_bytes) {
+    return invalid("journal_segment_bytes",
+                   fmt::format("{} is more than journal_max_bytes ({})", c.journal_segment_bytes,
+                               c.journal_max_bytes));
+  }
   return {};
 }
 
@@ -326,7 +353,7 @@ Result<void> validate_proxy_config(const ProxyConfig& c) {
   if (auto r = check_range("proxy_threads", c.proxy_threads, 1, 1024, "the io thread count"); !r) {
     return r;
   }
-  return {};
+  return validate_journal_settings(c);
 }
 
 }  // namespace zdm::proxy

@@ -157,8 +157,73 @@ ControlConnectionOptions ProxyServer::control_options(ClusterType cluster) const
   return o;
 }
 
+client::SessionOptions ProxyServer::writer_session_options(ClusterType cluster) const {
+  const ControlConnectionOptions o = control_options(cluster);
+  client::SessionOptions s;
+  for (const auto& contact : o.contact_points) {
+    s.contact_points.push_back(client::Endpoint{numeric_host(contact), o.port});
+  }
+  s.connection.username = o.username;
+  s.connection.password = o.password;
+  s.connection.connect_timeout = o.connect_timeout;
+  s.connection.request_timeout = std::chrono::milliseconds(config_.proxy_request_timeout_ms);
+  s.connection.driver_name = "zdm-proxy-secondary-writes";
+  s.connection.tls.settings_name = std::string(cluster_type_name(cluster));
+  if (o.tls.context) {
+    s.tls_context = o.tls.context;
+    s.connection.tls.enabled = true;
+    s.connection.tls.verify_hostname = o.tls.hostname == net::HostnameCheck::Verify;
+  }
+  s.local_dc = o.local_datacenter;
+  s.connections_per_host = 1;
+  s.listen_events = false;
+  s.reconnect_min = std::chrono::milliseconds(250);
+  s.reconnect_max = std::chrono::milliseconds(2000);
+  s.consistency = protocol::Consistency::LocalQuorum;
+  return s;
+}
+
+Result<void> ProxyServer::start_secondary_writer() {
+  if (config_.journal_dir.empty()) return {};
+  for (ClusterType c : {ClusterType::Origin, ClusterType::Target}) {
+    if (cluster_setup_[c == ClusterType::Origin ? 0 : 1].astra) {
+      // The writer's client does not speak Astra's metadata service yet.
+      spdlog::warn(
+          "ZDM_JOURNAL_DIR is set but {} is reached through a secure connect bundle, which "
+          "async secondary writes do not support yet: they stay off",
+          cluster_type_name(c));
+      return {};
+    }
+  }
+  SecondaryWriterOptions o;
+  o.journal.dir = config_.journal_dir;
+  o.journal.sync_interval = std::chrono::milliseconds(config_.journal_sync_ms);
+  o.journal.max_bytes = static_cast<uint64_t>(config_.journal_max_bytes);
+  o.journal.segment_bytes = static_cast<uint64_t>(config_.journal_segment_bytes);
+  o.origin = writer_session_options(ClusterType::Origin);
+  o.target = writer_session_options(ClusterType::Target);
+  o.max_in_flight = config_.secondary_write_max_in_flight;
+  o.replay_rate = config_.journal_replay_rate;
+  o.replay_rate_source = [ctx = context_.get()] { return ctx->config()->journal_replay_rate; };
+  o.on_fallback = [this](const std::string& reason) {
+    if (context_->config()->secondary_write_mode != SecondaryWriteMode::Async) return;
+    auto changed =
+        live_->patch({{"secondary_write_mode", "sync"}}, std::nullopt, "journal (" + reason + ")");
+    if (!changed) spdlog::error("could not switch to sync mode: {}", changed.error().message);
+  };
+  const std::string prefix = config_.metrics_prefix.empty() ? "" : config_.metrics_prefix + "_";
+  auto writer = SecondaryWriter::start(std::move(o), &registry_, prefix);
+  if (!writer) return tl::unexpected(writer.error());
+  secondary_writer_ = std::move(*writer);
+  context_->set_secondary_writer(secondary_writer_.get());
+  spdlog::info("async secondary writes available: journal {} (ZDM_SECONDARY_WRITE_MODE={} now)",
+               config_.journal_dir, secondary_write_mode_name(config_.secondary_write_mode));
+  return {};
+}
+
 Result<void> ProxyServer::start(std::chrono::milliseconds startup_timeout) {
   if (auto ok = setup_tls(); !ok) return ok;
+  if (auto ok = start_secondary_writer(); !ok) return ok;
   threads_ = std::make_unique<net::IoThreads>(
       static_cast<size_t>(std::max<int64_t>(1, config_.proxy_threads)));
   threads_->start();
@@ -313,6 +378,15 @@ admin::ReadinessReport ProxyServer::readiness() const {
     return admin::ReadinessReport::startup();
   }
   auto report = admin::ReadinessReport::from(origin_control_->status(), target_control_->status());
+  // Async secondary writes: the secondary being down degrades nothing clients see.
+  const auto routing = context_->routing().current();
+  if (secondary_writer_ && routing->async_writes() && report.status != admin::HealthStatus::Up) {
+    const auto& primary =
+        routing->primary_cluster == ClusterType::Origin ? report.origin : report.target;
+    if (primary && primary->status == admin::HealthStatus::Up) {
+      report.status = admin::HealthStatus::Up;
+    }
+  }
   if (draining_.load()) report.status = admin::HealthStatus::Down;  // shutting down: not ready
   return report;
 }
@@ -366,6 +440,8 @@ void ProxyServer::stop() {
   async_dropped_->clear_function();
   for (auto* gauge : state_gauges_) gauge->clear_function();
   if (threads_) threads_->stop();
+  // After the sessions: what they handed over is journaled if the secondary has not answered.
+  if (secondary_writer_) secondary_writer_->stop();
 }
 
 }  // namespace zdm::proxy

@@ -26,6 +26,7 @@
 #include "proxy/proxy_config.hpp"
 #include "proxy/proxy_metrics.hpp"
 #include "proxy/routing/prepared_cache.hpp"
+#include "proxy/secondary/secondary_writer.hpp"
 #include "proxy/session/client_session.hpp"
 
 namespace zdm::proxy {
@@ -70,6 +71,9 @@ class ProxyServer {
   Result<void> start_admin();  // metrics, health and the operations API
   void register_state_gauges(const std::string& prefix);
   ControlConnectionOptions control_options(ClusterType cluster) const;
+  // Async secondary writes: the writer and its journal, when ZDM_JOURNAL_DIR is set.
+  Result<void> start_secondary_writer();
+  client::SessionOptions writer_session_options(ClusterType cluster) const;
   std::string startup_failure_details() const;  // why each unconnected cluster failed
 
   ProxyConfig config_;
@@ -85,6 +89,7 @@ class ProxyServer {
   std::unique_ptr<admin::AdminEndpoints> endpoints_;
   std::unique_ptr<LiveConfig> live_;
   std::unique_ptr<OperationsApi> api_;
+  std::unique_ptr<SecondaryWriter> secondary_writer_;
   std::string version_ = "zdm";
   std::shared_ptr<net::Listener> listener_;
   std::unique_ptr<ControlConnection> origin_control_;

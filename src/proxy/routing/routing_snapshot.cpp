@@ -10,6 +10,7 @@ RoutingSnapshot RoutingSnapshot::from_config(const ProxyConfig& config) {
   s.read_mode = config.read_mode;
   s.system_queries_mode = config.system_queries_mode;
   s.replace_cql_functions = config.replace_cql_functions;
+  s.secondary_write_mode = config.secondary_write_mode;
   s.read_comparison_rate = config.read_comparison_rate;
   s.timeout_behaviour = config.proxy_timeout_behaviour;
   s.request_timeout =

@@ -29,6 +29,7 @@ struct RoutingSnapshot {
   ReadMode read_mode = ReadMode::PrimaryOnly;
   SystemQueriesMode system_queries_mode = SystemQueriesMode::Origin;
   bool replace_cql_functions = false;
+  SecondaryWriteMode secondary_write_mode = SecondaryWriteMode::Sync;
   double read_comparison_rate = 0;  // 0..1 (ProxyConfig validates the range)
   TimeoutBehaviour timeout_behaviour = TimeoutBehaviour::Error;
   std::chrono::milliseconds request_timeout{10000};
@@ -42,6 +43,8 @@ struct RoutingSnapshot {
     return primary_cluster == ClusterType::Origin ? ClusterType::Target : ClusterType::Origin;
   }
   bool async_reads() const { return read_mode == ReadMode::DualAsyncOnSecondary; }
+  // Writes answered after the primary, the secondary's copy in the background (and journaled).
+  bool async_writes() const { return secondary_write_mode == SecondaryWriteMode::Async; }
   // The migration phase this routing implements: 4 when target is primary, 3 when reads are
   // copied to the secondary, else 1 (phase 2 routes as phase 1).
   int phase() const {

@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/timeuuid.hpp"
+#include "journal/write_record.hpp"
 #include "net/framed_connection.hpp"
 #include "protocol/compression.hpp"
 #include "proxy/cluster/control_connection.hpp"
@@ -37,6 +38,7 @@
 #include "proxy/routing/prepared_cache.hpp"
 #include "proxy/routing/request_plan.hpp"
 #include "proxy/routing/routing_snapshot.hpp"
+#include "proxy/secondary/secondary_writer.hpp"
 #include "proxy/session/async_reads.hpp"
 #include "proxy/session/client_info.hpp"
 #include "proxy/session/deadline_list.hpp"
@@ -46,6 +48,20 @@
 namespace zdm::proxy {
 
 class ClientSession;
+
+class WriteTimestamps {
+ public:
+  int64_t next(int64_t now_us) {
+    int64_t last = last_.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t value = now_us > last ? now_us : last + 1;
+      if (last_.compare_exchange_weak(last, value, std::memory_order_relaxed)) return value;
+    }
+  }
+
+ private:
+  std::atomic<int64_t> last_{0};
+};
 
 // What every session of a proxy shares. Built once by ProxyServer; thread-safe.
 class SessionContext {
@@ -84,6 +100,9 @@ class SessionContext {
 
   // now() values of ZDM_REPLACE_CQL_FUNCTIONS (lock-free, strictly increasing per proxy).
   TimeuuidGenerator& timeuuids() { return timeuuids_; }
+  // Timestamps the proxy gives writes that have none (async mode): microseconds, strictly
+  // increasing per proxy, so two writes of one client never share one.
+  WriteTimestamps& write_timestamps() { return write_timestamps_; }
 
   // TLS for upstream connections (no context: plain TCP). Set before the first session opens.
   const UpstreamTls& tls(ClusterType cluster) const {
@@ -110,6 +129,11 @@ class SessionContext {
   std::atomic<int64_t> sessions{0};           // open client sessions
   std::atomic<uint64_t> rejected_clients{0};  // over PROXY_MAX_CLIENT_CONNECTIONS
   std::atomic<uint64_t> async_dropped{0};     // async reads not sent (queue full / not ready)
+
+  // Where writes answered after the primary alone get their secondary copy (null: no journal
+  // configured, so async secondary writes are off). Set before the first session opens.
+  void set_secondary_writer(SecondaryWriter* writer) { secondary_writer_ = writer; }
+  SecondaryWriter* secondary_writer() const { return secondary_writer_; }
 
   // Graceful shutdown. Sessions register while open (cold: once per connection). begin_drain()
   // sets `draining` and asks every open session, on its own io thread, to answer new requests
@@ -143,7 +167,9 @@ class SessionContext {
   std::atomic<size_t> next_origin_{0}, next_target_{0};
   UpstreamTls origin_tls_, target_tls_;
   TimeuuidGenerator timeuuids_;
+  WriteTimestamps write_timestamps_;
   Connector connector_;
+  SecondaryWriter* secondary_writer_ = nullptr;
 };
 
 class ClientSession final : public net::FramedConnection, private UpstreamHandler {
@@ -166,6 +192,9 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     uint64_t local_answers = 0;      // OPTIONS, system.local/peers, UNPREPARED for unknown ids
     uint64_t function_rewrites = 0;  // requests changed by ZDM_REPLACE_CQL_FUNCTIONS
     uint64_t upstream_pauses = 0;    // client reads paused because an upstream queue was full
+    uint64_t background_writes = 0;  // async mode: copies handed to the SecondaryWriter
+    uint64_t sync_writes_in_async_mode = 0;  // async mode: writes kept synchronous
+    uint64_t secondary_leg_losses = 0;       // async mode: the secondary's connection closed
   };
   const Stats& stats() const { return stats_; }
 
@@ -173,7 +202,9 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   enum class Phase : uint8_t { AwaitStartup, Connecting, Handshake, Ready, Failed };
   // A connection to one cluster during the handshake: connecting (failover across its nodes),
   // STARTUP sent, answered (the relay decides the rest).
-  enum class LegState : uint8_t { Idle, Connecting, StartupSent, Answered, Failed };
+  // Answered: ready for requests once the session is. Restoring: an async-mode secondary
+  // connection opened again, logging in or switching keyspace (session_secondary_leg.cpp).
+  enum class LegState : uint8_t { Idle, Connecting, StartupSent, Answered, Restoring, Failed };
 
   struct Leg {
     ClusterType cluster = ClusterType::Origin;
@@ -228,6 +259,9 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     uint64_t function_body_hash = 0;    // EXECUTE/BATCH above: hash of the client body
     TableCounters* table = nullptr;
     ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
+    // ZDM_SECONDARY_WRITE_MODE=async: the secondary's copy, handed to the SecondaryWriter once
+    // the primary applied the write.
+    std::optional<journal::WriteRecord> background;
     std::chrono::steady_clock::time_point start{};
   };
 
@@ -280,6 +314,21 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
                                     ByteView target_id);
   // `statement` (query text) is kept for the mismatch log when the read is sampled for
   // comparison; continuation pages are not compared.
+  // Async secondary writes: the secondary's copy of a plain write (nullopt: it stays
+  // synchronous); sets the timestamped body and sends the plan to the primary only.
+  std::optional<journal::WriteRecord> capture_background_write(const protocol::Frame& frame,
+                                                               std::optional<Bytes>& rewritten_body,
+                                                               RequestPlan& plan);
+  // Async secondary writes: the secondary's connection may close without closing the session
+  // (session_secondary_leg.cpp).
+  bool keeps_running_without(const UpstreamConnection& connection);
+  void lose_secondary_leg(Leg& leg);
+  void schedule_leg_restore(ClusterType cluster);
+  void restore_leg(Leg& leg);
+  void retry_leg_restore(Leg& leg, const std::string& why);
+  void on_restore_frame(Leg& leg, const protocol::Frame& frame);
+  void leg_restored(Leg& leg);
+  bool leg_ready(const Leg& leg) const;
   void send_async_copy(const protocol::Frame& frame, const Bytes* target_frame, Slot& slot,
                        std::string_view statement, bool continuation_page);
   // READ_COMPARISON_RATE: whether this async read is compared (per-session xorshift, no lock).
@@ -328,6 +377,10 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void arm_deadline_timer();
   void on_deadline_timer();
   void expire(uint32_t index);
+  // A request that can no longer be answered (its connection closed): ServerError with `why`.
+  void abandon(uint32_t index, std::string why);
+  // expire/abandon: upstream ids orphaned, gauges and comparisons settled.
+  void settle_unanswered(Slot& s);
 
   // Null when metrics are off, the table is unknown, or the session tracks too many tables.
   TableCounters* table_counters(std::string_view keyspace, bool keyspace_quoted,
@@ -363,6 +416,10 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   DeadlineList in_flight_;  // slots waiting for answers, by deadline
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer handshake_timer_;  // a node that accepts but never answers STARTUP
+  // Async secondary writes: the wait before opening a lost secondary connection again (the
+  // handshake timer serves it once the session is ready), and a USE still to be answered.
+  std::chrono::milliseconds restore_backoff_{1000};
+  bool restoring_use_ = false;
   bool timer_armed_ = false;
   bool draining_ = false;
   bool upstream_paused_ = false;  // client reads paused until the upstream queues drain

@@ -27,7 +27,11 @@ void ClientSession::on_upstream_frame(UpstreamConnection& connection,
   if (!owner) return;  // never asked: ignore
   if (*owner == kHandshakeOwner) {
     connection.ids().release(id);
-    if (phase_ != Phase::Ready) on_handshake_frame(leg, frame);
+    if (phase_ != Phase::Ready) {
+      on_handshake_frame(leg, frame);
+    } else if (leg.state != LegState::Answered) {
+      on_restore_frame(leg, frame);  // a secondary connection opened again (async writes)
+    }
     return;
   }
   if (*owner == kHeartbeatOwner) {
@@ -168,6 +172,13 @@ void ClientSession::complete(uint32_t index, ClusterType from, const protocol::F
       (!s.function_values.empty() || !s.function_batch_body.empty())) {
     remember_function_values(s);
   }
+  if (s.background) {
+    // Async secondary writes: the primary applied it, the client hears so now; the secondary's
+    // copy is the SecondaryWriter's to deliver (or journal).
+    if (joined.failed_on == FailedOn::None)
+      ctx_.secondary_writer()->submit(std::move(*s.background));
+    s.background.reset();
+  }
   if (origin_id) {
     answer_unprepared(s.client_stream, *origin_id);
   } else if (prepared_for_client) {
@@ -251,6 +262,7 @@ void ClientSession::schedule_client_flush() {
 
 void ClientSession::on_upstream_closed(UpstreamConnection& connection) {
   if (is_closed()) return;
+  if (keeps_running_without(connection)) return lose_secondary_leg(leg_of(connection));
   // Without both clusters the session cannot keep its promises; the driver reconnects.
   fail_session(fmt::format("{} connection to {} closed", upstream_role_name(connection.role()),
                            connection.node()));
@@ -333,6 +345,7 @@ std::optional<uint32_t> ClientSession::take_slot() {
   s.functions.reset();
   s.function_values.clear();
   s.function_batch_body.clear();
+  s.background.reset();
   s.origin_error = ErrorCode::ServerError;
   s.target_error = ErrorCode::ServerError;
   s.start = Clock::now();
@@ -398,6 +411,25 @@ void ClientSession::on_deadline_timer() {
 void ClientSession::expire(uint32_t index) {
   Slot& s = slots_[index];
   ++stats_.timeouts;
+  settle_unanswered(s);
+  if (routing_->timeout_behaviour == TimeoutBehaviour::Error) {
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(in_flight_.deadline(index) - s.start);
+    auto error = make_timeout_error(s.timeout_kind, s.consistency, waited.count());
+    (void)send(protocol::make_response(version_, protocol::StreamId{s.client_stream},
+                                       protocol::ResponseBody(std::move(error))));
+  }
+  free_slot(index);
+}
+
+void ClientSession::abandon(uint32_t index, std::string why) {
+  Slot& s = slots_[index];
+  settle_unanswered(s);
+  answer_error(s.client_stream, ErrorCode::ServerError, std::move(why));
+  free_slot(index);
+}
+
+void ClientSession::settle_unanswered(Slot& s) {
   // The upstream ids stay taken until the late answers arrive (then they are dropped), so an id
   // is never reused while a node may still answer on it.
   for (ClusterType c : {ClusterType::Origin, ClusterType::Target}) {
@@ -421,14 +453,7 @@ void ClientSession::expire(uint32_t index) {
     async_->comparisons().abandon(s.compare, ComparisonResult::Timeout);
   }
   s.compare = {};
-  if (routing_->timeout_behaviour == TimeoutBehaviour::Error) {
-    const auto waited =
-        std::chrono::duration_cast<std::chrono::milliseconds>(in_flight_.deadline(index) - s.start);
-    auto error = make_timeout_error(s.timeout_kind, s.consistency, waited.count());
-    (void)send(protocol::make_response(version_, protocol::StreamId{s.client_stream},
-                                       protocol::ResponseBody(std::move(error))));
-  }
-  free_slot(index);
+  s.background.reset();  // not acknowledged: no copy owed
 }
 
 }  // namespace zdm::proxy

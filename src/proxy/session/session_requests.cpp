@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "proxy/secondary/write_capture.hpp"
 #include "proxy/session/client_session.hpp"
 #include "proxy/session/session_internal.hpp"
 
@@ -194,6 +195,15 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
       break;
     }
   }
+  const bool functions_rewritten = rewritten_body.has_value();
+  // ZDM_SECONDARY_WRITE_MODE=async: a plain write goes to the primary only; its copy for the
+  // secondary waits in the slot for the primary's answer (write_capture.hpp says which writes).
+  std::optional<journal::WriteRecord> background;
+  if (routing_->async_writes() && plan.decision.target == ForwardTarget::Both &&
+      !plan.decision.is_read && ctx_.secondary_writer() &&
+      (h.opcode == Opcode::Query || h.opcode == Opcode::Execute || h.opcode == Opcode::Batch)) {
+    background = capture_background_write(frame, rewritten_body, plan);
+  }
   const ByteView body = rewritten_body ? ByteView(*rewritten_body) : frame.body;
   // Target's bytes when its prepared ids differ: EXECUTE in a per-session buffer (no allocation
   // per request), BATCH in its own frame.
@@ -238,7 +248,7 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
     rewritten_frame.body = *rewritten_body;
     rewritten_frame.wire = rewritten_wire;
     sent = &rewritten_frame;
-    ++stats_.function_rewrites;
+    if (functions_rewritten) ++stats_.function_rewrites;
   }
 
   auto index = take_slot();
@@ -270,14 +280,16 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
     s.decision = std::move(plan.prepare_decision);
     s.functions = std::move(prepare_functions);
   }
-  if (h.opcode == Opcode::Execute && rewritten_body) {
+  if (h.opcode == Opcode::Execute && functions_rewritten) {
     s.function_values.assign(function_values_.begin(), function_values_.end());
     s.function_body_hash = function_body_hash_;
   }
-  if (h.opcode == Opcode::Batch && rewritten_body && rewritten_body->size() <= kRetryBatchBodyMax) {
+  if (h.opcode == Opcode::Batch && functions_rewritten &&
+      rewritten_body->size() <= kRetryBatchBodyMax) {
     s.function_batch_body.assign(rewritten_body->begin(), rewritten_body->end());
     s.function_body_hash = function_body_hash_;
   }
+  s.background = std::move(background);
   if (!dispatch(*sent, decision.target, *index, target_wire)) return;
 
   if (s.track_metrics) {
@@ -300,6 +312,18 @@ bool ClientSession::dispatch(const protocol::Frame& frame, ForwardTarget target,
   Slot& s = slots_[slot_index];
   const bool to_origin = target == ForwardTarget::Origin || target == ForwardTarget::Both;
   const bool to_target = target == ForwardTarget::Target || target == ForwardTarget::Both;
+  if ((to_origin && !leg_ready(origin_)) || (to_target && !leg_ready(target_))) {
+    // Only with async secondary writes does a ready session lose a connection and go on.
+    const ClusterType down =
+        to_origin && !leg_ready(origin_) ? ClusterType::Origin : ClusterType::Target;
+    free_slot(slot_index);
+    answer_error(frame.header.stream.value, ErrorCode::ServerError,
+                 fmt::format("the proxy's connection to {} is down and this request needs it "
+                             "(with ZDM_SECONDARY_WRITE_MODE=async only plain writes are "
+                             "answered without the secondary cluster); retry shortly",
+                             cluster_type_name(down)));
+    return false;
+  }
   if (to_origin) {
     auto id = origin_.conn->ids().acquire(slot_index);
     if (!id) {
@@ -346,7 +370,7 @@ bool ClientSession::dispatch(const protocol::Frame& frame, ForwardTarget target,
 }
 
 void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
-  if (!leg.conn || leg.conn->is_closed()) return;
+  if (!leg.conn || leg.conn->is_closed() || leg.state != LegState::Answered) return;
   if (now - leg.last_sent < routing_->heartbeat_interval) return;
   auto id = leg.conn->ids().acquire(kHeartbeatOwner);
   if (!id) return;
@@ -354,6 +378,36 @@ void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
   (void)leg.conn->send(protocol::make_request(version_, protocol::StreamId{*id},
                                               protocol::RequestBody(protocol::OptionsMessage{})));
   leg.conn->schedule_flush();
+}
+
+std::optional<journal::WriteRecord> ClientSession::capture_background_write(
+    const protocol::Frame& frame, std::optional<Bytes>& rewritten_body, RequestPlan& plan) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  CaptureInput in;
+  in.header = &frame.header;
+  in.body = rewritten_body ? ByteView(*rewritten_body) : frame.body;
+  in.keyspace = keyspace_;
+  in.prepared = &ctx_.prepared();
+  in.secondary = routing_->secondary_cluster();
+  in.now_us = ctx_.write_timestamps().next(
+      std::chrono::duration_cast<std::chrono::microseconds>(now).count());
+  in.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  CaptureResult captured = capture_write(in);
+  if (!captured.write) {
+    ++stats_.sync_writes_in_async_mode;
+    return std::nullopt;
+  }
+  if (captured.write->body_with_timestamp) {
+    rewritten_body = std::move(captured.write->body_with_timestamp);
+  }
+  if (routing_->primary_cluster == ClusterType::Origin) {
+    plan.decision.target = ForwardTarget::Origin;
+    plan.target_body = TargetBody::Same;  // target gets nothing from this session
+  } else {
+    plan.decision.target = ForwardTarget::Target;
+  }
+  ++stats_.background_writes;
+  return std::move(captured.write->record);
 }
 
 void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* target_frame,
