@@ -170,6 +170,20 @@ void judge_proxy(const ProxySnapshot& snap, CutoverVerdict& v) {
         "differently: run zdm validate)",
         where, s.mismatches, s.mismatches == 1 ? "" : "es", s.compared));
   }
+  if (s.journal_pending_records > 0 || s.secondary_in_flight > 0) {
+    v.reasons.push_back(fmt::format(
+        "proxy {}: {} journaled and {} in-flight write{} not yet on the secondary cluster (async "
+        "secondary writes: wait until zdm_journal_pending_records is 0, or replay with zdm "
+        "journal replay)",
+        where, s.journal_pending_records, s.secondary_in_flight,
+        s.journal_pending_records + s.secondary_in_flight == 1 ? "" : "s"));
+  }
+  if (s.journal_aside_records > 0 || s.secondary_lost > 0) {
+    v.reasons.push_back(fmt::format(
+        "proxy {}: {} write{} set aside by the secondary and {} lost (see zdm journal inspect "
+        "--aside and the proxy's log; repair with zdm validate --fix missing,mismatch)",
+        where, s.journal_aside_records, s.journal_aside_records == 1 ? "" : "s", s.secondary_lost));
+  }
   if (snap.clients) {
     for (const auto& c : *snap.clients) v.clients.push_back(ConnectedClient{where, c});
   } else if (s.clients > 0) {

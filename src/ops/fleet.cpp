@@ -259,6 +259,11 @@ AdminResult<ProxyStatus> fetch_status(const AdminClient& proxy) {
   r.number(s.mismatches, {"read_comparison", "mismatches"});
   r.number(s.p99_reads_ms, {"latency_p99_ms", "reads"});
   r.number(s.p99_writes_ms, {"latency_p99_ms", "writes"});
+  r.text(s.secondary_write_mode, {"secondary_write_mode"});
+  r.number(s.secondary_in_flight, {"secondary_writes", "in_flight"});
+  r.number(s.journal_pending_records, {"secondary_writes", "journal_pending_records"});
+  r.number(s.journal_aside_records, {"secondary_writes", "journal_aside_records"});
+  r.number(s.secondary_lost, {"secondary_writes", "lost"});
   if (!r.error.empty()) return tl::unexpected(bad_answer(proxy, r.error));
   if (!answer->contains("generation") || !answer->contains("ready")) {
     return tl::unexpected(

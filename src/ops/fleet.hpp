@@ -72,6 +72,12 @@ struct ProxyStatus {
   int64_t mismatches = 0;
   double p99_reads_ms = 0;
   double p99_writes_ms = 0;
+  // Async secondary writes (docs/async-writes.md): copies the secondary does not have yet.
+  std::string secondary_write_mode;
+  int64_t secondary_in_flight = 0;
+  int64_t journal_pending_records = 0;
+  int64_t journal_aside_records = 0;
+  int64_t secondary_lost = 0;
   nlohmann::json raw;  // the answer as served
 };
 

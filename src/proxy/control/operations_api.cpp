@@ -324,6 +324,23 @@ HttpResponse OperationsApi::get_status() const {
   const uint64_t matches = family_total(metrics_.read_comparisons, "result", label::kMatch);
   const uint64_t mismatches = family_total(metrics_.read_comparisons, "result", label::kMismatch);
   body["read_comparison"] = {{"compared", matches + mismatches}, {"mismatches", mismatches}};
+  body["secondary_write_mode"] =
+      std::string(secondary_write_mode_name(live_.current()->secondary_write_mode));
+  if (const auto* writer = context_.secondary_writer()) {
+    const auto w = writer->status();
+    body["secondary_writes"] = {{"in_flight", w.in_flight},
+                                {"applied", w.applied},
+                                {"journaled", w.journaled},
+                                {"set_aside", w.set_aside},
+                                {"lost", w.lost},
+                                {"replayed", w.replayed},
+                                {"fallbacks", w.fallbacks},
+                                {"journal_pending_records", w.journal.pending_records},
+                                {"journal_pending_bytes", w.journal.pending_bytes},
+                                {"journal_aside_records", w.journal.aside_records},
+                                {"journal_corrupt_records", w.journal.corrupt_records},
+                                {"lag_seconds", w.lag_seconds}};
+  }
   // Reads are served by the primary: its histogram is the one the clients feel.
   const auto& reads = routing->primary_cluster == ClusterType::Origin ? reads_origin : reads_target;
   body["latency_p99_ms"] = {

@@ -218,6 +218,18 @@ def test_proxy_sigkilled_with_a_journal_replays_it_after_restart(nodes, tmp_path
         assert w.errors == []
         wait_until(lambda: proxy.metric("zdm_journal_pending_records") >= 300,
                    what="every copy journaled")
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/status" % proxy.metrics_port,
+                                    timeout=10) as resp:
+            status = json.loads(resp.read().decode())
+        assert status["secondary_write_mode"] == "async"
+        assert status["secondary_writes"]["journal_pending_records"] >= 300
+        assert status["secondary_writes"]["applied"] == 0
+        # Not the moment to send applications to target directly.
+        cutover = subprocess.run([ZDM_BIN, "cutover", "--proxies",
+                                  "127.0.0.1:%d" % proxy.metrics_port],
+                                 capture_output=True, text=True, timeout=60)
+        assert cutover.returncode != 0
+        assert "not yet on the secondary cluster" in cutover.stdout + cutover.stderr
     finally:
         cluster.shutdown()
     kill_now(proxy)

@@ -82,6 +82,25 @@ TEST_F(CutoverFleet, NotReadyWithAsyncReadErrorsOrMismatches) {
       << reasons;
 }
 
+TEST_F(CutoverFleet, NotReadyWhileAsyncWritesAreOwedToTheSecondary) {
+  proxy(0).with([](FakeState& s) {
+    s.status_extra = {{"secondary_writes", {{"journal_pending_records", 40}, {"in_flight", 2}}}};
+  });
+  proxy(1).with([](FakeState& s) {
+    s.status_extra = {{"secondary_writes", {{"journal_aside_records", 1}, {"lost", 0}}}};
+  });
+  auto v = judge();
+  EXPECT_FALSE(v.ready);
+  auto reasons = all_reasons(v);
+  EXPECT_NE(reasons.find(proxy(0).address() +
+                         ": 40 journaled and 2 in-flight writes not yet on the secondary"),
+            std::string::npos)
+      << reasons;
+  EXPECT_NE(reasons.find(proxy(1).address() + ": 1 write set aside by the secondary and 0 lost"),
+            std::string::npos)
+      << reasons;
+}
+
 TEST_F(CutoverFleet, NotReadyWhileClientsAreConnectedAndListsThem) {
   proxy(1).with([](FakeState& s) {
     s.clients = nlohmann::json::array({{{"address", "10.9.0.5:40000"},
