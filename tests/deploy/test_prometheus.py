@@ -5,11 +5,12 @@
 - The dashboards' structure (ids, layout, variables, datasource) and the Grafana provisioning files.
 - A real Prometheus (Debian `prometheus`) with a configuration derived from
   deploy/prometheus/prometheus.yml (1 s intervals, file_sd files naming this test's processes)
-  scrapes a live `zdm proxy` under a `zdm bench` load (dual async reads, every read compared) and a
-  live, throttled `zdm migrate --metrics-port`. Then every query of every dashboard panel and
-  annotation must return data (a finite sample), every template variable must resolve, every
-  metric family the processes export must be on a dashboard, the alert rules load and evaluate
-  with no alert on this healthy run, and a configuration change through the operations API fires
+  scrapes a live `zdm proxy` under a `zdm bench` load (dual async reads, every read compared, a
+  write journal so that the async secondary-write metrics exist) and a live, throttled
+  `zdm migrate --metrics-port`. Then every query of every dashboard panel and annotation must
+  return data (a finite sample), every template variable must resolve, every metric family the
+  processes export must be on a dashboard, the alert rules load and evaluate with no alert on
+  this healthy run, and a configuration change through the operations API fires
   ZdmProxyConfigChanged.
 """
 import json
@@ -260,9 +261,11 @@ def live():
                      "--mix", "writes", "--count", str(MIGRATE_ROWS), "--partitions",
                      str(MIGRATE_ROWS), "--concurrency", "64", "--warmup", "0", "--no-progress"])
         assert load.returncode == 0, load.stdout + load.stderr
+        # A journal directory makes the async secondary-write metrics exist (zdm_journal_*,
+        # zdm_secondary_*); the writes stay synchronous (ZDM_SECONDARY_WRITE_MODE=sync).
         proxy = Proxy(origin, target, settings={
             "READ_MODE": "DUAL_ASYNC_ON_SECONDARY", "READ_COMPARISON_RATE": "1",
-            "ADMIN_TOKEN": ADMIN_TOKEN})
+            "ADMIN_TOKEN": ADMIN_TOKEN, "JOURNAL_DIR": os.path.join(tmp, "journal")})
         started.append(proxy)
         # Every key the load reads exists on both clusters first, with the value the load writes
         # (derived from the key): read comparison then finds no mismatch, as on a migrated table.
