@@ -142,6 +142,7 @@ void SecondaryWriter::submit(journal::WriteRecord record) {
       return;
     }
     queue_.push_back(std::move(record));
+    queued_.fetch_add(1, std::memory_order_relaxed);
     post = !std::exchange(drain_posted_, true);
   }
   if (post) asio::post(io_, [this] { drain_queue(); });
@@ -158,7 +159,11 @@ void SecondaryWriter::drain_queue() {
     batch.swap(queue_);
     drain_posted_ = false;
   }
-  for (auto& record : batch) send_live(std::move(record));
+  for (auto& record : batch) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    send_live(std::move(record));
+  }
+  if (journal_->stats().pending_records > 0) check_room();
 }
 
 journal::RecordSender& SecondaryWriter::sender_for(const std::string& cluster) {
@@ -216,13 +221,7 @@ void SecondaryWriter::journal_copy(journal::WriteRecord record, const std::strin
   const auto error = journal_->append(record);
   if (!error) {
     counter(kJournaled).inc();
-    const auto stats = journal_->stats();
-    if (static_cast<double>(stats.pending_bytes) >
-        options_.fallback_fraction * static_cast<double>(options_.journal.max_bytes)) {
-      fallback(fmt::format("the journal holds {} bytes, over {:.0f}% of ZDM_JOURNAL_MAX_BYTES ({})",
-                           stats.pending_bytes, options_.fallback_fraction * 100,
-                           options_.journal.max_bytes));
-    }
+    check_room();
     return;
   }
   counter(kLost).inc();
@@ -234,6 +233,33 @@ void SecondaryWriter::journal_copy(journal::WriteRecord record, const std::strin
       "repair it",
       record.cluster, reason, why, journal::describe_record(record), record.keyspace);
   fallback(why);
+}
+
+// Back to sync while the journal can still take every copy already acknowledged (in flight, at
+// most max_in_flight, or queued, about max_queued(): accepting()): those may all fail and need a
+// place.
+void SecondaryWriter::check_room() {
+  const auto stats = journal_->stats();
+  const double record_bytes =
+      stats.pending_records > 0
+          ? static_cast<double>(stats.pending_bytes) / static_cast<double>(stats.pending_records)
+          : 256.0;
+  const size_t owed = in_flight_.size() + queued_.load();
+  const double limit = options_.fallback_fraction * static_cast<double>(options_.journal.max_bytes);
+  if (static_cast<double>(stats.pending_bytes) + static_cast<double>(owed) * record_bytes > limit) {
+    fallback(fmt::format(
+        "the journal holds {} bytes and {} more copies may need it, over {:.0f}% of "
+        "ZDM_JOURNAL_MAX_BYTES ({})",
+        stats.pending_bytes, owed, options_.fallback_fraction * 100, options_.journal.max_bytes));
+  }
+}
+
+bool SecondaryWriter::accepting() const {
+  return queued_.load(std::memory_order_relaxed) < max_queued();
+}
+
+size_t SecondaryWriter::max_queued() const {
+  return std::max<size_t>(256, 4 * static_cast<size_t>(options_.max_in_flight));
 }
 
 void SecondaryWriter::fallback(const std::string& reason) {

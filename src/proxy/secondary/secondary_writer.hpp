@@ -12,8 +12,9 @@
 // a replay that fails on a transient error pauses and tries again a second later. Since both
 // clusters get the same timestamps, a copy replayed after newer writes changes nothing they wrote.
 //
-// When the journal cannot take more (ZDM_JOURNAL_MAX_BYTES reached: the writer switches back at
-// 90% so the copies already in flight still fit; or a failed write: disk full), `on_fallback`
+// When the journal cannot take more (the writer switches back once what it holds plus the copies
+// still queued or in flight would pass 90% of ZDM_JOURNAL_MAX_BYTES, so those still fit; or a
+// failed write: disk full), `on_fallback`
 // is called once and the proxy switches to ZDM_SECONDARY_WRITE_MODE=sync; a copy that then
 // cannot be journaled is counted as lost and logged with what to run. stop() journals every copy
 // still queued or in flight and syncs the journal.
@@ -74,6 +75,11 @@ class SecondaryWriter {
   // The primary applied this write: copy it to record.cluster. Thread-safe, never blocks on I/O.
   void submit(journal::WriteRecord record);
   void set_replay_rate(int64_t records_per_second);
+  // False while more than max(256, 4 x max_in_flight) copies wait for the writer's thread (it
+  // falls behind): the sessions then keep writes synchronous (backpressure), so the copies owed
+  // stay bounded and the journal's reserve can hold them. Any thread.
+  bool accepting() const;
+  size_t max_queued() const;
   // Journals what is queued or in flight, syncs, stops the thread. Idempotent.
   void stop();
   SecondaryWriterStatus status() const;
@@ -85,6 +91,7 @@ class SecondaryWriter {
   void on_live_outcome(uint64_t id, const journal::SendOutcome& outcome);
   void journal_copy(journal::WriteRecord record, const std::string& reason);
   void fallback(const std::string& reason);
+  void check_room();
   void on_tick();
   void arm_tick();
   void replay_step();
@@ -106,7 +113,8 @@ class SecondaryWriter {
   std::mutex queue_mu_;
   std::vector<journal::WriteRecord> queue_;
   bool drain_posted_ = false;
-  bool stopping_ = false;  // under queue_mu_
+  std::atomic<size_t> queued_{0};  // submitted, not yet taken by the writer thread
+  bool stopping_ = false;          // under queue_mu_
 
   // Writer thread only.
   struct InFlight {

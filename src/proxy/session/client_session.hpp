@@ -325,6 +325,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   void lose_secondary_leg(Leg& leg);
   void schedule_leg_restore(ClusterType cluster);
   void restore_leg(Leg& leg);
+  void watch_leg_restore(Leg& leg, std::chrono::milliseconds timeout);
   void retry_leg_restore(Leg& leg, const std::string& why);
   void on_restore_frame(Leg& leg, const protocol::Frame& frame);
   void leg_restored(Leg& leg);

@@ -200,7 +200,7 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
   // secondary waits in the slot for the primary's answer (write_capture.hpp says which writes).
   std::optional<journal::WriteRecord> background;
   if (routing_->async_writes() && plan.decision.target == ForwardTarget::Both &&
-      !plan.decision.is_read && ctx_.secondary_writer() &&
+      !plan.decision.is_read && ctx_.secondary_writer() && ctx_.secondary_writer()->accepting() &&
       (h.opcode == Opcode::Query || h.opcode == Opcode::Execute || h.opcode == Opcode::Batch)) {
     background = capture_background_write(frame, rewritten_body, plan);
   }

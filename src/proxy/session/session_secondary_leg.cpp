@@ -82,7 +82,8 @@ void ClientSession::restore_leg(Leg& leg) {
   auto self = std::static_pointer_cast<ClientSession>(shared_from_this());
   const ClusterType cluster = leg.cluster;
   ctx_.connect(
-      executor(), cluster, node, timeout, [self, cluster, node](Result<net::Stream> stream) {
+      executor(), cluster, node, timeout,
+      [self, cluster, node, timeout](Result<net::Stream> stream) {
         Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
         if (self->is_closed()) {
           if (stream) stream->close();
@@ -106,6 +107,22 @@ void ClientSession::restore_leg(Leg& leg) {
         }
         l.state = LegState::StartupSent;
         l.conn->schedule_flush();
+        self->watch_leg_restore(l, timeout);
+      });
+}
+
+// A node that accepts the connection but never completes the handshake (a hung process) must
+// not leave the leg half-open for ever: past the connection timeout, start over.
+void ClientSession::watch_leg_restore(Leg& leg, std::chrono::milliseconds timeout) {
+  handshake_timer_.expires_after(timeout);
+  handshake_timer_.async_wait(
+      [self = std::static_pointer_cast<ClientSession>(shared_from_this()), cluster = leg.cluster,
+       conn = std::weak_ptr<UpstreamConnection>(leg.conn)](boost::system::error_code ec) {
+        if (ec || self->is_closed()) return;
+        Leg& l = cluster == ClusterType::Origin ? self->origin_ : self->target_;
+        if (l.state != LegState::Answered && l.conn && l.conn == conn.lock()) {
+          self->retry_leg_restore(l, "no answer to the handshake within the connection timeout");
+        }
       });
 }
 
@@ -174,6 +191,7 @@ void ClientSession::on_restore_frame(Leg& leg, const protocol::Frame& frame) {
 
 void ClientSession::leg_restored(Leg& leg) {
   restoring_use_ = false;
+  handshake_timer_.cancel();
   leg.state = LegState::Answered;
   leg.last_sent = Clock::now();
   spdlog::info("{} connection to {} restored", cluster_type_name(leg.cluster), leg.conn->node());
