@@ -42,13 +42,16 @@ metric() { curl -fsS "http://$1/metrics" | awk -v m="$2" '$1 == m { print $2 }';
 fault() { curl -fsS -X POST -H 'Content-Type: application/json' -d "$1" "http://$target_admin/faults" >/dev/null; }
 clear_faults() { curl -fsS -X DELETE "http://$target_admin/faults" >/dev/null; }
 
-# start_proxy MODE [ZDM_...=...]: sets $proxy_port, $proxy_metrics, $proxy_pid.
+# start_proxy MODE [ZDM_...=...]: sets $proxy_port, $proxy_metrics, $proxy_pid. Each proxy gets
+# its own output file: `start` could read a previous proxy's ready line from a reused one.
+proxies=0
 start_proxy() {
   local mode=$1
   shift
   rm -rf "$tmp/journal"
   proxy_env "$origin_port" "$target_port"
-  start proxy env "${proxy_env[@]}" ZDM_PROXY_THREADS=1 ZDM_SECONDARY_WRITE_MODE="$mode" \
+  proxies=$((proxies + 1))
+  start "proxy-$proxies-$mode" env "${proxy_env[@]}" ZDM_PROXY_THREADS=1 ZDM_SECONDARY_WRITE_MODE="$mode" \
     ZDM_JOURNAL_DIR="$tmp/journal" "$@" "$zdm" proxy --startup-timeout 20
   proxy_pid=$started_pid
   proxy_port=$(port_of "$ready_line")
@@ -81,7 +84,7 @@ measure() {
     "$tmp/$name.raw" >"$tmp/$name.json"
 }
 
-fault "{\"action\": \"delay\", \"delay_ms\": $delay, \"query\": \"INSERT\"}"
+fault "{\"opcode\": \"EXECUTE\", \"action\": \"delay\", \"delay_ms\": $delay, \"query\": \"INSERT\"}"
 for round in $(seq "$rounds"); do
   for mode in sync async; do
     start_proxy "$mode"
@@ -94,7 +97,7 @@ done
 clear_faults
 
 # Replay: every copy journaled (target refuses), then drained.
-fault '{"action": "error", "error": "UNAVAILABLE", "query": "INSERT"}'
+fault '{"opcode": "EXECUTE", "action": "error", "error": "UNAVAILABLE", "query": "INSERT"}'
 start_proxy async ZDM_JOURNAL_REPLAY_RATE=1000000
 mode=async
 bench "$tmp/fill.json" "$proxy_port" --mix writes --count "$replay_rows"

@@ -352,7 +352,10 @@ void SecondaryWriter::on_replay_outcome(size_t slot, const journal::WriteRecord&
     committable_ = replaying_[replay_done_prefix_].next;
     ++replay_done_prefix_;
   }
-  if (replay_outstanding_ > 0) return;
+  if (replay_outstanding_ > 0) {
+    replay_step();  // keep the window full (the tokens still bound the rate)
+    return;
+  }
   // Nothing in flight: start the next round from the first record not done (after a failure,
   // the records after it that did apply are sent again: same timestamps, same cells).
   replaying_.clear();

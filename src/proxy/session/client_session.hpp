@@ -261,7 +261,7 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
     ReadComparisons::Ticket compare;  // a sampled async read waiting for the primary's answer
     // ZDM_SECONDARY_WRITE_MODE=async: the secondary's copy, handed to the SecondaryWriter once
     // the primary applied the write.
-    std::optional<journal::WriteRecord> background;
+    std::unique_ptr<journal::WriteRecord> background;  // a pointer: slots stay small
     std::chrono::steady_clock::time_point start{};
   };
 
@@ -316,9 +316,8 @@ class ClientSession final : public net::FramedConnection, private UpstreamHandle
   // comparison; continuation pages are not compared.
   // Async secondary writes: the secondary's copy of a plain write (nullopt: it stays
   // synchronous); sets the timestamped body and sends the plan to the primary only.
-  std::optional<journal::WriteRecord> capture_background_write(const protocol::Frame& frame,
-                                                               std::optional<Bytes>& rewritten_body,
-                                                               RequestPlan& plan);
+  std::unique_ptr<journal::WriteRecord> capture_background_write(
+      const protocol::Frame& frame, std::optional<Bytes>& rewritten_body, RequestPlan& plan);
   // Async secondary writes: the secondary's connection may close without closing the session
   // (session_secondary_leg.cpp).
   bool keeps_running_without(const UpstreamConnection& connection);

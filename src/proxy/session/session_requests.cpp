@@ -198,7 +198,7 @@ void ClientSession::forward(const protocol::Frame& frame, RequestPlan& plan) {
   const bool functions_rewritten = rewritten_body.has_value();
   // ZDM_SECONDARY_WRITE_MODE=async: a plain write goes to the primary only; its copy for the
   // secondary waits in the slot for the primary's answer (write_capture.hpp says which writes).
-  std::optional<journal::WriteRecord> background;
+  std::unique_ptr<journal::WriteRecord> background;
   if (routing_->async_writes() && plan.decision.target == ForwardTarget::Both &&
       !plan.decision.is_read && ctx_.secondary_writer() && ctx_.secondary_writer()->accepting() &&
       (h.opcode == Opcode::Query || h.opcode == Opcode::Execute || h.opcode == Opcode::Batch)) {
@@ -380,7 +380,7 @@ void ClientSession::heartbeat_if_idle(Leg& leg, Clock::time_point now) {
   leg.conn->schedule_flush();
 }
 
-std::optional<journal::WriteRecord> ClientSession::capture_background_write(
+std::unique_ptr<journal::WriteRecord> ClientSession::capture_background_write(
     const protocol::Frame& frame, std::optional<Bytes>& rewritten_body, RequestPlan& plan) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   CaptureInput in;
@@ -395,7 +395,7 @@ std::optional<journal::WriteRecord> ClientSession::capture_background_write(
   CaptureResult captured = capture_write(in);
   if (!captured.write) {
     ++stats_.sync_writes_in_async_mode;
-    return std::nullopt;
+    return nullptr;
   }
   if (captured.write->body_with_timestamp) {
     rewritten_body = std::move(captured.write->body_with_timestamp);
@@ -407,7 +407,7 @@ std::optional<journal::WriteRecord> ClientSession::capture_background_write(
     plan.decision.target = ForwardTarget::Target;
   }
   ++stats_.background_writes;
-  return std::move(captured.write->record);
+  return std::make_unique<journal::WriteRecord>(std::move(captured.write->record));
 }
 
 void ClientSession::send_async_copy(const protocol::Frame& frame, const Bytes* target_frame,
