@@ -253,6 +253,39 @@ def test_proxy_sigkilled_with_a_journal_replays_it_after_restart(nodes, tmp_path
         again.stop()
 
 
+def test_copies_in_flight_at_shutdown_are_journaled(nodes, tmp_path):
+    """SIGTERM while target hangs: the copies sent and not answered go to the journal before
+    the proxy exits, and the next start replays them."""
+    origin, target = nodes
+    journal = tmp_path / "journal"
+    proxy = async_proxy(origin, target, journal, PROXY_REQUEST_TIMEOUT_MS="60000")
+    cluster, session = connect(proxy.host, proxy.port)
+    try:
+        w = Writer(session, count=200)
+        send_signal(target, signal.SIGSTOP)
+        try:
+            w.thread.start()
+            w.wait()
+            assert w.errors == []
+            wait_until(lambda: proxy.metric("zdm_secondary_writes_in_flight") >= 200,
+                       what="every copy in flight")
+            assert proxy.metric("zdm_journal_pending_records") == 0
+        finally:
+            cluster.shutdown()
+            assert proxy.stop() == 0
+            send_signal(target, signal.SIGCONT)
+    finally:
+        send_signal(target, signal.SIGCONT)
+    assert "200 copy(ies) not yet confirmed journaled at shutdown" in proxy.output
+    again = async_proxy(origin, target, journal)
+    try:
+        assert "200 write(s)" in again.output, again.output[-2000:]
+        wait_caught_up(again)
+        assert_on_target_with_origins_writetime(origin, target, w.acked)
+    finally:
+        again.stop()
+
+
 def test_corrupt_journal_tail_is_reported_and_the_good_records_replayed(nodes, tmp_path):
     origin, target = nodes
     journal = tmp_path / "journal"
