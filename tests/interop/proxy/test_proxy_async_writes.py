@@ -381,6 +381,25 @@ def test_journal_write_failure_switches_to_sync_and_names_the_lost_write(nodes, 
         proxy.stop()
 
 
+def test_phase_4_copies_go_to_origin(nodes, tmp_path):
+    """Target primary: writes are answered by target, origin (the secondary) gets the copies,
+    journaled while it refuses them."""
+    origin, target = nodes
+    origin.admin("POST", "/faults", {"opcode": "EXECUTE", "query": "INSERT", "action": "error",
+                                     "error": "UNAVAILABLE"})
+    proxy = async_proxy(origin, target, tmp_path / "journal", PRIMARY_CLUSTER="TARGET")
+    try:
+        acked = journal_writes(proxy, 100)
+        assert rows_with_writetime(origin) == {}
+        clear_faults(origin)
+        wait_caught_up(proxy)
+        t = rows_with_writetime(target, acked)
+        o = rows_with_writetime(origin, acked)
+        assert t == o and all(v is not None for v in o.values())
+    finally:
+        proxy.stop()
+
+
 def test_lwt_and_counters_stay_synchronous(nodes, tmp_path):
     origin, target = nodes
     proxy = async_proxy(origin, target, tmp_path / "journal")
