@@ -43,4 +43,5 @@ function(zdm_layer name)
   if(ZDM_FUZZ)
     target_compile_options(zdm_${name} PRIVATE -fsanitize=fuzzer-no-link)
   endif()
+  zdm_precompile_headers(zdm_${name})  # cmake/ZdmPch.cmake
 endfunction()
