@@ -16,6 +16,11 @@ namespace zdm::proxy {
 namespace asio = boost::asio;
 
 namespace {
+
+// "zdm_" for ZDM_METRICS_PREFIX=zdm: what every metric name of the proxy starts with.
+std::string metric_name_prefix(const ProxyConfig& config) {
+  return config.metrics_prefix.empty() ? "" : config.metrics_prefix + "_";
+}
 constexpr std::chrono::seconds kClientTlsHandshakeTimeout{10};
 }  // namespace
 
@@ -32,7 +37,7 @@ ProxyServer::ProxyServer(ProxyConfig config) : config_(std::move(config)) {
     mo.async_buckets_ms = *b;
   }
   metrics_ = register_proxy_metrics(registry_, mo);
-  const std::string prefix = config_.metrics_prefix.empty() ? "" : config_.metrics_prefix + "_";
+  const std::string prefix = metric_name_prefix(config_);
   rejected_clients_ = &registry_.counter(
       prefix + "proxy_rejected_client_connections_total",
       "Client connections closed at accept because PROXY_MAX_CLIENT_CONNECTIONS was reached");
@@ -211,7 +216,7 @@ Result<void> ProxyServer::start_secondary_writer() {
         live_->patch({{"secondary_write_mode", "sync"}}, std::nullopt, "journal (" + reason + ")");
     if (!changed) spdlog::error("could not switch to sync mode: {}", changed.error().message);
   };
-  const std::string prefix = config_.metrics_prefix.empty() ? "" : config_.metrics_prefix + "_";
+  const std::string prefix = metric_name_prefix(config_);
   auto writer = SecondaryWriter::start(std::move(o), &registry_, prefix);
   if (!writer) return tl::unexpected(writer.error());
   secondary_writer_ = std::move(*writer);

@@ -123,7 +123,6 @@ class SecondaryWriter {
   };
   std::unordered_map<uint64_t, InFlight> in_flight_;
   uint64_t next_id_ = 1;
-  bool fell_back_ = false;
   // Replay: entries read from the journal and sent, in journal order; the cursor moves past a
   // prefix of them once each is done.
   struct Replaying {
@@ -152,8 +151,6 @@ class SecondaryWriter {
 
   // Published for metrics and status (any thread).
   std::atomic<int64_t> in_flight_count_{0};
-  std::atomic<uint64_t> applied_{0}, journaled_{0}, set_aside_{0}, lost_{0}, replayed_{0},
-      fallbacks_{0};
   std::atomic<uint64_t> pending_records_{0}, pending_bytes_{0}, aside_records_{0},
       corrupt_records_{0};
   std::atomic<int64_t> oldest_pending_ms_{0};  // 0: none
